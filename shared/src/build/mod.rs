@@ -1,0 +1,1 @@
+//! The build record (CodeBuild's `Build` object) and its phase state machine.

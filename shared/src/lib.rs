@@ -1,0 +1,12 @@
+//! Kiln's core library: the domain of a CodeBuild-compatible build service with no I/O of its own.
+//!
+//! Modules own one concept each: [`buildspec`] (the buildspec 0.2 model and its validation), [`build`] (the
+//! build record and its phase state machine), [`project`] (project definitions), [`trigger`] (webhook
+//! verification, normalised trigger events and filter groups) and [`schedule`] (EventBridge schedule
+//! expressions). AWS types never appear here; adapters live behind narrow port traits.
+
+pub mod build;
+pub mod buildspec;
+pub mod project;
+pub mod schedule;
+pub mod trigger;

@@ -1,0 +1,1 @@
+//! Webhook triggers: signature verification, provider payloads normalised into one event, filter groups.

@@ -1,0 +1,30 @@
+//! Where things are: the workspace root, the guidance folder beside it, the fixtures, the test venv.
+
+use std::path::PathBuf;
+
+/// The workspace root (the directory holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// `../shared` beside the repository: design notes, reference and third-party fixtures.
+pub fn guidance_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KILN_GUIDANCE_DIR") {
+        return PathBuf::from(dir);
+    }
+    workspace_root().join("..").join("shared")
+}
+
+/// `../shared/fixtures`: real webhook payloads and buildspecs.
+pub fn fixtures_dir() -> PathBuf {
+    guidance_dir().join("fixtures")
+}
+
+/// The Python virtual environment `scripts/setup` creates for the tests (moto, cfn-lint, boto3).
+pub fn venv_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KILN_VENV") {
+        return PathBuf::from(dir);
+    }
+    workspace_root().join(".venv")
+}

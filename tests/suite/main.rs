@@ -1,0 +1,3 @@
+//! Kiln's integration tests: one binary, one module per area. Test names read as sentences.
+
+mod harness;
