@@ -1,1 +1,2 @@
 //! Webhook triggers: signature verification, provider payloads normalised into one event, filter groups.
+pub mod filter;
