@@ -3,10 +3,12 @@
 //! Modules own one concept each: [`buildspec`] (the buildspec 0.2 model and its validation), [`build`] (the
 //! build record and its phase state machine), [`project`] (project definitions), [`trigger`] (webhook
 //! verification, normalised trigger events and filter groups) and [`schedule`] (EventBridge schedule
-//! expressions). AWS types never appear here; adapters live behind narrow port traits.
+//! expressions), and [`ports`] (the traits through which use cases reach storage, processes and secrets). AWS
+//! types never appear here; adapters live behind the ports.
 
 pub mod build;
 pub mod buildspec;
+pub mod ports;
 pub mod project;
 pub mod schedule;
 pub mod trigger;

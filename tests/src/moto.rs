@@ -56,7 +56,9 @@ impl MotoServer {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let log = std::env::temp_dir().join(format!("kiln-moto-{port}-{}.log", std::process::id()));
         let log_file = std::fs::File::create(&log).map_err(|source| spawn_error(binary, source))?;
-        let log_err = log_file.try_clone().map_err(|source| spawn_error(binary, source))?;
+        let log_err = log_file
+            .try_clone()
+            .map_err(|source| spawn_error(binary, source))?;
         let child = Command::new(binary)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
@@ -88,19 +90,27 @@ impl MotoServer {
         while started.elapsed() < limit {
             if let Ok(Some(status)) = self.child.try_wait() {
                 let output = std::fs::read_to_string(&self.log).unwrap_or_default();
-                return Err(MotoError::Exited { status: status.to_string(), output });
+                return Err(MotoError::Exited {
+                    status: status.to_string(),
+                    output,
+                });
             }
             if TcpStream::connect_timeout(&self.addr, Duration::from_millis(100)).is_ok() && self.answers() {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(MotoError::NotReady { addr: self.addr, waited: limit })
+        Err(MotoError::NotReady {
+            addr: self.addr,
+            waited: limit,
+        })
     }
 
     fn answers(&self) -> bool {
         let url = format!("{}/moto-api/data.json", self.endpoint());
-        reqwest::blocking::get(url).map(|r| r.status().is_success()).unwrap_or(false)
+        reqwest::blocking::get(url)
+            .map(|r| r.status().is_success())
+            .unwrap_or(false)
     }
 }
 
@@ -113,7 +123,10 @@ impl Drop for MotoServer {
 }
 
 fn spawn_error(binary: &Path, source: std::io::Error) -> MotoError {
-    MotoError::Spawn { binary: binary.display().to_string(), source }
+    MotoError::Spawn {
+        binary: binary.display().to_string(),
+        source,
+    }
 }
 
 fn find_moto() -> Result<PathBuf, MotoError> {
@@ -122,14 +135,18 @@ fn find_moto() -> Result<PathBuf, MotoError> {
         return Ok(in_venv);
     }
     let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| {
-        std::env::split_paths(&p).map(|dir| dir.join("moto_server")).collect::<Vec<_>>()
+        std::env::split_paths(&p)
+            .map(|dir| dir.join("moto_server"))
+            .collect::<Vec<_>>()
     });
     for candidate in on_path {
         if candidate.is_file() {
             return Ok(candidate);
         }
     }
-    Err(MotoError::NotFound { looked: format!("{} and PATH", in_venv.display()) })
+    Err(MotoError::NotFound {
+        looked: format!("{} and PATH", in_venv.display()),
+    })
 }
 
 fn free_port() -> std::io::Result<u16> {

@@ -1,0 +1,10 @@
+//! Ports: the narrow traits through which the core reaches storage, processes and secrets. Each has one local
+//! implementation (files, SQLite, child processes) and one AWS implementation (S3, DynamoDB, ECS, SSM), and the
+//! core never knows which one it holds.
+
+pub mod logs;
+pub mod object_store;
+pub mod secrets;
+
+/// A boxed future, so the ports stay usable as `Arc<dyn Trait>`.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
