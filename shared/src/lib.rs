@@ -6,6 +6,7 @@
 //! expressions), and [`ports`] (the traits through which use cases reach storage, processes and secrets). AWS
 //! types never appear here; adapters live behind the ports.
 
+pub mod adapters;
 pub mod build;
 pub mod buildspec;
 pub mod ports;

@@ -1,0 +1,1 @@
+//! Local adapters: the ports implemented with files and directories on this machine.
