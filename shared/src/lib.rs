@@ -11,4 +11,5 @@ pub mod buildspec;
 pub mod ports;
 pub mod project;
 pub mod schedule;
+pub mod sigv4;
 pub mod trigger;
