@@ -3,6 +3,8 @@
 
 Every case is produced by botocore itself at a frozen clock:
 
+* the ``boto3 over http`` case runs a real boto3 client against a local HTTP server and records the request as it
+  arrived on the wire (Host with port, Content-Length, every header in order);
 * ``boto3`` cases run a real ``boto3`` CodeBuild client and capture the exact HTTP request it would send
   (the ``before-send`` event fires after signing; we stop the call there, so nothing touches the network);
 * ``botocore`` cases sign a hand-built ``AWSRequest`` with ``botocore.auth.SigV4Auth`` (GET with a query string,
@@ -12,8 +14,8 @@ Every case is produced by botocore itself at a frozen clock:
   ``GIT\\n<path>\\n\\nhost:<host>\\n\\nhost\\n`` (note: empty payload hash).
 
 Run from the repository root:  .venv/bin/python tests/vectors/sigv4_vectors.py
-It rewrites tests/vectors/sigv4.json; the output is deterministic on one machine (boto3's unsigned
-User-Agent header names the OS and Python versions).
+It rewrites tests/vectors/sigv4.json; reruns on one machine differ only in the local server's port (boto3's
+unsigned User-Agent header also names the OS and Python versions).
 """
 
 import datetime
@@ -149,6 +151,42 @@ def boto3_case(name, operation, params, token=None, endpoint_url=None, region="e
     raise RuntimeError(f"{operation} was not captured")
 
 
+def boto3_wire_case(name, operation, params, region="eu-west-1"):
+    """Runs boto3 against a real local HTTP server and records the request exactly as it arrived."""
+    import http.server
+    import threading
+
+    seen = {}
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length", "0"))
+            seen.update(method=self.command, target=self.path, headers=list(self.headers.items()))
+            seen["body"] = self.rfile.read(length)
+            reply = b"{}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.handle_request)
+    thread.start()
+    session = boto3.session.Session(
+        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=region
+    )
+    endpoint = f"http://127.0.0.1:{server.server_port}"
+    getattr(session.client("codebuild", endpoint_url=endpoint), operation)(**params)
+    thread.join()
+    server.server_close()
+    url = endpoint + seen["target"]
+    return case(name, "boto3 over http", "codebuild", region, None, seen["method"], url, seen["headers"], seen["body"])
+
+
 def botocore_case(name, method, url, headers, body, service="codebuild", region="us-east-1", token=None, s3=False):
     creds = botocore.credentials.Credentials(ACCESS_KEY, SECRET_KEY, token)
     request = AWSRequest(method=method, url=url, data=body)
@@ -211,6 +249,21 @@ def main():
             {"id": "web:1"},
             endpoint_url="http://127.0.0.1:4566",
             region="us-west-2",
+        ),
+        boto3_wire_case(
+            "boto3 CreateProject as received by a local HTTP server",
+            "create_project",
+            {
+                "name": "web",
+                "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n"},
+                "artifacts": {"type": "NO_ARTIFACTS"},
+                "environment": {
+                    "type": "LINUX_CONTAINER",
+                    "image": "aws/codebuild/standard:7.0",
+                    "computeType": "BUILD_GENERAL1_SMALL",
+                },
+                "serviceRole": "arn:aws:iam::111122223333:role/kiln",
+            },
         ),
         botocore_case(
             "GET with a query string needing encoding",

@@ -2,7 +2,7 @@
 //! incoming request into its parts.
 
 use super::canonical::ALGORITHM;
-use super::verify::VerifyError;
+use super::error::VerifyError;
 
 /// The parts of a SigV4 `Authorization` header.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,7 @@
 mod authorization;
 mod canonical;
 pub mod codecommit;
+mod error;
 mod sign;
 mod time;
 mod verify;
@@ -23,11 +24,10 @@ mod vector_tests;
 use std::fmt;
 
 pub use canonical::{ALGORITHM, EMPTY_PAYLOAD_SHA256, HttpRequest};
+pub use error::VerifyError;
 pub use sign::{SignError, SignatureHeaders, SigningParams, sign};
 pub use time::AmzDate;
-pub use verify::{
-    CredentialStore, MAX_CLOCK_SKEW_SECONDS, VerifiedRequest, VerifyError, VerifyPolicy, verify,
-};
+pub use verify::{CredentialStore, MAX_CLOCK_SKEW_SECONDS, VerifiedRequest, VerifyPolicy, verify};
 
 /// An AWS access key pair, with the session token of temporary credentials. `Debug` hides the secret and token.
 #[derive(Clone, PartialEq, Eq)]
