@@ -21,8 +21,9 @@ pub struct SigningParams<'a> {
     pub time: AmzDate,
 }
 
-/// The headers to add to the request, and the intermediate texts for diagnostics.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The headers to add to the request, and the intermediate texts for diagnostics. `Debug` hides the session
+/// token (which the canonical request contains too).
+#[derive(Clone, PartialEq, Eq)]
 pub struct SignatureHeaders {
     /// The `Authorization` header value.
     pub authorization: String,
@@ -50,6 +51,20 @@ impl SignatureHeaders {
         }
         pairs.push(("Authorization", self.authorization.as_str()));
         pairs
+    }
+}
+
+impl std::fmt::Debug for SignatureHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureHeaders")
+            .field("authorization", &self.authorization)
+            .field("x_amz_date", &self.x_amz_date)
+            .field(
+                "x_amz_security_token",
+                &self.x_amz_security_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("x_amz_content_sha256", &self.x_amz_content_sha256)
+            .finish_non_exhaustive()
     }
 }
 

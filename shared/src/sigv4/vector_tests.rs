@@ -446,7 +446,16 @@ fn error_messages_never_contain_the_secret_or_token() {
     let err = case
         .verify_with(&wrong, &case.policy(), case.time())
         .expect_err("wrong token");
-    let text = format!("{err} {err:?} {:?}", case.credentials());
+    let creds = case.credentials();
+    let params = SigningParams {
+        credentials: &creds,
+        region: "eu-west-1",
+        service: "codebuild",
+        time: case.time(),
+    };
+    let headers = case.header_refs();
+    let signed = sign(&case.request(&headers), &params).expect("host is present");
+    let text = format!("{err} {err:?} {creds:?} {signed:?}");
     assert!(!text.contains(&secret) && !text.contains(&token), "{text}");
 }
 
@@ -541,4 +550,45 @@ fn signing_without_a_host_header_is_refused() {
         time,
     };
     assert_eq!(sign(&request, &params), Err(SignError::MissingHost));
+}
+
+#[test]
+fn a_request_signed_here_verifies_here_once_its_headers_are_added() {
+    let creds = Credentials::new("AKIDLOCAL", "local-secret").with_session_token("tok");
+    let time = AmzDate::parse("20261124T120000Z").expect("valid date");
+    let mut headers = vec![
+        ("Host", "localhost:8080"),
+        ("Content-Type", "application/x-amz-json-1.1"),
+        ("X-Amz-Target", "CodeBuild_20161006.ListProjects"),
+    ];
+    let body = br#"{"sortBy":"NAME"}"#;
+    let request = HttpRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+        body,
+    };
+    let params = SigningParams {
+        credentials: &creds,
+        region: "local",
+        service: "codebuild",
+        time,
+    };
+    let signed = sign(&request, &params).expect("host is present");
+    headers.extend(signed.pairs());
+    let request = HttpRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+        body,
+    };
+    let verified = verify(&request, &creds, &VerifyPolicy::codebuild(), time).expect("accepted");
+    assert_eq!(verified.region, "local");
+    assert!(
+        signed
+            .authorization
+            .contains("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target,")
+    );
 }
