@@ -12,4 +12,5 @@ pub mod buildspec;
 pub mod ports;
 pub mod project;
 pub mod schedule;
+pub mod sigv4;
 pub mod trigger;
