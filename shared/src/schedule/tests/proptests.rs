@@ -1,0 +1,1 @@
+//! Property tests: next_after against a brute-force minute-by-minute matcher.
