@@ -15,6 +15,7 @@
 mod cron;
 mod error;
 mod expression;
+mod spec;
 
 #[cfg(test)]
 mod tests;
@@ -22,18 +23,19 @@ mod tests;
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, LocalResult, SecondsFormat, TimeDelta, TimeZone, Timelike, Utc};
+use chrono::{DateTime, LocalResult, TimeDelta, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 pub use self::cron::Cron;
 pub use self::error::{CronField, FieldRule, Problem, ScheduleError};
 pub use self::expression::{Rate, RateUnit, ScheduleExpression};
+pub use self::spec::ScheduleSpec;
 
 /// A schedule expression with its time zone and optional bounds: what an EventBridge Scheduler schedule holds.
 ///
 /// (De)serialises through [`ScheduleSpec`], or from a bare expression string (then UTC, unbounded).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "RawSchedule", into = "ScheduleSpec")]
+#[serde(try_from = "spec::RawSchedule", into = "ScheduleSpec")]
 pub struct Schedule {
     expression: ScheduleExpression,
     timezone: Tz,
@@ -41,31 +43,6 @@ pub struct Schedule {
     end: Option<DateTime<Utc>>,
     /// For `at(..)`: the instant, resolved once against the zone.
     once: Option<DateTime<Utc>>,
-}
-
-/// The serialised form of a [`Schedule`]: `{"expression": "...", "timezone": "Europe/London", ...}`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ScheduleSpec {
-    /// `rate(..)`, `cron(..)` or `at(..)`.
-    pub expression: String,
-    /// IANA time zone name; UTC when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timezone: Option<String>,
-    /// RFC 3339 instant before which the schedule does not fire; also the `rate(..)` anchor.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<String>,
-    /// RFC 3339 instant after which the schedule does not fire.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_date: Option<String>,
-}
-
-/// What a config may hold for a schedule: a bare expression or a full spec.
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum RawSchedule {
-    Expression(String),
-    Spec(ScheduleSpec),
 }
 
 impl Schedule {
@@ -204,62 +181,5 @@ impl FromStr for Schedule {
     /// Parses an expression as a UTC, unbounded schedule.
     fn from_str(expression: &str) -> Result<Self, Self::Err> {
         Schedule::new(expression.parse()?, Tz::UTC)
-    }
-}
-
-impl TryFrom<ScheduleSpec> for Schedule {
-    type Error = ScheduleError;
-
-    fn try_from(spec: ScheduleSpec) -> Result<Self, Self::Error> {
-        let mut schedule = Schedule::parse(&spec.expression, spec.timezone.as_deref().unwrap_or("UTC"))?;
-        let date = |key: &'static str, value: &Option<String>| {
-            value
-                .as_deref()
-                .map(|text| {
-                    DateTime::parse_from_rfc3339(text)
-                        .map(|date| date.to_utc())
-                        .map_err(|_| ScheduleError::InvalidDate {
-                            key,
-                            value: text.to_owned(),
-                        })
-                })
-                .transpose()
-        };
-        schedule.start = date("startDate", &spec.start_date)?;
-        schedule.end = date("endDate", &spec.end_date)?;
-        if let (Some(start), Some(end), Some(start_text), Some(end_text)) =
-            (schedule.start, schedule.end, spec.start_date, spec.end_date)
-            && end < start
-        {
-            return Err(ScheduleError::EndBeforeStart {
-                start: start_text,
-                end: end_text,
-            });
-        }
-        Ok(schedule)
-    }
-}
-
-impl TryFrom<RawSchedule> for Schedule {
-    type Error = ScheduleError;
-
-    fn try_from(raw: RawSchedule) -> Result<Self, Self::Error> {
-        match raw {
-            RawSchedule::Expression(expression) => expression.parse(),
-            RawSchedule::Spec(spec) => spec.try_into(),
-        }
-    }
-}
-
-impl From<Schedule> for ScheduleSpec {
-    fn from(schedule: Schedule) -> Self {
-        let date =
-            |instant: Option<DateTime<Utc>>| instant.map(|i| i.to_rfc3339_opts(SecondsFormat::AutoSi, true));
-        ScheduleSpec {
-            expression: schedule.expression.to_string(),
-            timezone: (schedule.timezone != Tz::UTC).then(|| schedule.timezone.name().to_owned()),
-            start_date: date(schedule.start),
-            end_date: date(schedule.end),
-        }
     }
 }

@@ -684,3 +684,48 @@ fn the_both_days_set_message_matches_the_documented_example() {
         "\"cron(0 10 * * * *)\": day-of-month and day-of-week are both set; one of them must be \"?\""
     );
 }
+
+/// The shape a project definition is expected to use.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectSchedule {
+    name: String,
+    schedule: Schedule,
+}
+
+#[test]
+fn a_project_config_holds_schedules_directly_and_reports_bad_ones_with_their_position() {
+    let json = r#"[
+        {"name": "nightly", "schedule": "cron(0 2 * * ? *)"},
+        {"name": "weekly", "schedule": {"expression": "cron(0 9 ? * MON *)", "timezone": "Europe/London"}}
+    ]"#;
+    let schedules: Vec<ProjectSchedule> = serde_json::from_str(json).unwrap();
+    assert_eq!(schedules[0].name, "nightly");
+    assert_eq!(
+        schedules[1].schedule.describe(),
+        "cron(0 9 ? * MON *) in Europe/London"
+    );
+
+    let errors = [
+        (
+            r#"{"name": "n", "schedule": "rate(5 minute)"}"#,
+            "\"rate(5 minute)\": a value other than 1 needs the plural unit: write `rate(5 minutes)` at line 1 column 43",
+        ),
+        (
+            r#"{"name": "n", "schedule": {"expression": "rate(1 day)", "tz": "UTC"}}"#,
+            "unknown field `tz`, expected one of `expression`, `timezone`, `startDate`, `endDate` at line 1 column 60",
+        ),
+        (
+            r#"{"name": "n", "schedule": 5}"#,
+            "invalid type: integer `5`, expected a schedule expression string or a map with `expression` and optional `timezone` at line 1 column 27",
+        ),
+    ];
+    for (json, message) in errors {
+        assert_eq!(
+            serde_json::from_str::<ProjectSchedule>(json)
+                .unwrap_err()
+                .to_string(),
+            message
+        );
+    }
+}
