@@ -519,6 +519,19 @@ fn invalid_expressions_are_rejected_with_the_rule_they_break() {
     const DOM: &str = "1-31, ?, L, LW or nW";
     const DOW: &str = "1-7 (1 = Sunday) or SUN-SAT";
     let cases: Vec<(&str, Problem)> = vec![
+        ("cron(0 0 W * ? *)", field(DayOfMonth, "W", bad_value("W", DOM))),
+        (
+            "cron(0 0 ? * FRI-MON *)",
+            field(
+                DayOfWeek,
+                "FRI-MON",
+                FieldRule::ReversedRange { start: 6, end: 2 },
+            ),
+        ),
+        (
+            "cron(0 22-2 * * ? *)",
+            field(Hours, "22-2", FieldRule::ReversedRange { start: 22, end: 2 }),
+        ),
         ("cron(0 10 * * * *)", Problem::DaysBothSet),
         ("cron(0 10 1 * MON *)", Problem::DaysBothSet),
         ("cron(0 10 ? * ? *)", Problem::DaysBothAny),

@@ -3,7 +3,14 @@
 //! Grammar per field (EventBridge / Quartz flavour): a comma list of items, each `*`, `v`, `a-b`, `*/s`, `v/s`
 //! or `a-b/s` (`v/s` runs from `v` to the field maximum). Day-of-month also takes `?`, `L`, `LW` and `nW`;
 //! day-of-week takes `?`, `L` (Saturday), `nL` (last weekday-n of the month) and `n#k` (k-th weekday-n).
-//! The special forms must be the whole field. Names are case-insensitive.
+//!
+//! Decisions where AWS documents less than we need (reference §8.1; tagged [I] there):
+//! - `*/s` and `a-b/s` are accepted: users report `*/1` and `0-15/1` working on EventBridge and `*/60`
+//!   rejected, so an increment must be 1 to the field's maximum (59, 23, 31, 12, 7; 229 for years).
+//! - Ranges do not wrap (`FRI-MON`, `22-2` are rejected with a hint) and `?` must be a whole field.
+//! - `L`, `LW`, `nW`, `nL` and `n#k` must be the whole field; so `#` appears at most once, as AWS requires.
+//! - Month and weekday names are case-insensitive and print upper-case.
+//! - An expression that can never fire (`cron(0 0 30 2 ? *)`) is accepted, as Quartz does; it has no fire time.
 
 use super::bits::Bits;
 use super::{Cron, DayOfMonth, DayOfWeek};
@@ -226,7 +233,9 @@ fn day_of_month(token: &str) -> Result<DayOfMonth, FieldRule> {
         "LW" => Ok(DayOfMonth::LastWeekday),
         _ if token.contains([',', '-', '/', '*']) => Err(FieldRule::SpecialNotAlone(special)),
         _ => match token.strip_suffix('W') {
-            Some(day) if !day.contains('L') => value(&DAY_OF_MONTH, day).map(DayOfMonth::NearestWeekday),
+            Some(day) if !day.is_empty() && !day.contains('L') => {
+                value(&DAY_OF_MONTH, day).map(DayOfMonth::NearestWeekday)
+            }
             _ => Err(FieldRule::BadValue {
                 value: token.to_owned(),
                 allowed: DAY_OF_MONTH.allowed,
