@@ -24,39 +24,29 @@ pub struct Cron {
     fields: String,
     minutes: Bits,
     hours: Bits,
-    day_of_month: DayOfMonth,
+    days: Days,
     months: Bits,
-    day_of_week: DayOfWeek,
     /// Offsets from 1970.
     years: Bits,
 }
 
-/// The day-of-month field.
+/// The day rule: whichever of day-of-month and day-of-week is not `?` (the parser enforces exactly one).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum DayOfMonth {
-    /// `?`: the day-of-week field decides.
-    Any,
-    /// A list, range, increment or `*`.
-    Days(Bits),
-    /// `L`: the last day of the month.
-    Last,
-    /// `LW`: the last weekday (Monday–Friday) of the month.
-    LastWeekday,
-    /// `nW`: the weekday nearest day n, within the same month.
+enum Days {
+    /// Day-of-month list, range, increment or `*`.
+    OfMonth(Bits),
+    /// Day-of-month `L`: the last day of the month.
+    LastOfMonth,
+    /// Day-of-month `LW`: the last weekday (Monday–Friday) of the month.
+    LastWeekdayOfMonth,
+    /// Day-of-month `nW`: the weekday nearest day n, within the same month.
     NearestWeekday(u32),
-}
-
-/// The day-of-week field, 1 = Sunday … 7 = Saturday.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum DayOfWeek {
-    /// `?`: the day-of-month field decides.
-    Any,
-    /// A list, range, increment, `*` or `L` (Saturday).
-    Days(Bits),
-    /// `nL`: the last weekday n of the month.
-    Last(u32),
-    /// `d#n`: the n-th weekday d of the month.
-    Nth { day: u32, n: u32 },
+    /// Day-of-week list, range, increment, `*` or `L` (Saturday); 1 = Sunday … 7 = Saturday.
+    OfWeek(Bits),
+    /// Day-of-week `nL`: the last weekday n of the month.
+    LastOfWeek(u32),
+    /// Day-of-week `d#n`: the n-th weekday d of the month.
+    NthOfWeek { day: u32, n: u32 },
 }
 
 impl Cron {
@@ -134,31 +124,29 @@ impl Cron {
                 0
             }
         };
-        let mask = match (&self.day_of_month, &self.day_of_week) {
-            (DayOfMonth::Days(days), _) => {
+        let mask = match &self.days {
+            Days::OfMonth(days) => {
                 all_days & (1..=31).filter(|d| days.contains(*d)).fold(0, |m, d| m | 1 << d)
             }
-            (DayOfMonth::Last, _) => single(length),
-            (DayOfMonth::LastWeekday, _) => single(match weekday(length) {
+            Days::LastOfMonth => single(length),
+            Days::LastWeekdayOfMonth => single(match weekday(length) {
                 7 => length - 1,
                 1 => length - 2,
                 _ => length,
             }),
-            (DayOfMonth::NearestWeekday(day), _) if *day > length => 0,
-            (DayOfMonth::NearestWeekday(day), _) => single(match weekday(*day) {
+            Days::NearestWeekday(day) if *day > length => 0,
+            Days::NearestWeekday(day) => single(match weekday(*day) {
                 7 if *day == 1 => 3,
                 7 => day - 1,
                 1 if *day == length => day - 2,
                 1 => day + 1,
                 _ => *day,
             }),
-            (DayOfMonth::Any, DayOfWeek::Days(days)) => (1..=length)
+            Days::OfWeek(days) => (1..=length)
                 .filter(|d| days.contains(weekday(*d)))
                 .fold(0, |m, d| m | 1 << d),
-            (DayOfMonth::Any, DayOfWeek::Last(target)) => single(length - (weekday(length) + 7 - target) % 7),
-            (DayOfMonth::Any, DayOfWeek::Nth { day, n }) => single(1 + (day + 7 - first) % 7 + 7 * (n - 1)),
-            // The parser guarantees exactly one of the two fields is `?`.
-            (DayOfMonth::Any, DayOfWeek::Any) => 0,
+            Days::LastOfWeek(target) => single(length - (weekday(length) + 7 - target) % 7),
+            Days::NthOfWeek { day, n } => single(1 + (day + 7 - first) % 7 + 7 * (n - 1)),
         };
         Some(mask)
     }

@@ -13,7 +13,7 @@
 //! - An expression that can never fire (`cron(0 0 30 2 ? *)`) is accepted, as Quartz does; it has no fire time.
 
 use super::bits::Bits;
-use super::{Cron, DayOfMonth, DayOfWeek};
+use super::{Cron, Days};
 use crate::schedule::error::{CronField, FieldRule, Problem};
 
 const MONTHS: &[&str] = &[
@@ -86,18 +86,17 @@ pub(super) fn parse_cron(inner: &str) -> Result<Cron, Problem> {
     let months = field(&MONTH, month)?;
     let day_of_week = day_of_week(dow).map_err(|rule| fail(&DAY_OF_WEEK, dow, rule))?;
     let years = field(&YEAR, year)?;
-    match (&day_of_month, &day_of_week) {
-        (DayOfMonth::Any, DayOfWeek::Any) => return Err(Problem::DaysBothAny),
-        (DayOfMonth::Any, _) | (_, DayOfWeek::Any) => {}
-        _ => return Err(Problem::DaysBothSet),
-    }
+    let days = match (day_of_month, day_of_week) {
+        (Some(days), None) | (None, Some(days)) => days,
+        (None, None) => return Err(Problem::DaysBothAny),
+        (Some(_), Some(_)) => return Err(Problem::DaysBothSet),
+    };
     Ok(Cron {
         fields: tokens.join(" "),
         minutes,
         hours,
-        day_of_month,
+        days,
         months,
-        day_of_week,
         years,
     })
 }
@@ -217,24 +216,25 @@ fn digits(text: &str) -> Option<u32> {
     text.parse().ok()
 }
 
-fn day_of_month(token: &str) -> Result<DayOfMonth, FieldRule> {
+/// The day-of-month rule, or `None` for `?`.
+fn day_of_month(token: &str) -> Result<Option<Days>, FieldRule> {
     if token == "?" {
-        return Ok(DayOfMonth::Any);
+        return Ok(None);
     }
     if token.contains('#') {
         return Err(FieldRule::WildcardNotAllowed('#'));
     }
     let special = ['L', 'W'].into_iter().find(|c| token.contains(*c));
     let Some(special) = special else {
-        return list(&DAY_OF_MONTH, token).map(DayOfMonth::Days);
+        return list(&DAY_OF_MONTH, token).map(|days| Some(Days::OfMonth(days)));
     };
     match token {
-        "L" => Ok(DayOfMonth::Last),
-        "LW" => Ok(DayOfMonth::LastWeekday),
+        "L" => Ok(Some(Days::LastOfMonth)),
+        "LW" => Ok(Some(Days::LastWeekdayOfMonth)),
         _ if token.contains([',', '-', '/', '*']) => Err(FieldRule::SpecialNotAlone(special)),
         _ => match token.strip_suffix('W') {
             Some(day) if !day.is_empty() && !day.contains('L') => {
-                value(&DAY_OF_MONTH, day).map(DayOfMonth::NearestWeekday)
+                value(&DAY_OF_MONTH, day).map(|day| Some(Days::NearestWeekday(day)))
             }
             _ => Err(FieldRule::BadValue {
                 value: token.to_owned(),
@@ -244,9 +244,10 @@ fn day_of_month(token: &str) -> Result<DayOfMonth, FieldRule> {
     }
 }
 
-fn day_of_week(token: &str) -> Result<DayOfWeek, FieldRule> {
+/// The day-of-week rule, or `None` for `?`.
+fn day_of_week(token: &str) -> Result<Option<Days>, FieldRule> {
     if token == "?" {
-        return Ok(DayOfWeek::Any);
+        return Ok(None);
     }
     if token.contains('W') && !token.contains("WED") {
         return Err(FieldRule::WildcardNotAllowed('W'));
@@ -262,7 +263,7 @@ fn day_of_week(token: &str) -> Result<DayOfWeek, FieldRule> {
         None
     };
     let Some(special) = special else {
-        return list(&DAY_OF_WEEK, token).map(DayOfWeek::Days);
+        return list(&DAY_OF_WEEK, token).map(|days| Some(Days::OfWeek(days)));
     };
     if token.contains([',', '-', '/', '*']) {
         return Err(FieldRule::SpecialNotAlone(special));
@@ -271,19 +272,19 @@ fn day_of_week(token: &str) -> Result<DayOfWeek, FieldRule> {
         // `L` alone is the last day of the week: every Saturday.
         let mut saturday = Bits::default();
         saturday.insert(7);
-        return Ok(DayOfWeek::Days(saturday));
+        return Ok(Some(Days::OfWeek(saturday)));
     }
     match token.split_once('#') {
         Some((day, nth)) => {
             let day = value(&DAY_OF_WEEK, day)?;
             match digits(nth) {
-                Some(n @ 1..=5) => Ok(DayOfWeek::Nth { day, n }),
+                Some(n @ 1..=5) => Ok(Some(Days::NthOfWeek { day, n })),
                 _ => Err(FieldRule::BadNth(nth.to_owned())),
             }
         }
         None => {
             let day = token.strip_suffix('L').unwrap_or(token);
-            value(&DAY_OF_WEEK, day).map(DayOfWeek::Last)
+            value(&DAY_OF_WEEK, day).map(|day| Some(Days::LastOfWeek(day)))
         }
     }
 }
