@@ -11,6 +11,18 @@
 //!   pure function of the expression (every process agrees on them, which keeps idempotency keys stable), so
 //!   `rate(1 day)` fires at 00:00 UTC and `rate(15 minutes)` on the quarter hours. Time zones do not affect it.
 //! - `at(..)` is one local time in the zone; start/end bounds do not apply to it (as in Scheduler).
+//!
+//! ```
+//! use chrono::{DateTime, Utc};
+//! use kiln_shared::schedule::Schedule;
+//!
+//! let schedule = Schedule::parse("cron(0 18 ? * MON-FRI *)", "Europe/London")?;
+//! let friday_evening: DateTime<Utc> = "2026-11-27T18:00:00Z".parse()?;
+//! let monday_evening: DateTime<Utc> = "2026-11-30T18:00:00Z".parse()?;
+//! assert_eq!(schedule.next_after(friday_evening), Some(monday_evening));
+//! assert_eq!(schedule.describe(), "cron(0 18 ? * MON-FRI *) in Europe/London");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod cron;
 mod error;
