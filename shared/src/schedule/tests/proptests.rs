@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta, Timelike, 
 use chrono_tz::Tz;
 use proptest::prelude::*;
 
-use crate::schedule::Schedule;
+use crate::schedule::{Schedule, ScheduleExpression};
 
 #[derive(Debug, Clone)]
 enum Item {
@@ -183,10 +183,17 @@ fn chained(schedule: &Schedule, after: DateTime<Utc>, until: DateTime<Utc>) -> V
     out
 }
 
-/// Compares the two over `days` days and returns how many fire times they found.
+/// Checks the canonical text parses back, compares the two searches over `days` days, and returns how many
+/// fire times they found.
 fn check(expr: &Expr, zone: Tz, after: DateTime<Utc>, days: i64) -> usize {
     let text = expr.to_string();
     let schedule = Schedule::parse(&text, zone.name()).unwrap();
+    let canonical = schedule.expression().to_string();
+    assert_eq!(
+        canonical.parse::<ScheduleExpression>().as_ref(),
+        Ok(schedule.expression()),
+        "{text}"
+    );
     let until = after + TimeDelta::days(days);
     let expected = brute_force(expr, zone, after, until);
     let got = chained(&schedule, after, until);
