@@ -4,6 +4,7 @@
 //! [`record`] is the record itself with CodeBuild's JSON names, [`ids`] the identifiers and ARNs, [`time`] the
 //! epoch-seconds timestamps.
 
+mod from_project;
 pub mod ids;
 pub mod phase;
 pub mod record;

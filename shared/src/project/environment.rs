@@ -158,6 +158,22 @@ pub fn check_variables(vars: &[EnvironmentVariable], path: &FieldPath) -> Result
     Ok(())
 }
 
+/// The project's variables with `overrides` merged over them by name (StartBuild's and schedules' overrides):
+/// an override replaces the variable of the same name in place; new names are appended in order.
+pub fn merge_variables(
+    base: &[EnvironmentVariable],
+    overrides: &[EnvironmentVariable],
+) -> Vec<EnvironmentVariable> {
+    let mut merged = base.to_vec();
+    for o in overrides {
+        match merged.iter_mut().find(|v| v.name == o.name) {
+            Some(existing) => *existing = o.clone(),
+            None => merged.push(o.clone()),
+        }
+    }
+    merged
+}
+
 /// Spot capacity settings (Kiln).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SpotPolicy {
@@ -470,6 +486,17 @@ mod tests {
             let message = ProjectEnvironment::try_from(raw).unwrap_err().to_string();
             assert!(message.starts_with(expected), "{message}");
         }
+    }
+
+    #[test]
+    fn overrides_replace_variables_by_name_and_append_new_ones() {
+        let var = |name: &str, value: &str| EnvironmentVariable {
+            name: name.into(),
+            value: value.into(),
+            variable_type: EnvironmentVariableType::Plaintext,
+        };
+        let merged = merge_variables(&[var("A", "1"), var("B", "2")], &[var("B", "3"), var("C", "4")]);
+        assert_eq!(merged, vec![var("A", "1"), var("B", "3"), var("C", "4")]);
     }
 
     #[test]

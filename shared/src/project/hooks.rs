@@ -117,6 +117,18 @@ fn yes() -> bool {
     true
 }
 
+impl ForkPullRequests {
+    /// Whether a build may start for an event; `from_fork` is whether it is a pull request from a fork.
+    pub fn allows_build(&self, from_fork: bool) -> bool {
+        !from_fork || self.build
+    }
+
+    /// Whether a build gets PARAMETER_STORE / SECRETS_MANAGER variables (and other secrets).
+    pub fn allows_secrets(&self, from_fork: bool) -> bool {
+        !from_fork || self.secrets
+    }
+}
+
 impl Default for ForkPullRequests {
     fn default() -> Self {
         Self {

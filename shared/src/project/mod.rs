@@ -19,7 +19,7 @@ pub use self::config::{ConfigError, KilnConfig};
 pub use self::environment::{
     Architecture, Compute, ComputeType, DEFAULT_IMAGE, EnvironmentType, EnvironmentVariable,
     EnvironmentVariableType, FargateSize, ProjectEnvironment, RawEnvironment, SpotPolicy,
-    fargate_memory_options,
+    fargate_memory_options, merge_variables,
 };
 pub use self::error::{FieldPath, Problem, ProjectError};
 pub use self::hooks::{ForkPullRequests, NotificationTarget, NotificationType, Schedule, SecretRef, Webhook};

@@ -193,3 +193,15 @@ fn unknown_members_and_bad_syntax_are_reported_with_their_location() {
         "{bad_name}"
     );
 }
+
+#[test]
+fn fork_pull_requests_build_without_secrets_by_default() {
+    let policy = ForkPullRequests::default();
+    assert!(policy.allows_build(true) && !policy.allows_secrets(true));
+    assert!(policy.allows_build(false) && policy.allows_secrets(false));
+    let closed = ForkPullRequests {
+        build: false,
+        secrets: false,
+    };
+    assert!(!closed.allows_build(true) && closed.allows_build(false));
+}
