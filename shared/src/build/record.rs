@@ -322,6 +322,9 @@ pub struct TriggerDetails {
     /// The idempotency key: webhook delivery id, schedule event id or API idempotency token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_id: Option<String>,
+    /// The repository's full name, e.g. `octo-org/web`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
     /// `refs/heads/<branch>` or `refs/tags/<tag>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_ref: Option<String>,
@@ -334,6 +337,9 @@ pub struct TriggerDetails {
     /// Push events: the commit before the push.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev_commit: Option<String>,
+    /// Squash merges (Bitbucket, GitLab): the merge commit (`CODEBUILD_WEBHOOK_MERGE_COMMIT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit: Option<String>,
     /// The provider's account id of the actor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_id: Option<String>,
@@ -361,10 +367,12 @@ impl TriggerDetails {
             provider,
             event: None,
             delivery_id: None,
+            repository: None,
             head_ref: None,
             base_ref: None,
             head_sha: None,
             prev_commit: None,
+            merge_commit: None,
             actor_id: None,
             actor_login: None,
             pr_number: None,
