@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::extras::{EstimatedCost, ReportSummary, TriggerDetails};
+pub use super::extras::{EstimatedCost, ReportSummary, TriggerDetails, TriggerProvider};
 use super::ids::{AccountContext, BuildArn, BuildId, ProjectName};
 use super::phase::{PhaseType, StatusType};
 use super::time::Timestamp;
