@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::environment::{EnvironmentVariable, check_variables};
 use super::error::{FieldPath, Problem, ProjectError};
+use crate::schedule::ScheduleError;
 use crate::trigger::filter::FilterGroups;
 
 /// Where a secret lives. Exactly one member is given: `{env: NAME}`, `{file: path}`, `{parameter: /ssm/name}`,
@@ -59,13 +60,13 @@ pub struct Webhook {
     pub secret: Option<SecretRef>,
 }
 
-/// A schedule that starts builds (an EventBridge-style `rate(..)` or `cron(..)` expression).
+/// A schedule that starts builds (an EventBridge-style `rate(..)`, `cron(..)` or `at(..)` expression).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Schedule {
     /// Name, unique within the project: letters, digits, `-`, `_`, up to 64.
     pub name: String,
-    /// `rate(1 hour)`, `cron(0 3 * * ? *)`; parsed by the schedule module.
+    /// `rate(1 hour)`, `cron(0 3 * * ? *)`; checked by [`crate::schedule`] when the project is validated.
     pub expression: String,
     /// IANA time zone for cron expressions (UTC when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,6 +77,13 @@ pub struct Schedule {
     /// Variables merged over the project's for scheduled builds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub environment_variables_override: Vec<EnvironmentVariable>,
+}
+
+impl Schedule {
+    /// The parsed expression in its time zone (UTC when none is given), ready for `next_after`.
+    pub fn fire_schedule(&self) -> Result<crate::schedule::Schedule, ScheduleError> {
+        crate::schedule::Schedule::parse(self.expression.trim(), self.timezone.as_deref().unwrap_or("UTC"))
+    }
 }
 
 /// Where build state changes are sent.
@@ -177,23 +185,15 @@ fn check_schedule(schedule: &Schedule, path: &FieldPath) -> Result<(), ProjectEr
             .key("name")
             .invalid(name, "use 1 to 64 letters, digits, '-' or '_'"));
     }
-    let expression = schedule.expression.trim();
-    let shaped = ["rate(", "cron(", "at("]
-        .iter()
-        .any(|p| expression.starts_with(p))
-        && expression.ends_with(')');
-    if !shaped {
-        let reason = "expected rate(<n> <unit>), cron(<6 fields>) or at(<time>), e.g. cron(0 3 * * ? *)";
-        return Err(path.key("expression").invalid(&schedule.expression, reason));
-    }
-    if let Some(tz) = schedule
-        .timezone
-        .as_deref()
-        .filter(|tz| tz.trim().is_empty() || tz.contains(' '))
-    {
-        return Err(path
-            .key("timezone")
-            .invalid(tz, "use an IANA time zone name such as Europe/Paris"));
+    if let Err(err) = schedule.fire_schedule() {
+        let (key, value, reason) = match &err {
+            ScheduleError::UnknownTimeZone { name } => ("timezone", name.clone(), err.to_string()),
+            ScheduleError::Expression { problem, .. } => {
+                ("expression", schedule.expression.clone(), problem.to_string())
+            }
+            _ => ("expression", schedule.expression.clone(), err.to_string()),
+        };
+        return Err(path.key(key).invalid(value, reason));
     }
     check_variables(
         &schedule.environment_variables_override,

@@ -125,6 +125,18 @@ fn errors_name_the_field_path_and_quote_the_value() {
             "projects[1].schedules[0].expression: invalid value \"every day\"",
         ),
         (
+            "    schedules: [{name: n, expression: 'cron(0 10 * * * *)'}]\n",
+            "projects[1].schedules[0].expression: invalid value \"cron(0 10 * * * *)\": day-of-month and day-of-week are both set; one of them must be \"?\"",
+        ),
+        (
+            "    schedules: [{name: n, expression: 'rate(5 minute)'}]\n",
+            "projects[1].schedules[0].expression: invalid value \"rate(5 minute)\"",
+        ),
+        (
+            "    schedules: [{name: n, expression: 'cron(0 3 * * ? *)', timezone: Mars/Olympus}]\n",
+            "projects[1].schedules[0].timezone: invalid value \"Mars/Olympus\": unknown time zone",
+        ),
+        (
             "    schedules: [{name: n, expression: 'rate(1 day)'}, {name: n, expression: 'rate(2 days)'}]\n",
             "projects[1].schedules[1].name: duplicate name \"n\"",
         ),
