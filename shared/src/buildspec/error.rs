@@ -8,7 +8,6 @@ pub struct BuildspecErrors {
     errors: Vec<BuildspecError>,
 }
 
-#[allow(dead_code)] // constructors used by the parser, which lands next
 impl BuildspecErrors {
     /// Wraps a non-empty list of errors, sorted by position.
     pub(crate) fn new(mut errors: Vec<BuildspecError>) -> Self {

@@ -124,7 +124,7 @@ pub enum BatchKind {
     /// `build-graph`: builds with `depend-on` edges (validated: known identifiers).
     Graph(Vec<BatchBuild>),
     /// `build-matrix`: one build per combination of the dynamic values.
-    Matrix(BuildMatrix),
+    Matrix(Box<BuildMatrix>),
 }
 
 /// One build of a `build-list` or `build-graph`.
@@ -151,6 +151,8 @@ pub struct BatchEnv {
     pub compute_type: Option<String>,
     /// `image`.
     pub image: Option<String>,
+    /// `fleet` (a reserved-capacity fleet name or ARN).
+    pub fleet: Option<String>,
     /// `privileged-mode`.
     pub privileged_mode: Option<bool>,
     /// `type` (environment type, e.g. `LINUX_CONTAINER`).
