@@ -98,15 +98,20 @@ pub(crate) fn build(text: &str) -> Result<Option<Node>, BuildspecError> {
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|err| {
             let marker = err.marker();
-            error(
-                Pos {
-                    line: marker.line(),
-                    column: marker.col() + 1,
-                },
-                ErrorKind::Syntax {
-                    message: err.info().to_owned(),
-                },
-            )
+            let pos = Pos {
+                line: marker.line(),
+                column: marker.col() + 1,
+            };
+            // The scanner caps flow nesting at 255 levels itself; report it like our own depth cap.
+            match err.info() {
+                "recursion limit exceeded" => error(pos, ErrorKind::TooDeep { limit: MAX_DEPTH }),
+                info => error(
+                    pos,
+                    ErrorKind::Syntax {
+                        message: info.to_owned(),
+                    },
+                ),
+            }
         })?;
         builder.event(event, Pos::of(&span))?;
     }
