@@ -85,6 +85,21 @@ pub fn parse(bytes: &[u8]) -> Result<Buildspec, BuildspecErrors> {
     }
 }
 
+/// Refuses a buildspec of `size` bytes over [`MAX_BYTES`]; callers may check a file's length before reading it.
+pub fn check_size(size: u64) -> Result<(), BuildspecErrors> {
+    if size > MAX_BYTES as u64 {
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        return Err(one(
+            Pos { line: 1, column: 1 },
+            ErrorKind::TooLarge {
+                size,
+                limit: MAX_BYTES,
+            },
+        ));
+    }
+    Ok(())
+}
+
 fn one(pos: Pos, kind: ErrorKind) -> BuildspecErrors {
     BuildspecErrors::one(BuildspecError {
         path: String::new(),
