@@ -140,3 +140,22 @@ fn a_byte_order_mark_is_ignored() {
     let yaml = "\u{feff}version: 0.2\nphases: {build: {commands: [make]}}\n";
     assert!(parse(yaml.as_bytes()).is_ok());
 }
+
+#[test]
+fn exporting_an_aws_variable_is_accepted_with_a_warning() {
+    let yaml = "version: 0.2\nenv:\n  exported-variables: [AWS_REGION, VERSION]\nphases: {build: {commands: [make]}}\n";
+    let buildspec = parse(yaml.as_bytes()).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(buildspec.env.exported_variables, ["AWS_REGION", "VERSION"]);
+    let [warning] = buildspec.warnings.as_slice() else {
+        panic!("{:?}", buildspec.warnings)
+    };
+    assert_eq!(
+        (warning.path.as_str(), warning.line, warning.column),
+        ("env.exported-variables", 3, 23)
+    );
+    assert!(
+        warning.message.contains("\"AWS_REGION\" starts with AWS_"),
+        "{}",
+        warning.message
+    );
+}
