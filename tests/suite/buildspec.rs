@@ -190,7 +190,7 @@ fn kiln_validate_refuses_hostile_files_with_a_specific_error() {
             "nesting is deeper than 64 levels",
         ),
         (
-            "3.4 MB of commands plus one bad key",
+            "3.7 MB of commands plus one bad key",
             format!("version: 0.2\nphases:\n  build:\n    commands:\n{big_commands}  bulid: {{}}\n")
                 .into_bytes(),
             "phases.bulid: unknown key \"bulid\" (did you mean \"build\"?)",

@@ -108,7 +108,7 @@ pub(crate) fn build(text: &str) -> Result<Option<Node>, BuildspecError> {
                 info => error(
                     pos,
                     ErrorKind::Syntax {
-                        message: info.to_owned(),
+                        message: with_hint(info),
                     },
                 ),
             }
@@ -116,6 +116,20 @@ pub(crate) fn build(text: &str) -> Result<Option<Node>, BuildspecError> {
         builder.event(event, Pos::of(&span))?;
     }
     Ok(builder.root.filter(|root| !root.is_null()))
+}
+
+/// The scanner's message plus a fix for the mistakes people make most in buildspecs.
+fn with_hint(info: &str) -> String {
+    let hint = if info.contains("tabs disallowed") {
+        "; indent with spaces, not tabs"
+    } else if info.contains("mapping values are not allowed") {
+        "; a value containing `: ` must be quoted, e.g. - \"echo a: b\""
+    } else if info.contains("did not find expected key") || info.contains("did not find expected '-'") {
+        "; check the indentation of this line against the lines above"
+    } else {
+        ""
+    };
+    format!("{info}{hint}")
 }
 
 fn error(pos: Pos, kind: ErrorKind) -> BuildspecError {

@@ -223,7 +223,7 @@ const CASES: &[Case] = &[
         "version: 0.2\nphases:\n\tbuild:\n    commands: [make]\n",
         "",
         (3, 2),
-        "invalid YAML: tabs disallowed within this context (block indentation)",
+        "invalid YAML: tabs disallowed within this context (block indentation); indent with spaces, not tabs",
     ),
     case(
         "unclosed flow sequence",
