@@ -190,6 +190,11 @@ fn kiln_validate_refuses_hostile_files_with_a_specific_error() {
             "nesting is deeper than 64 levels",
         ),
         (
+            "4 MB flow list of 2,000,000 one-letter items",
+            format!("version: 0.2\nx: [{}]\n", vec!["a"; 2_000_000].join(",")).into_bytes(),
+            "the buildspec has more than 250000 values",
+        ),
+        (
             "3.7 MB of commands plus one bad key",
             format!("version: 0.2\nphases:\n  build:\n    commands:\n{big_commands}  bulid: {{}}\n")
                 .into_bytes(),

@@ -79,6 +79,15 @@ fn mapping_nesting_10000_deep_is_refused_without_overflowing_the_stack() {
 }
 
 #[test]
+fn a_4_mib_file_of_tiny_list_items_hits_the_node_cap() {
+    let yaml = format!("version: 0.2\nx: [{}]\n", vec!["a"; 2_000_000].join(","));
+    assert!(yaml.len() < MAX_BYTES);
+    let (kind, line, _) = only_error(yaml.as_bytes());
+    assert_eq!(kind, ErrorKind::TooManyNodes { limit: 250_000 });
+    assert_eq!(line, 2);
+}
+
+#[test]
 fn invalid_utf8_is_reported_at_its_position() {
     let (kind, line, column) = only_error(b"version: 0.2\nphases:\n  build:\n    commands: [\"caf\xe9\"]\n");
     assert_eq!(kind, ErrorKind::NotUtf8 { offset: 49 });
