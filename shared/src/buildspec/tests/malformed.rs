@@ -449,6 +449,48 @@ const CASES: &[Case] = &[
         (4, 5),
         "(did you mean \"commands\"?)",
     ),
+    case(
+        "reserved CODEBUILD_ variable",
+        "version: 0.2\nenv:\n  variables:\n    CODEBUILD_SRC_DIR: /tmp\nphases: {build: {commands: [make]}}\n",
+        "env.variables.CODEBUILD_SRC_DIR",
+        (4, 5),
+        "reserved for built-in variables",
+    ),
+    case(
+        "reserved CODEBUILD_ secret",
+        "version: 0.2\nenv:\n  parameter-store:\n    CODEBUILD_X: /p\nphases: {build: {commands: [make]}}\n",
+        "env.parameter-store.CODEBUILD_X",
+        (4, 5),
+        "starts with CODEBUILD_",
+    ),
+    case(
+        "unquoted colon in a command",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo a: b: c\n",
+        "",
+        (5, 18),
+        "mapping values are not allowed in this context; a value containing `: ` must be quoted",
+    ),
+    case(
+        "bad indentation",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - make\n     - test\n",
+        "",
+        (6, 6),
+        "did not find expected key; check the indentation",
+    ),
+    case(
+        "matrix without dynamic",
+        "version: 0.2\nbatch:\n  build-matrix:\n    static:\n      ignore-failure: yes\n",
+        "batch.build-matrix",
+        (4, 5),
+        "missing required key `dynamic`",
+    ),
+    case(
+        "step with an unknown key",
+        "version: 0.2\nphases:\n  build:\n    steps:\n      - run: make\n        with-env: x\n",
+        "phases.build.steps[0].with-env",
+        (6, 9),
+        "unknown key \"with-env\"",
+    ),
 ];
 
 fn errors_of(yaml: &str) -> BuildspecErrors {
