@@ -8,17 +8,44 @@ pub fn workspace_root() -> PathBuf {
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
-/// `../shared` beside the repository: design notes, reference and third-party fixtures.
+/// `../shared` beside the repository: design notes, reference and third-party fixtures. Found by walking up
+/// from the workspace root (so a checkout at any depth works), or named by `KILN_GUIDANCE_DIR`.
 pub fn guidance_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("KILN_GUIDANCE_DIR") {
         return PathBuf::from(dir);
     }
-    workspace_root().join("..").join("shared")
+    let root = workspace_root();
+    root.ancestors()
+        .map(|dir| dir.join("shared"))
+        .find(|dir| dir.join("fixtures").join("README.md").is_file() && dir.join("DESIGN.md").is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "no shared/ guidance folder (with fixtures/) above {}",
+                root.display()
+            )
+        })
 }
 
-/// `../shared/fixtures`: real webhook payloads and buildspecs.
+/// `../shared/fixtures`: real webhook payloads and buildspecs (`KILN_FIXTURES` overrides it).
 pub fn fixtures_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KILN_FIXTURES") {
+        return PathBuf::from(dir);
+    }
     guidance_dir().join("fixtures")
+}
+
+/// The `kiln` binary the test command built (`target/debug/kiln`), or a failure that says how to build it.
+pub fn kiln_bin() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let bin = target.join("debug").join("kiln");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build -p kiln` (the test command builds it)",
+        bin.display()
+    );
+    bin
 }
 
 /// The Python virtual environment `scripts/setup` creates for the tests (moto, cfn-lint, boto3).

@@ -3,36 +3,13 @@
 //! files the test prints wall time and peak RSS measured by GNU time (`/usr/bin/time -f '%e %M'`); it asserts
 //! only the error and the exit code.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use kiln_tests::paths::workspace_root;
-
-/// The `kiln` binary built by `cargo build` (the test command builds all targets first).
-fn kiln() -> PathBuf {
-    let binary = workspace_root().join("target").join("debug").join("kiln");
-    assert!(
-        binary.is_file(),
-        "{} is missing; run `cargo build -p kiln` first",
-        binary.display()
-    );
-    binary
-}
-
-/// `shared/fixtures`: `KILN_FIXTURES`, else the first ancestor of the workspace that holds it.
-fn fixtures_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("KILN_FIXTURES") {
-        return PathBuf::from(dir);
-    }
-    let root = workspace_root();
-    root.ancestors()
-        .map(|dir| dir.join("shared").join("fixtures"))
-        .find(|dir| dir.join("README.md").is_file() && dir.join("webhooks").is_dir())
-        .unwrap_or_else(|| panic!("no shared/fixtures above {}; set KILN_FIXTURES", root.display()))
-}
+use kiln_tests::paths::{fixtures_dir, kiln_bin};
 
 fn validate(file: &Path) -> Output {
-    Command::new(kiln())
+    Command::new(kiln_bin())
         .arg("validate")
         .arg(file)
         .output()
@@ -100,7 +77,7 @@ fn kiln_validate_reads_buildspec_yml_in_the_current_directory_by_default() {
         "version: 0.2\nphases: {build: {commands: [make]}}\n",
     )
     .expect("write");
-    let output = Command::new(kiln())
+    let output = Command::new(kiln_bin())
         .arg("validate")
         .current_dir(dir.path())
         .output()
@@ -132,7 +109,7 @@ fn validate_measured(label: &str, path: &Path) -> Output {
         .arg("-o")
         .arg(&figures)
         .args(["-f", "%e %M"])
-        .arg(kiln())
+        .arg(kiln_bin())
         .arg("validate")
         .arg(path)
         .output()
