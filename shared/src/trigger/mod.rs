@@ -5,6 +5,7 @@
 //! [`FilterGroups::compile`] then [`CompiledFilterGroups::evaluate`], and [`webhook_variables`].
 
 mod bitbucket;
+mod evaluate;
 mod event;
 pub mod filter;
 mod github;
@@ -13,12 +14,16 @@ mod headers;
 mod json;
 mod outcome;
 mod secret;
+mod variables;
 mod verify;
 
+pub use evaluate::FilterDecision;
 pub use event::{Actor, DeliveryId, GitRef, Repository, TriggerEvent, WebhookEvent};
+pub use filter::{CompiledFilterGroups, FilterError, FilterGroups, FilterType, WebhookFilter};
 pub use headers::{Headers, Provider};
 pub use outcome::{Outcome, parse_unverified, parse_webhook};
 pub use secret::WebhookSecret;
+pub use variables::{initiator, trigger, webhook_variables};
 pub use verify::sign_hex;
 
 #[cfg(test)]
