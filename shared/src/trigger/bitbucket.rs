@@ -26,10 +26,10 @@ pub(crate) fn parse(context: &Context, event: &str, root: &Node<'_>) -> Result<P
 
 fn repository(root: &Node<'_>) -> Result<Repository, FieldError> {
     let repo = root.field("repository");
-    let full_name = repo.field("full_name").str()?;
+    let full_name = repo.field("full_name").text()?;
     let links = repo.field("links");
     let html = links.field("html");
-    let href = html.field("href").str()?;
+    let href = html.field("href").text()?;
     let host = href
         .split_once("://")
         .map(|(_, rest)| rest.split('/').next().unwrap_or_default());
@@ -67,7 +67,7 @@ fn push(context: &Context, root: &Node<'_>) -> Result<Parsed, FieldError> {
         ));
     };
     let new = change.field("new");
-    let name = new.field("name").str()?;
+    let name = new.field("name").text()?;
     let head_ref = match new.field("type").str()? {
         "branch" => GitRef::branch(name),
         "tag" | "annotated_tag" => GitRef::tag(name),
@@ -78,7 +78,7 @@ fn push(context: &Context, root: &Node<'_>) -> Result<Parsed, FieldError> {
         }
     };
     let target = new.field("target");
-    let head_sha = target.field("hash").str()?;
+    let head_sha = target.field("hash").text()?;
     let old = change.field("old");
     let old_target = old.field("target");
     Ok(Parsed::Event(Box::new(TriggerEvent {
@@ -121,7 +121,7 @@ fn pull_request(
     let (source, destination) = (pr.field("source"), pr.field("destination"));
     let (source_branch, destination_branch) = (source.field("branch"), destination.field("branch"));
     let source_commit = source.field("commit");
-    let head_sha = source_commit.field("hash").str()?;
+    let head_sha = source_commit.field("hash").text()?;
     let (source_repo, destination_repo) = (source.field("repository"), destination.field("repository"));
     let from_fork =
         source_repo.field("full_name").opt_str()? != destination_repo.field("full_name").opt_str()?;
@@ -135,8 +135,8 @@ fn pull_request(
         delivery_id: context.delivery_id.clone(),
         event,
         repository: repository(root)?,
-        head_ref: GitRef::branch(source_branch.field("name").str()?),
-        base_ref: Some(GitRef::branch(destination_branch.field("name").str()?)),
+        head_ref: GitRef::branch(source_branch.field("name").text()?),
+        base_ref: Some(GitRef::branch(destination_branch.field("name").text()?)),
         head_sha: Some(head_sha.to_owned()),
         before_sha: None,
         merge_commit_sha,

@@ -95,12 +95,17 @@ impl GitRef {
         Self(format!("refs/tags/{name}"))
     }
 
-    /// Accepts a full `refs/heads/..`/`refs/tags/..` ref, or treats anything else as a branch name.
-    pub fn from_ref_or_branch(value: &str) -> Self {
-        if value.starts_with("refs/heads/") || value.starts_with("refs/tags/") {
-            Self(value.to_owned())
-        } else {
-            Self::branch(value)
+    /// A pushed ref: `refs/heads/<b>` or `refs/tags/<t>` with a non-empty name, or a bare branch name; `None`
+    /// for other namespaces (`refs/notes/..`) and empty names.
+    pub(crate) fn pushed(value: &str) -> Option<Self> {
+        let name = ["refs/heads/", "refs/tags/"]
+            .iter()
+            .find_map(|prefix| value.strip_prefix(prefix));
+        match name {
+            Some("") => None,
+            Some(_) => Some(Self(value.to_owned())),
+            None if value.is_empty() || value.starts_with("refs/") => None,
+            None => Some(Self::branch(value)),
         }
     }
 
@@ -240,8 +245,23 @@ mod tests {
 
     #[test]
     fn refs_are_normalised_to_full_refs() {
-        assert_eq!(GitRef::from_ref_or_branch("main").as_str(), "refs/heads/main");
-        assert_eq!(GitRef::from_ref_or_branch("refs/tags/v1").tag_name(), Some("v1"));
+        assert_eq!(
+            GitRef::pushed("main").map(|r| r.as_str().to_owned()).as_deref(),
+            Some("refs/heads/main")
+        );
+        assert_eq!(
+            GitRef::pushed("refs/tags/v1").as_ref().and_then(GitRef::tag_name),
+            Some("v1")
+        );
+        for unusable in [
+            "",
+            "refs/heads/",
+            "refs/tags/",
+            "refs/notes/commits",
+            "refs/pull/1/head",
+        ] {
+            assert_eq!(GitRef::pushed(unusable), None, "{unusable:?}");
+        }
         assert_eq!(GitRef::branch("feature/x").branch_name(), Some("feature/x"));
     }
 

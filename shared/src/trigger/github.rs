@@ -29,8 +29,8 @@ pub(crate) fn parse(context: &Context, event: &str, root: &Node<'_>) -> Result<P
 fn repository(root: &Node<'_>) -> Result<Repository, FieldError> {
     let repo = root.field("repository");
     Ok(Repository {
-        full_name: repo.field("full_name").str()?.to_owned(),
-        clone_url_http: repo.field("clone_url").str()?.to_owned(),
+        full_name: repo.field("full_name").text()?.to_owned(),
+        clone_url_http: repo.field("clone_url").text()?.to_owned(),
         clone_url_ssh: repo.field("ssh_url").opt_str()?.map(str::to_owned),
     })
 }
@@ -44,19 +44,16 @@ fn actor(root: &Node<'_>) -> Result<Actor, FieldError> {
 }
 
 fn push(context: &Context, root: &Node<'_>) -> Result<Parsed, FieldError> {
-    let reference = root.field("ref").str()?;
-    let after = root.field("after").str()?;
+    let reference = root.field("ref").text()?;
+    let after = root.field("after").text()?;
     if root.field("deleted").flag()? || is_zero_sha(after) {
         return ignored(format!("{reference} was deleted; deletions are not built"));
     }
-    if reference.starts_with("refs/")
-        && !reference.starts_with("refs/heads/")
-        && !reference.starts_with("refs/tags/")
-    {
+    let Some(head_ref) = GitRef::pushed(reference) else {
         return ignored(format!(
             "push to {reference:?}, which is neither a branch nor a tag"
         ));
-    }
+    };
     let commits = root.field("commits");
     let head_commit = root.field("head_commit");
     let message = match head_commit.field("message").opt_str()? {
@@ -69,7 +66,7 @@ fn push(context: &Context, root: &Node<'_>) -> Result<Parsed, FieldError> {
         delivery_id: context.delivery_id.clone(),
         event: WebhookEvent::Push,
         repository: repository(root)?,
-        head_ref: GitRef::from_ref_or_branch(reference),
+        head_ref,
         base_ref: None,
         head_sha: Some(after.to_owned()),
         before_sha: before.map(str::to_owned),
@@ -121,7 +118,7 @@ fn pull_request(context: &Context, root: &Node<'_>) -> Result<Parsed, FieldError
     };
     let head = pr.field("head");
     let base = pr.field("base");
-    let head_sha = head.field("sha").str()?;
+    let head_sha = head.field("sha").text()?;
     let merge_commit = match event == WebhookEvent::PullRequestMerged {
         true => pr.field("merge_commit_sha").opt_str()?.map(str::to_owned),
         false => None,
@@ -135,8 +132,8 @@ fn pull_request(context: &Context, root: &Node<'_>) -> Result<Parsed, FieldError
         delivery_id: context.delivery_id.clone(),
         event,
         repository: repository(root)?,
-        head_ref: GitRef::branch(head.field("ref").str()?),
-        base_ref: Some(GitRef::branch(base.field("ref").str()?)),
+        head_ref: GitRef::branch(head.field("ref").text()?),
+        base_ref: Some(GitRef::branch(base.field("ref").text()?)),
         head_sha: Some(head_sha.to_owned()),
         before_sha: root.field("before").opt_str()?.map(str::to_owned),
         merge_commit_sha: merge_commit,
@@ -185,7 +182,7 @@ fn release(context: &Context, root: &Node<'_>) -> Result<Parsed, FieldError> {
         (Provider::Gitea, "published") => WebhookEvent::Released,
         (_, other) => return ignored(format!("release action {other:?} does not start builds")),
     };
-    let tag = release.field("tag_name").str()?;
+    let tag = release.field("tag_name").text()?;
     let head_ref = GitRef::tag(tag);
     let target = release.field("target_commitish").opt_str()?;
     let head_sha =

@@ -32,20 +32,29 @@ pub(crate) fn parse(context: &Context, event: &str, root: &Node<'_>) -> Result<P
 fn repository(root: &Node<'_>) -> Result<Repository, FieldError> {
     let project = root.field("project");
     Ok(Repository {
-        full_name: project.field("path_with_namespace").str()?.to_owned(),
-        clone_url_http: project.field("git_http_url").str()?.to_owned(),
+        full_name: project.field("path_with_namespace").text()?.to_owned(),
+        clone_url_http: project.field("git_http_url").text()?.to_owned(),
         clone_url_ssh: project.field("git_ssh_url").opt_str()?.map(str::to_owned),
     })
 }
 
 fn push(context: &Context, root: &Node<'_>) -> Result<Parsed, FieldError> {
-    let reference = root.field("ref").str()?;
-    let after = root.field("after").str()?;
+    let reference = root.field("ref").text()?;
+    let after = root.field("after").text()?;
     if is_zero_sha(after) {
         return ignored(format!("{reference} was deleted; deletions are not built"));
     }
+    let Some(head_ref) = GitRef::pushed(reference) else {
+        return ignored(format!(
+            "push to {reference:?}, which is neither a branch nor a tag"
+        ));
+    };
     // For an annotated tag `after` is the tag object; `checkout_sha` is the commit.
-    let head_sha = root.field("checkout_sha").opt_str()?.unwrap_or(after);
+    let head_sha = root
+        .field("checkout_sha")
+        .opt_str()?
+        .filter(|sha| !sha.is_empty())
+        .unwrap_or(after);
     let commits = root.field("commits");
     let mut message = None;
     for commit in commits.items()? {
@@ -60,7 +69,7 @@ fn push(context: &Context, root: &Node<'_>) -> Result<Parsed, FieldError> {
         delivery_id: context.delivery_id.clone(),
         event: WebhookEvent::Push,
         repository: repository(root)?,
-        head_ref: GitRef::from_ref_or_branch(reference),
+        head_ref,
         base_ref: None,
         head_sha: Some(head_sha.to_owned()),
         before_sha: before.map(str::to_owned),
@@ -96,7 +105,7 @@ fn merge_request(context: &Context, root: &Node<'_>) -> Result<Parsed, FieldErro
         other => return ignored(format!("merge request action {other:?} does not start builds")),
     };
     let last_commit = attributes.field("last_commit");
-    let head_sha = last_commit.field("id").str()?;
+    let head_sha = last_commit.field("id").text()?;
     let merge_commit = match event == WebhookEvent::PullRequestMerged {
         true => attributes.field("merge_commit_sha").opt_str()?.map(str::to_owned),
         false => None,
@@ -109,8 +118,8 @@ fn merge_request(context: &Context, root: &Node<'_>) -> Result<Parsed, FieldErro
         delivery_id: context.delivery_id.clone(),
         event,
         repository: repository(root)?,
-        head_ref: GitRef::branch(attributes.field("source_branch").str()?),
-        base_ref: Some(GitRef::branch(attributes.field("target_branch").str()?)),
+        head_ref: GitRef::branch(attributes.field("source_branch").text()?),
+        base_ref: Some(GitRef::branch(attributes.field("target_branch").text()?)),
         head_sha: Some(head_sha.to_owned()),
         before_sha: attributes.field("oldrev").opt_str()?.map(str::to_owned),
         merge_commit_sha: merge_commit,
@@ -134,7 +143,7 @@ fn release(context: &Context, root: &Node<'_>) -> Result<Parsed, FieldError> {
     if !matches!(action, "create" | "update") {
         return ignored(format!("release action {action:?} does not start builds"));
     }
-    let tag = root.field("tag").str()?;
+    let tag = root.field("tag").text()?;
     let head_ref = GitRef::tag(tag);
     let commit = root.field("commit");
     let head_sha = commit.field("id").opt_str()?;

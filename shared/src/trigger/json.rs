@@ -77,6 +77,14 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// A required string that is not empty (refs, SHAs, names).
+    pub fn text(&self) -> Result<&'a str, FieldError> {
+        match self.str()? {
+            "" => Err(self.error("must not be empty")),
+            text => Ok(text),
+        }
+    }
+
     /// An optional string: absent or null is `None`, any other type is an error.
     pub fn opt_str(&self) -> Result<Option<&'a str>, FieldError> {
         match self.value {

@@ -178,3 +178,22 @@ fn a_signed_fixture_with_the_wrong_secret_is_unauthenticated() {
     let result = parse_webhook(&headers, &body, &WebhookSecret::new(TEST_SECRET));
     assert!(matches!(result, Outcome::Unauthenticated { .. }));
 }
+
+#[test]
+fn empty_refs_and_foreign_ref_namespaces_never_become_events() {
+    let empty = br#"{"ref":"","after":"abc"}"#;
+    assert_eq!(
+        malformed(unverified(&[("X-GitHub-Event", "push")], empty)),
+        "ref: must not be empty"
+    );
+    let notes = br#"{"ref":"refs/notes/commits","after":"abc"}"#;
+    assert!(matches!(
+        unverified(&[("X-GitHub-Event", "push")], notes),
+        Outcome::Ignored { .. }
+    ));
+    let nameless = br#"{"ref":"refs/heads/","after":"abc","checkout_sha":""}"#;
+    assert!(matches!(
+        unverified(&[("X-Gitlab-Event", "Push Hook")], nameless),
+        Outcome::Ignored { .. }
+    ));
+}
