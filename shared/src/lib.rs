@@ -14,3 +14,6 @@ pub mod project;
 pub mod schedule;
 pub mod sigv4;
 pub mod trigger;
+
+#[cfg(test)]
+mod test_support;

@@ -1,27 +1,11 @@
 //! Locating the fixtures and sending them the way each provider would: event header, signature, delivery id.
 
-use std::path::{Path, PathBuf};
-
 use crate::trigger::{Headers, Outcome, TriggerEvent, WebhookSecret, parse_webhook, sign_hex};
 
 /// The secret every fixture is signed with.
 pub const TEST_SECRET: &str = "kiln-test-secret";
 
-/// `$KILN_FIXTURES`, else the first `shared/fixtures` (with `README.md` and `webhooks/`) above this crate.
-pub fn fixtures_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("KILN_FIXTURES") {
-        return PathBuf::from(dir);
-    }
-    let mut dir = Some(Path::new(env!("CARGO_MANIFEST_DIR")));
-    while let Some(current) = dir {
-        let candidate = current.join("shared/fixtures");
-        if candidate.join("README.md").is_file() && candidate.join("webhooks").is_dir() {
-            return candidate;
-        }
-        dir = current.parent();
-    }
-    panic!("fixtures not found: set KILN_FIXTURES or check out shared/fixtures beside the repository");
-}
+pub(crate) use crate::test_support::fixtures_dir;
 
 /// Every webhook fixture as `(provider dir, file name)`, sorted.
 pub fn all_webhook_files() -> Vec<(String, String)> {
