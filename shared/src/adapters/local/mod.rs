@@ -1,1 +1,7 @@
 //! Local adapters: the ports implemented with files and directories on this machine.
+
+pub mod log_file;
+pub mod secrets;
+
+pub use log_file::FileLogSink;
+pub use secrets::{LocalSecrets, LocalSecretsError};
