@@ -159,21 +159,6 @@ impl Shell {
         self.await_status().await
     }
 
-    /// Re-applies the state a previous shell saved when it exited (exported variables, working directory).
-    pub async fn restore(&mut self, previous_ctl: &Path) -> Result<bool, ShellError> {
-        let env = previous_ctl.join("env.exit");
-        let Ok(cwd) = std::fs::read_to_string(previous_ctl.join("cwd.exit")) else {
-            return Ok(false);
-        };
-        let cwd = cwd.trim_end_matches('\n');
-        let script = format!(
-            ". {} >/dev/null 2>&1; cd {} 2>/dev/null",
-            quote(&env),
-            quote(Path::new(cwd))
-        );
-        Ok(self.run(&script).await? == Outcome::Exited(0))
-    }
-
     /// Closes the shell's input and waits for it to exit (at most `grace`, then its group is killed).
     pub async fn close(mut self, grace: Duration) {
         self.stdin.take();
@@ -276,6 +261,19 @@ fn prepare_control(ctl: &Path, user: Option<&RunAs>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The command that re-applies the state a previous shell saved when it exited (exported variables, working
+/// directory); `None` when it saved nothing.
+pub fn restore_command(previous_ctl: &Path) -> Option<String> {
+    let env = previous_ctl.join("env.exit");
+    let cwd = std::fs::read_to_string(previous_ctl.join("cwd.exit")).ok()?;
+    let cwd = cwd.trim_end_matches('\n');
+    Some(format!(
+        ". {} >/dev/null 2>&1; cd {} 2>/dev/null",
+        quote(&env),
+        quote(Path::new(cwd))
+    ))
+}
+
 /// Single-quotes a path for the shell.
 pub fn quote(path: &Path) -> String {
     quote_str(&path.to_string_lossy())
@@ -320,7 +318,8 @@ mod tests {
                 shell = Shell::spawn(&spec(dir.path(), program), &dir.path().join("ctl2"), &w2)
                     .await
                     .unwrap();
-                assert!(shell.restore(&previous).await.unwrap());
+                let restore = restore_command(&previous).unwrap();
+                assert_eq!(shell.run(&restore).await.unwrap(), Outcome::Exited(0));
             }
         }
         shell.close(Duration::from_secs(1)).await;

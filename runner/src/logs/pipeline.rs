@@ -47,7 +47,11 @@ enum Control {
     Line(String, oneshot::Sender<()>),
     Secrets(Vec<String>, oneshot::Sender<()>),
     Finish(Duration, oneshot::Sender<()>),
+    Capture(bool, oneshot::Sender<Vec<u8>>),
 }
+
+/// How much of a phase's output is kept for `on-failure: RETRY-<regex>` matching.
+pub const TAIL_BYTES: usize = 64 * 1024;
 
 /// A running log pipeline; see the module docs.
 pub struct LogPipeline {
@@ -69,6 +73,7 @@ impl LogPipeline {
             sink,
             terminal,
             error: None,
+            tail: None,
         };
         let task = tokio::spawn(run(receiver, rx, state));
         Ok(Self { tx, writer, task })
@@ -102,6 +107,15 @@ impl LogPipeline {
         task.await.map_err(|_| LogError::Gone)?
     }
 
+    /// Starts (or stops) keeping the last [`TAIL_BYTES`] of output; returns what was kept so far and clears it.
+    pub async fn capture(&self, on: bool) -> Result<Vec<u8>, LogError> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Control::Capture(on, ack))
+            .map_err(|_| LogError::Gone)?;
+        done.await.map_err(|_| LogError::Gone)
+    }
+
     async fn request(&self, make: impl FnOnce(oneshot::Sender<()>) -> Control) -> Result<(), LogError> {
         let (ack, done) = oneshot::channel();
         self.tx.send(make(ack)).map_err(|_| LogError::Gone)?;
@@ -116,6 +130,7 @@ struct State {
     sink: Arc<dyn LogSink>,
     terminal: Option<Terminal>,
     error: Option<LogSinkError>,
+    tail: Option<Vec<u8>>,
 }
 
 async fn run(
@@ -153,6 +168,13 @@ async fn run(
                     state.flush_sink().await;
                     let _ = ack.send(());
                     break;
+                }
+                Some(Control::Capture(on, ack)) => {
+                    drain_now(&receiver, &mut buf, &mut state);
+                    state.end_output();
+                    let kept = state.tail.take().unwrap_or_default();
+                    state.tail = on.then(Vec::new);
+                    let _ = ack.send(kept);
                 }
                 None => break,
             },
@@ -257,6 +279,12 @@ impl State {
             let _ = term.write_all(lines);
         }
         self.batch.extend_from_slice(lines);
+        if let Some(tail) = &mut self.tail {
+            tail.extend_from_slice(lines);
+            if tail.len() > 2 * TAIL_BYTES {
+                tail.drain(..tail.len() - TAIL_BYTES);
+            }
+        }
     }
 
     async fn emit_line(&mut self, line: &[u8]) {
