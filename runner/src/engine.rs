@@ -211,6 +211,9 @@ impl Engine {
                 ),
             );
         }
+        if let Ok(canonical) = std::fs::canonicalize(&self.request.work_dir) {
+            self.request.work_dir = canonical;
+        }
         if self.request.sandbox.is_some()
             && let Err(err) = crate::sandbox::find_bwrap()
         {
@@ -309,7 +312,7 @@ impl Engine {
                 .request
                 .sandbox
                 .clone()
-                .map(|config| (config, vec![prepared.dir.clone()])),
+                .map(|config| (config, vec![prepared.dir.clone(), self.request.work_dir.clone()])),
         };
         let output = self.log.output_writer().map_err(|e| e.to_string())?;
         let work = self.request.work_dir.clone();

@@ -411,3 +411,55 @@ async fn log_lines_follow_codebuild_format_with_output_in_order() {
     assert!(run.log.contains("Entering phase BUILD"));
     assert!(run.log.contains("Phase complete: BUILD State: SUCCEEDED"));
 }
+
+#[tokio::test]
+async fn a_sandboxed_build_cannot_write_outside_its_tree() {
+    if crate::sandbox::find_bwrap().is_err() {
+        let run = build_with(
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - 'true'\n",
+            |req, _| req.sandbox = Some(crate::sandbox::SandboxConfig { no_network: false }),
+        )
+        .await;
+        assert_eq!(run.phase(PhaseType::Provisioning), Some(StatusType::Failed));
+        return;
+    }
+    let outside = tempfile::tempdir().unwrap();
+    let probe = format!("/root/kiln-sandbox-probe-{}", std::process::id());
+    let yaml = format!(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - touch inside.txt\n      - touch {probe} || echo root-blocked >> inside.txt\n      - touch {out}/escape || echo tmp-blocked >> inside.txt\n      - exit 0\n  post_build:\n    commands:\n      - echo after-exit >> inside.txt\n",
+        out = outside.path().display()
+    );
+    let run = build_with(&yaml, |req, _| {
+        req.sandbox = Some(crate::sandbox::SandboxConfig { no_network: true })
+    })
+    .await;
+    assert_eq!(run.result.build_status, StatusType::Succeeded, "{}", run.log);
+    assert_eq!(run.file("inside.txt"), "root-blocked\ntmp-blocked\nafter-exit\n");
+    assert!(!std::path::Path::new(&probe).exists());
+    assert!(!outside.path().join("escape").exists());
+}
+
+#[tokio::test]
+async fn a_git_source_is_cloned_at_the_requested_version_and_its_commit_resolved() {
+    let repo = tempfile::tempdir().unwrap();
+    let script = "git init -q -b main . && printf 'version: 0.2\\nphases:\\n  build:\\n    commands:\\n      - echo \"$CODEBUILD_SOURCE_VERSION $CODEBUILD_RESOLVED_SOURCE_VERSION\" > v.txt\\n' > buildspec.yml \
+        && git add . && git -c user.name=t -c user.email=t@t commit -q -m one && git rev-parse HEAD";
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sha = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let run = build_with("", |req, _| {
+        req.buildspec = BuildspecSource::Default;
+        req.source = SourceSpec::classify(&format!("file://{}", repo.path().display()), Some("main"), 1);
+    })
+    .await;
+    assert_eq!(run.result.build_status, StatusType::Succeeded, "{}", run.log);
+    assert_eq!(run.result.resolved_source_version.as_deref(), Some(sha.as_str()));
+    assert_eq!(run.result.source_version.as_deref(), Some("main"));
+    let written = std::fs::read_to_string(run.dir.path().join("work/src/v.txt")).unwrap();
+    assert_eq!(written, format!("main {sha}\n"));
+}

@@ -166,9 +166,6 @@ impl Session {
         let ctl = self.work.join(format!("shell-{}", self.shells_started));
         let mut spec = self.spec.clone();
         spec.user = user.cloned();
-        if let Some((_, writable)) = &mut spec.sandbox {
-            writable.push(ctl.clone());
-        }
         let shell = Shell::spawn(&spec, &ctl, &self.output).await?;
         self.shell = Some((shell, user.cloned()));
         if let Some(previous) = self.saved_state.take() {
