@@ -2,3 +2,4 @@
 //! machine. It owns the shell session, the phase engine, the log pipeline, artifacts, the cache and reports.
 
 pub mod artifacts;
+pub mod cache;
