@@ -403,7 +403,6 @@ impl ZipOut {
         tail.extend_from_slice(&0u16.to_le_bytes());
         self.put(&tail)?;
         self.out.flush()?;
-        self.out.get_ref().sync_data()?;
         Ok(ZipSummary {
             size: self.offset,
             sha256: hex::encode(self.sha256.finalize()),
