@@ -3,3 +3,4 @@
 
 pub mod artifacts;
 pub mod cache;
+pub mod reports;
