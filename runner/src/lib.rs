@@ -4,14 +4,18 @@
 //! Entry point: [`engine::run`] takes a [`BuildRequest`], the [`Ports`] (log sink, secret resolver, optional
 //! terminal), an optional channel of [`BuildEvent`]s and a stop token, and returns the [`BuildResult`]. Inside:
 //! the shell session ([`shell`], [`session`]), process groups ([`process`]), the log pipeline ([`logs`]), the
-//! environment ([`env`]), the source ([`source`]), the sandbox ([`sandbox`]) and runtimes ([`runtime`]).
+//! environment ([`env`]), the source ([`source`]), the sandbox ([`sandbox`]) and runtimes ([`runtime`]);
+//! [`artifacts`], [`cache`] and [`reports`] are called at their points in the phase flow.
 
+pub mod artifacts;
 pub mod buildspec_file;
+pub mod cache;
 pub mod engine;
 pub mod env;
 pub mod logs;
 pub mod process;
 pub mod record;
+pub mod reports;
 pub mod request;
 pub mod runtime;
 pub mod sandbox;
