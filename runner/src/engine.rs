@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::env::{self, BuildEnv, Builtins};
 use crate::logs::format as fmt;
 use crate::logs::{LogPipeline, Masker};
+use crate::outputs::{self, ArtifactTarget, CacheTarget};
 use crate::record::{BuildEvent, BuildResult, ExportedVariable, PhaseContext, PhaseRecord, epoch_secs};
 use crate::request::{BuildRequest, Ports};
 use crate::session::{ExecError, Interrupt, Session, resolve_user};
@@ -107,6 +108,8 @@ pub async fn run(
         phases: Vec::new(),
         exported_environment_variables: Vec::new(),
         runtime_versions: Vec::new(),
+        artifacts: Vec::new(),
+        reports: Vec::new(),
         log_location: None,
     };
     let log = match LogPipeline::start(Arc::clone(&ports.log), ports.terminal) {
@@ -117,6 +120,9 @@ pub async fn run(
         deadline: Instant::now() + request.timeout,
         request,
         ports_secrets: ports.secrets,
+        artifact_target: ports.artifacts,
+        cache_target: ports.cache,
+        cache_spec: None,
         result,
         log,
         events,
@@ -151,6 +157,9 @@ fn fault(mut result: BuildResult, message: &str) -> BuildResult {
 struct Engine {
     request: BuildRequest,
     ports_secrets: Arc<dyn kiln_shared::ports::secrets::SecretResolver>,
+    artifact_target: Option<ArtifactTarget>,
+    cache_target: Option<CacheTarget>,
+    cache_spec: Option<crate::cache::CacheSpec>,
     result: BuildResult,
     log: LogPipeline,
     events: Option<UnboundedSender<BuildEvent>>,
@@ -173,7 +182,11 @@ impl Engine {
                 PhaseType::Submitted | PhaseType::Queued => PhaseEnd::ok(),
                 PhaseType::Provisioning => self.provision(),
                 PhaseType::DownloadSource => self.download_source().await,
-                PhaseType::Install | PhaseType::PreBuild | PhaseType::Build | PhaseType::PostBuild => {
+                PhaseType::Install => {
+                    self.restore_cache().await;
+                    self.command_phase(phase).await
+                }
+                PhaseType::PreBuild | PhaseType::Build | PhaseType::PostBuild => {
                     self.command_phase(phase).await
                 }
                 PhaseType::UploadArtifacts => self.upload_artifacts().await,
@@ -189,6 +202,11 @@ impl Engine {
                 && matches!(end.status, StatusType::Succeeded | StatusType::Failed)
             {
                 self.capture_exported().await;
+            }
+            let saves_cache =
+                phase == PhaseType::PostBuild && end.status == StatusType::Succeeded && !self.failing;
+            if saves_cache {
+                self.save_cache().await;
             }
             self.end(end).await;
             let Some(next) = next else { break };
@@ -473,13 +491,116 @@ impl Engine {
     }
 
     async fn upload_artifacts(&mut self) -> PhaseEnd {
-        if self.buildspec.as_ref().is_some_and(|b| b.artifacts.is_some()) {
+        let Some(buildspec) = self.buildspec.clone() else {
+            return PhaseEnd::ok();
+        };
+        let Some(src) = self.src_dir() else {
+            return PhaseEnd::ok();
+        };
+        for spec in outputs::report_specs(&buildspec) {
+            let dir = src.clone();
+            let summary = tokio::task::spawn_blocking(move || crate::reports::summarise(&spec, &dir)).await;
+            if let Ok(summary) = summary {
+                let line = format!(
+                    "Report {}: {} ({} tests: {} passed, {} failed, {} skipped)",
+                    summary.name,
+                    summary.status,
+                    summary.total,
+                    summary.passed,
+                    summary.failed,
+                    summary.skipped
+                );
+                let _ = self.log.line(&line).await;
+                self.result.reports.push(summary);
+            }
+        }
+        let specs = outputs::artifact_specs(&buildspec);
+        if specs.is_empty() {
+            return PhaseEnd::ok();
+        }
+        let Some(target) = self.artifact_target.clone() else {
             let _ = self
                 .log
-                .line("WARNING: artifacts are not uploaded: this kiln build has no artifact uploader")
+                .line("Skipping artifact upload: no artifact location was given")
                 .await;
+            return PhaseEnd::ok();
+        };
+        for mut spec in specs {
+            if let Some(name) = spec.name.clone().filter(|n| outputs::needs_shell(n))
+                && let Some(session) = self.session.as_mut()
+            {
+                spec.name = session.eval_text(&name).await.ok();
+            }
+            let uploaded = crate::artifacts::package_and_upload(
+                &spec,
+                &src,
+                target.packaging,
+                target.store.as_ref(),
+                &target.key_prefix,
+            )
+            .await;
+            match uploaded {
+                Ok(outcome) => {
+                    for note in &outcome.notes {
+                        let _ = self.log.line(note).await;
+                    }
+                    let line = format!(
+                        "Uploaded artifact {} ({} files, {} bytes, sha256 {})",
+                        outcome.location, outcome.files, outcome.size, outcome.sha256sum
+                    );
+                    let _ = self.log.line(&line).await;
+                    self.result.artifacts.push(outcome);
+                }
+                Err(err) => return PhaseEnd::failed("CLIENT_ERROR", err.to_string()),
+            }
         }
         PhaseEnd::ok()
+    }
+
+    fn src_dir(&self) -> Option<std::path::PathBuf> {
+        self.env.get("CODEBUILD_SRC_DIR").map(std::path::PathBuf::from)
+    }
+
+    /// The cache spec with `key` and `fallback-keys` evaluated in the build's shell (once).
+    async fn evaluated_cache_spec(&mut self) -> Option<crate::cache::CacheSpec> {
+        if self.cache_spec.is_none() {
+            let mut spec = outputs::cache_spec(self.buildspec.as_ref()?)?;
+            let session = self.session.as_mut()?;
+            if let Some(key) = spec.key.clone().filter(|k| outputs::needs_shell(k)) {
+                spec.key = session.eval_text(&key).await.ok();
+            }
+            for fallback in &mut spec.fallback_keys {
+                if outputs::needs_shell(fallback) {
+                    *fallback = session.eval_text(fallback).await.unwrap_or_default();
+                }
+            }
+            self.cache_spec = Some(spec);
+        }
+        self.cache_spec.clone()
+    }
+
+    async fn restore_cache(&mut self) {
+        let Some(target) = self.cache_target.clone() else {
+            return;
+        };
+        let (Some(spec), Some(src)) = (self.evaluated_cache_spec().await, self.src_dir()) else {
+            return;
+        };
+        let outcome = crate::cache::restore(&spec, &target.location, &src, target.store.as_ref()).await;
+        let text = serde_json::to_string(&outcome).unwrap_or_default();
+        let _ = self.log.line(&format!("Cache restore: {text}")).await;
+    }
+
+    async fn save_cache(&mut self) {
+        let Some(target) = self.cache_target.clone() else {
+            return;
+        };
+        let (Some(spec), Some(src)) = (self.evaluated_cache_spec().await, self.src_dir()) else {
+            return;
+        };
+        let outcome = crate::cache::save(&spec, &target.location, &src, target.store.as_ref()).await;
+        let text = serde_json::to_string(&outcome).unwrap_or_default();
+        let _ = self.log.line(&format!("Cache save: {text}")).await;
     }
 
     async fn finalize(&mut self) -> PhaseEnd {

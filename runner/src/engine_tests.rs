@@ -51,6 +51,8 @@ async fn build_with(yaml: &str, tweak: impl FnOnce(&mut BuildRequest, &mut Local
         log: Arc::new(FileLogSink::create(&log_path).unwrap()),
         secrets: Arc::new(secrets),
         terminal: None,
+        artifacts: None,
+        cache: None,
     };
     let result = crate::run(request, ports, None, CancellationToken::new()).await;
     let log = std::fs::read_to_string(&log_path).unwrap();
@@ -339,6 +341,8 @@ async fn a_stop_request_ends_the_build_stopped_and_leaves_no_process() {
         log: Arc::new(FileLogSink::create(dir.path().join("log")).unwrap()),
         secrets: Arc::new(LocalSecrets::new()),
         terminal: None,
+        artifacts: None,
+        cache: None,
     };
     let stop = CancellationToken::new();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -462,4 +466,114 @@ async fn a_git_source_is_cloned_at_the_requested_version_and_its_commit_resolved
     assert_eq!(run.result.source_version.as_deref(), Some("main"));
     let written = std::fs::read_to_string(run.dir.path().join("work/src/v.txt")).unwrap();
     assert_eq!(written, format!("main {sha}\n"));
+}
+
+fn dir_store(path: &std::path::Path) -> Arc<kiln_shared::adapters::local::object_store::DirObjectStore> {
+    Arc::new(kiln_shared::adapters::local::object_store::DirObjectStore::new(
+        path,
+    ))
+}
+
+#[tokio::test]
+async fn artifacts_are_uploaded_with_their_evaluated_name_and_sha256_and_reports_summarised() {
+    let store_dir = tempfile::tempdir().unwrap();
+    let yaml = "version: 0.2\nphases:\n  build:\n    commands:\n      - mkdir -p dist/sub reports && echo a > dist/a.txt && echo b > dist/sub/b.txt\n      - printf '<testsuite tests=\"2\"><testcase name=\"ok\"/><testcase name=\"bad\"><failure/></testcase></testsuite>' > reports/junit.xml\nreports:\n  unit:\n    files:\n      - 'reports/*.xml'\nartifacts:\n  name: app-$CODEBUILD_BUILD_NUMBER\n  base-directory: dist\n  files:\n    - '**/*'\n";
+    let store = dir_store(store_dir.path());
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let mut request = BuildRequest::local(SourceSpec::Dir(src), dir.path().join("work"));
+    request.buildspec = BuildspecSource::Inline(yaml.into());
+    request.build_number = 9;
+    let ports = Ports {
+        log: Arc::new(FileLogSink::create(dir.path().join("log")).unwrap()),
+        secrets: Arc::new(LocalSecrets::new()),
+        terminal: None,
+        artifacts: Some(crate::outputs::ArtifactTarget {
+            store,
+            key_prefix: "local".into(),
+            packaging: crate::artifacts::Packaging::Zip,
+        }),
+        cache: None,
+    };
+    let result = crate::run(request, ports, None, CancellationToken::new()).await;
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    assert_eq!(result.build_status, StatusType::Succeeded, "{log}");
+    assert_eq!(result.artifacts.len(), 1);
+    assert_eq!(result.artifacts[0].key, "local/app-9.zip");
+    assert_eq!(result.artifacts[0].files, 2);
+    assert_eq!(result.artifacts[0].sha256sum.len(), 64);
+    assert!(store_dir.path().join("local/app-9.zip").exists());
+    assert_eq!(result.reports.len(), 1);
+    assert_eq!((result.reports[0].total, result.reports[0].failed), (2, 1));
+}
+
+#[tokio::test]
+async fn an_artifact_pattern_that_matches_nothing_fails_upload_artifacts() {
+    let store_dir = tempfile::tempdir().unwrap();
+    let run = build_with("version: 0.2\nphases:\n  build:\n    commands:\n      - 'true'\nartifacts:\n  files:\n    - 'missing/**/*'\n", |_, _| {}).await;
+    // Without an artifact target the upload is skipped with a log line.
+    assert_eq!(run.phase(PhaseType::UploadArtifacts), Some(StatusType::Succeeded));
+    assert!(run.log.contains("Skipping artifact upload"));
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let mut request = BuildRequest::local(SourceSpec::Dir(src), dir.path().join("work"));
+    request.buildspec = BuildspecSource::Inline("version: 0.2\nphases:\n  build:\n    commands:\n      - 'true'\nartifacts:\n  files:\n    - 'missing/**/*'\n".into());
+    let ports = Ports {
+        log: Arc::new(FileLogSink::create(dir.path().join("log")).unwrap()),
+        secrets: Arc::new(LocalSecrets::new()),
+        terminal: None,
+        artifacts: Some(crate::outputs::ArtifactTarget {
+            store: dir_store(store_dir.path()),
+            key_prefix: String::new(),
+            packaging: crate::artifacts::Packaging::Zip,
+        }),
+        cache: None,
+    };
+    let result = crate::run(request, ports, None, CancellationToken::new()).await;
+    let upload = result
+        .phases
+        .iter()
+        .find(|p| p.phase_type == PhaseType::UploadArtifacts)
+        .unwrap();
+    assert_eq!(upload.phase_status, Some(StatusType::Failed));
+    assert!(
+        upload.contexts[0]
+            .message
+            .contains("no matching artifact paths found"),
+        "{:?}",
+        upload.contexts
+    );
+    assert_eq!(result.build_status, StatusType::Failed);
+}
+
+#[tokio::test]
+async fn the_cache_is_restored_before_install_and_saved_after_a_successful_post_build() {
+    let cache_dir = tempfile::tempdir().unwrap();
+    let yaml = "version: 0.2\nphases:\n  install:\n    commands:\n      - if [ -f deps/lib.txt ]; then echo hit > status.txt; else echo miss > status.txt; mkdir -p deps; echo lib > deps/lib.txt; fi\ncache:\n  key: deps-$KEY_PART\n  paths:\n    - 'deps/**/*'\n";
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        let mut request = BuildRequest::local(SourceSpec::Dir(src.clone()), dir.path().join("work"));
+        request.buildspec = BuildspecSource::Inline(yaml.into());
+        request.override_env = vec![EnvVarSpec::plain("KEY_PART", "v1")];
+        let ports = Ports {
+            log: Arc::new(FileLogSink::create(dir.path().join("log")).unwrap()),
+            secrets: Arc::new(LocalSecrets::new()),
+            terminal: None,
+            artifacts: None,
+            cache: Some(crate::outputs::CacheTarget {
+                store: dir_store(cache_dir.path()),
+                location: crate::cache::CacheLocation::new("cache", "local"),
+            }),
+        };
+        let result = crate::run(request, ports, None, CancellationToken::new()).await;
+        let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+        assert_eq!(result.build_status, StatusType::Succeeded, "{log}");
+        statuses.push(std::fs::read_to_string(src.join("status.txt")).unwrap());
+    }
+    assert_eq!(statuses, vec!["miss\n", "hit\n"]);
 }

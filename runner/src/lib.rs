@@ -13,6 +13,7 @@ pub mod cache;
 pub mod engine;
 pub mod env;
 pub mod logs;
+pub mod outputs;
 pub mod process;
 pub mod record;
 pub mod reports;

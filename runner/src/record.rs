@@ -7,6 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use kiln_shared::build::{PhaseType, StatusType};
 use serde::Serialize;
 
+use crate::artifacts::ArtifactOutcome;
+use crate::reports::ReportGroupSummary;
+
 /// One context of a phase (`statusCode`, `message`), e.g. the failing command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -109,6 +112,10 @@ pub struct BuildResult {
     pub exported_environment_variables: Vec<ExportedVariable>,
     /// Runtime versions requested by the install phase.
     pub runtime_versions: Vec<RuntimeRecord>,
+    /// Artifacts uploaded (primary first), with sizes and SHA-256.
+    pub artifacts: Vec<ArtifactOutcome>,
+    /// Report group summaries.
+    pub reports: Vec<ReportGroupSummary>,
     /// Where the log was written (the log sink's location).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_location: Option<String>,

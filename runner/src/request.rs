@@ -10,6 +10,7 @@ use kiln_shared::ports::secrets::SecretResolver;
 
 use crate::env::EnvVarSpec;
 use crate::logs::Terminal;
+use crate::outputs::{ArtifactTarget, CacheTarget};
 use crate::sandbox::SandboxConfig;
 use crate::source::SourceSpec;
 
@@ -93,4 +94,8 @@ pub struct Ports {
     pub secrets: Arc<dyn SecretResolver>,
     /// A live copy of the log (e.g. stdout), if any.
     pub terminal: Option<Terminal>,
+    /// Where artifacts go; `None` skips the upload (with a log line when the buildspec has artifacts).
+    pub artifacts: Option<ArtifactTarget>,
+    /// Where the cache lives; `None` disables the cache.
+    pub cache: Option<CacheTarget>,
 }

@@ -129,6 +129,23 @@ impl Session {
             .collect())
     }
 
+    /// Evaluates `text` as the inside of a double-quoted shell word (`$VAR`, `$(cmd)`) in the live shell.
+    pub async fn eval_text(&mut self, text: &str) -> Result<String, ExecError> {
+        let user = self.shell.as_ref().and_then(|(_, u)| u.clone());
+        self.ensure(user.as_ref()).await?;
+        let Some((shell, _)) = &self.shell else {
+            return Ok(text.to_owned());
+        };
+        let file = shell.ctl().join("eval");
+        let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+        self.internal(&format!(
+            "printf '%s' \"{escaped}\" >{} 2>/dev/null",
+            quote(&file)
+        ))
+        .await?;
+        Ok(std::fs::read_to_string(&file).unwrap_or_else(|_| text.to_owned()))
+    }
+
     /// Kills the current shell's process group at once (timeout or stop).
     pub async fn kill(&mut self) {
         if let Some((shell, _)) = self.shell.take() {
