@@ -150,6 +150,7 @@ fn fault(mut result: BuildResult, message: &str) -> BuildResult {
             status_code: "CLIENT_ERROR".into(),
             message: message.into(),
         }],
+        action: FailureAction::Default,
     });
     result
 }
@@ -619,6 +620,7 @@ impl Engine {
             end_time: None,
             duration_in_seconds: None,
             contexts: Vec::new(),
+            action: FailureAction::Default,
         });
         if !matches!(
             phase,
@@ -638,6 +640,7 @@ impl Engine {
         record.end_time = Some(now);
         record.duration_in_seconds = Some((now - record.start_time).max(0.0).round() as u64);
         record.contexts = end.contexts;
+        record.action = end.action;
         let record = record.clone();
         if !matches!(record.phase_type, PhaseType::Submitted | PhaseType::Queued) {
             let _ = self

@@ -577,3 +577,40 @@ async fn the_cache_is_restored_before_install_and_saved_after_a_successful_post_
     }
     assert_eq!(statuses, vec!["miss\n", "hit\n"]);
 }
+
+#[tokio::test]
+async fn the_result_becomes_a_codebuild_build_record_through_the_core_state_machine() {
+    let run = build("version: 0.2\nenv:\n  exported-variables: [V]\nphases:\n  install:\n    on-failure: CONTINUE\n    commands:\n      - 'false'\n  build:\n    commands:\n      - export V=1\n").await;
+    let record = crate::build_record::to_build(&run.result, "us-east-1", "000000000000").unwrap();
+    let json = serde_json::to_value(&record).unwrap();
+    assert_eq!(json["buildStatus"], "FAILED");
+    assert_eq!(json["currentPhase"], "COMPLETED");
+    assert_eq!(json["buildComplete"], true);
+    let phases: Vec<&str> = json["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phaseType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "SUBMITTED",
+            "QUEUED",
+            "PROVISIONING",
+            "DOWNLOAD_SOURCE",
+            "INSTALL",
+            "PRE_BUILD",
+            "BUILD",
+            "POST_BUILD",
+            "UPLOAD_ARTIFACTS",
+            "FINALIZING",
+            "COMPLETED"
+        ]
+    );
+    assert_eq!(
+        json["phases"][4]["contexts"][0]["statusCode"],
+        "COMMAND_EXECUTION_ERROR"
+    );
+    assert_eq!(json["exportedEnvironmentVariables"][0]["value"], "1");
+}
