@@ -1,5 +1,7 @@
 //! The subcommands of `kiln`, one module each.
 
+pub mod run;
+
 use std::process::ExitCode;
 
 /// Every subcommand `kiln` knows.
@@ -7,6 +9,8 @@ use std::process::ExitCode;
 pub enum Command {
     /// Print the version of this kiln binary.
     Version,
+    /// Run one build on this machine (no AWS, no Docker), like CodeBuild's local agent.
+    Run(Box<run::RunArgs>),
 }
 
 /// Runs one subcommand and returns the process exit code.
@@ -16,5 +20,6 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             println!("kiln {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Run(args) => run::run(*args),
     }
 }
