@@ -527,10 +527,15 @@ impl Engine {
             return PhaseEnd::ok();
         };
         for mut spec in specs {
-            if let Some(name) = spec.name.clone().filter(|n| outputs::needs_shell(n))
-                && let Some(session) = self.session.as_mut()
-            {
-                spec.name = session.eval_text(&name).await.ok();
+            if let Some(session) = self.session.as_mut() {
+                if let Some(name) = spec.name.clone().filter(|n| outputs::needs_shell(n)) {
+                    spec.name = session.eval_text(&name).await.ok();
+                }
+                for pattern in spec.files.iter_mut().chain(spec.base_directory.as_mut()) {
+                    if outputs::needs_shell(pattern) {
+                        *pattern = session.eval_text(pattern).await.unwrap_or_default();
+                    }
+                }
             }
             let uploaded = crate::artifacts::package_and_upload(
                 &spec,
