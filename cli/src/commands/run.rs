@@ -280,3 +280,70 @@ pub fn summary(result: &BuildResult, record_path: &Path) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn args(list: &[&str]) -> RunArgs {
+        Cli::parse_from(std::iter::once("kiln-run").chain(list.iter().copied())).run
+    }
+
+    #[test]
+    fn exit_codes_distinguish_every_end_status() {
+        let codes: Vec<u8> = [
+            StatusType::Succeeded,
+            StatusType::Failed,
+            StatusType::Fault,
+            StatusType::TimedOut,
+            StatusType::Stopped,
+        ]
+        .into_iter()
+        .map(exit_code)
+        .collect();
+        assert_eq!(codes, vec![0, 1, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_failed_build_writes_its_record_and_exits_1() {
+        let src = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let yaml = "version: 0.2\nenv:\n  exported-variables: [V]\nphases:\n  build:\n    commands:\n      - export V=$GREETING\n      - exit 2\n";
+        let src_arg = src.path().display().to_string();
+        let out_arg = out.path().display().to_string();
+        let parsed = args(&[
+            &src_arg,
+            "--buildspec-inline",
+            yaml,
+            "--env",
+            "GREETING=hi",
+            "--artifacts",
+            &out_arg,
+            "--json",
+        ]);
+        let code = run(parsed).unwrap();
+        assert_eq!(code, ExitCode::from(1));
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.path().join("build.json")).unwrap()).unwrap();
+        assert_eq!(record["buildStatus"], "FAILED");
+        assert_eq!(record["exportedEnvironmentVariables"][0]["value"], "hi");
+        assert!(out.path().join("build.log").exists());
+    }
+
+    #[test]
+    fn bad_flags_are_clear_errors() {
+        let out = tempfile::tempdir().unwrap();
+        let out_arg = out.path().display().to_string();
+        let err = run(args(&[".", "--env", "NOEQUALS", "--artifacts", &out_arg])).unwrap_err();
+        assert!(err.to_string().contains("NAME=VALUE"), "{err}");
+        let err = run(args(&[".", "--project", "!bad", "--artifacts", &out_arg])).unwrap_err();
+        assert!(err.to_string().contains("--project"), "{err}");
+    }
+}
