@@ -4,6 +4,8 @@ pub mod run;
 
 use std::process::ExitCode;
 
+mod validate;
+
 /// Every subcommand `kiln` knows.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -11,6 +13,8 @@ pub enum Command {
     Version,
     /// Run one build on this machine (no AWS, no Docker), like CodeBuild's local agent.
     Run(Box<run::RunArgs>),
+    /// Check a buildspec: print `ok` or every error with its line and column.
+    Validate(validate::Args),
 }
 
 /// Runs one subcommand and returns the process exit code.
@@ -21,5 +25,6 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => run::run(*args),
+        Command::Validate(args) => validate::run(&args),
     }
 }
