@@ -24,8 +24,10 @@ const SPILL_AT: u64 = 16 * 1024 * 1024;
 const WINDOW_BYTES: u64 = 64 * 1024 * 1024;
 /// How many entries one parallel window holds at most.
 const WINDOW_ENTRIES: usize = 1024;
-/// The prefix deflated to decide whether a file is worth compressing.
+/// The prefix deflated to decide whether a large file is worth compressing.
 const PROBE: usize = 64 * 1024;
+/// The prefix whose byte entropy decides whether a small file is worth compressing.
+const SAMPLE: usize = 16 * 1024;
 const U32_MAX: u64 = 0xFFFF_FFFF;
 const METHOD_STORED: u16 = 0;
 const METHOD_DEFLATE: u16 = 8;
@@ -144,8 +146,7 @@ fn prepare(entry: &Selected, level: u32) -> std::io::Result<Prepared> {
     let data = std::fs::read(&entry.source)?;
     let len = data.len() as u64;
     let crc = crc32fast::hash(&data);
-    let probe_len = data.len().min(PROBE);
-    if data.len() > PROBE && !worth_deflating(&data[..probe_len], level)? {
+    if looks_incompressible(&data) {
         return Ok(base(METHOD_STORED, crc, len, len, mode, Payload::Memory(data)));
     }
     let deflated = deflate(&data, level)?;
@@ -232,6 +233,31 @@ fn deflate(data: &[u8], level: u32) -> std::io::Result<Vec<u8>> {
     let mut encoder = DeflateEncoder::new(Vec::with_capacity(data.len() / 2 + 64), Compression::new(level));
     encoder.write_all(data)?;
     encoder.finish()
+}
+
+/// Whether `data` looks like random or already-compressed bytes: its first [`SAMPLE`] bytes use nearly 8 bits
+/// of entropy per byte. Cheap, so a file is not deflated twice; a wrong guess costs only a few bytes, as
+/// deflate would gain almost nothing on such data.
+fn looks_incompressible(data: &[u8]) -> bool {
+    let sample = &data[..data.len().min(SAMPLE)];
+    if sample.len() < 4096 {
+        return false;
+    }
+    let mut counts = [0u32; 256];
+    for &b in sample {
+        counts[usize::from(b)] += 1;
+    }
+    let n = sample.len() as f64;
+    let entropy: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum();
+    // A uniform 16 KiB sample measures about 7.99 bits; text and code stay under 6.
+    entropy > 7.9
 }
 
 /// Whether deflate saves at least 3 % on `sample` (random and already-compressed data saves nothing).
