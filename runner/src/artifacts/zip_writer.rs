@@ -4,6 +4,7 @@
 //! not shrink (judged on their first 64 KiB) are STORED. Large files are compressed to a spill file so memory
 //! stays bounded; ZIP64 records are written when sizes, offsets or the entry count need them.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
@@ -149,19 +150,46 @@ fn prepare(entry: &Selected, level: u32) -> std::io::Result<Prepared> {
     if looks_incompressible(&data) {
         return Ok(base(METHOD_STORED, crc, len, len, mode, Payload::Memory(data)));
     }
-    let deflated = deflate(&data, level)?;
-    if deflated.len() >= data.len() {
-        return Ok(base(METHOD_STORED, crc, len, len, mode, Payload::Memory(data)));
+    match deflate_smaller(&data, level) {
+        Some(deflated) => {
+            let clen = deflated.len() as u64;
+            Ok(base(
+                METHOD_DEFLATE,
+                crc,
+                clen,
+                len,
+                mode,
+                Payload::Memory(deflated),
+            ))
+        }
+        None => Ok(base(METHOD_STORED, crc, len, len, mode, Payload::Memory(data))),
     }
-    let clen = deflated.len() as u64;
-    Ok(base(
-        METHOD_DEFLATE,
-        crc,
-        clen,
-        len,
-        mode,
-        Payload::Memory(deflated),
-    ))
+}
+
+thread_local! {
+    /// One libdeflate compressor per pool thread (it holds ~1 MB of tables), with its level.
+    static COMPRESSOR: RefCell<Option<(u32, libdeflater::Compressor)>> = const { RefCell::new(None) };
+}
+
+/// Deflates an in-memory file with libdeflate; `None` when the result would not be smaller (libdeflate stops
+/// as soon as its output buffer, one byte shorter than the input, is full).
+fn deflate_smaller(data: &[u8], level: u32) -> Option<Vec<u8>> {
+    if data.len() < 2 {
+        return None;
+    }
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            let lvl = i32::try_from(level.clamp(1, 12)).ok()?;
+            let lvl = libdeflater::CompressionLvl::new(lvl).ok()?;
+            *slot = Some((level, libdeflater::Compressor::new(lvl)));
+        }
+        let (_, compressor) = slot.as_mut()?;
+        let mut out = vec![0u8; data.len() - 1];
+        let n = compressor.deflate_compress(data, &mut out).ok()?;
+        out.truncate(n);
+        Some(out)
+    })
 }
 
 /// Builds a [`Prepared`] from (method, crc, compressed size, size, unix mode, payload).

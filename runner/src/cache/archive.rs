@@ -27,7 +27,10 @@ pub struct ArchiveStats {
 pub fn pack(entries: &[Selected], out: &Path) -> std::io::Result<ArchiveStats> {
     let file = BufWriter::with_capacity(1 << 20, File::create(out)?);
     let mut encoder = zstd::stream::write::Encoder::new(file, ZSTD_LEVEL)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    // The calling thread reads files and builds the tar stream; zstd workers get the other cores (at least one,
+    // so reading and compressing overlap as in `tar | zstd`).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let threads = cores.saturating_sub(1).max(1);
     encoder.multithread(threads)?;
     // Feed zstd large blocks: its multi-threaded mode pays a cost per write call.
     let mut builder = tar::Builder::new(BufWriter::with_capacity(1 << 20, encoder));
