@@ -1,5 +1,5 @@
 //! Kiln's integration tests: one binary, one module per area. Test names read as sentences.
 
-mod executor;
 mod buildspec;
+mod executor;
 mod harness;
