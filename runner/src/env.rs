@@ -202,6 +202,9 @@ pub async fn assemble(
     Ok(env)
 }
 
+/// Variables whose values are masked in the log like secrets (AWS credentials).
+pub const AWS_CREDENTIALS: &[&str] = &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
+
 /// Names of the runner's own environment passed to builds (the rest is not inherited).
 pub const INHERITED: &[&str] = &[
     "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "TMPDIR", "SHELL",

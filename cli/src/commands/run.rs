@@ -338,6 +338,69 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_lists_phases_artifacts_reports_and_exported_variables() {
+        use kiln_runner::record::{ExportedVariable, PhaseContext, PhaseRecord, RuntimeRecord};
+        use kiln_shared::build::{FailureAction, PhaseType};
+        let phase = |phase_type, status, start: f64, end: f64| PhaseRecord {
+            phase_type,
+            phase_status: status,
+            start_time: start,
+            end_time: status.map(|_| end),
+            duration_in_seconds: status.map(|_| (end - start) as u64),
+            contexts: Vec::new(),
+            action: FailureAction::Default,
+        };
+        let mut build = phase(PhaseType::Build, Some(StatusType::Failed), 10.0, 12.5);
+        build.contexts.push(PhaseContext {
+            status_code: "COMMAND_EXECUTION_ERROR".into(),
+            message: "Error while executing command: npm test. Reason: exit status 1".into(),
+        });
+        let result = BuildResult {
+            id: "local:00000000-0000-4000-8000-000000000000".into(),
+            arn: "arn:aws:codebuild:us-east-1:000000000000:build/local:00000000-0000-4000-8000-000000000000"
+                .into(),
+            build_number: 3,
+            project_name: "local".into(),
+            build_status: StatusType::Failed,
+            current_phase: PhaseType::Completed,
+            start_time: 10.0,
+            end_time: 13.0,
+            source_version: None,
+            resolved_source_version: None,
+            initiator: "dev".into(),
+            timeout_in_minutes: 60,
+            phases: vec![
+                phase(PhaseType::DownloadSource, Some(StatusType::Succeeded), 10.0, 10.0),
+                build,
+                phase(PhaseType::Completed, None, 13.0, 13.0),
+            ],
+            exported_environment_variables: vec![ExportedVariable {
+                name: "VERSION".into(),
+                value: "1.2.3".into(),
+            }],
+            runtime_versions: vec![RuntimeRecord {
+                runtime: "nodejs".into(),
+                requested: "20".into(),
+                found: None,
+            }],
+            artifacts: vec![kiln_runner::artifacts::ArtifactOutcome {
+                artifact_identifier: None,
+                location: "file:///out/app.zip".into(),
+                key: "app.zip".into(),
+                packaging: Packaging::Zip,
+                sha256sum: "ab".repeat(32),
+                md5sum: None,
+                size: 1234,
+                files: 2,
+                notes: Vec::new(),
+            }],
+            reports: Vec::new(),
+            log_location: Some("/out/build.log".into()),
+        };
+        insta::assert_snapshot!(summary(&result, Path::new("/out/build.json")));
+    }
+
+    #[test]
     fn bad_flags_are_clear_errors() {
         let out = tempfile::tempdir().unwrap();
         let out_arg = out.path().display().to_string();

@@ -82,6 +82,13 @@ impl Engine {
         )
         .await
         .map_err(|e| e.to_string())?;
+        let mut assembled = assembled;
+        // CodeBuild also redacts AWS credentials that reach the build's environment.
+        for name in env::AWS_CREDENTIALS {
+            if let Some(value) = assembled.get(name).map(str::to_owned) {
+                assembled.secret_values.push(value);
+            }
+        }
         self.masker = Masker::new(&assembled.secret_values);
         self.log
             .set_secrets(assembled.secret_values.clone())

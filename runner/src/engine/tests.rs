@@ -276,6 +276,17 @@ async fn secrets_are_resolved_masked_in_the_log_even_when_split_and_never_record
 }
 
 #[tokio::test]
+async fn aws_credentials_in_the_environment_are_masked_like_secrets() {
+    let run = build_with(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"key $AWS_ACCESS_KEY_ID\"\n",
+        |req, _| req.override_env = vec![EnvVarSpec::plain("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY123456")],
+    )
+    .await;
+    assert!(run.log.contains("key ***"), "{}", run.log);
+    assert!(!run.log.contains("AKIAEXAMPLEKEY123456"));
+}
+
+#[tokio::test]
 async fn exported_variables_are_captured_at_the_end_of_post_build() {
     let yaml = "version: 0.2\nenv:\n  variables:\n    STAGE: one\n  exported-variables:\n    - STAGE\n    - VERSION\n    - UNSET\n    - AWS_SECRET_THING\nphases:\n  build:\n    commands:\n      - export VERSION=1.2.3\n  post_build:\n    commands:\n      - STAGE=final\n";
     let run = build_with(yaml, |req, _| {
