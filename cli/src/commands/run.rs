@@ -226,12 +226,8 @@ pub fn summary(result: &BuildResult, record_path: &Path) -> String {
             .end_time
             .map(|end| format!("{:.1}s", (end - phase.start_time).max(0.0)))
             .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  {:<18} {:<10} {duration:>8}",
-            phase.phase_type.as_str(),
-            status
-        );
+        let line = format!("  {:<18} {:<10} {duration:>8}", phase.phase_type.as_str(), status);
+        let _ = writeln!(out, "{}", line.trim_end());
         for context in &phase.contexts {
             let _ = writeln!(out, "      {}: {}", context.status_code, context.message);
         }
