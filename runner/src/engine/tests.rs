@@ -390,7 +390,7 @@ async fn runtime_versions_are_recorded_and_a_missing_runtime_is_reported() {
 
 #[tokio::test]
 async fn run_as_runs_commands_as_that_user_when_root() {
-    let run = build("version: 0.2\nphases:\n  install:\n    commands:\n      - export CARRIED=yes\n  build:\n    run-as: nobody\n    commands:\n      - id -un > /tmp/kiln-run-as-probe-$CODEBUILD_BUILD_NUMBER-$$ ; id -un | grep -qx nobody && test \"$CARRIED\" = yes\n  post_build:\n    commands:\n      - id -u > uid.txt\n").await;
+    let run = build("version: 0.2\nphases:\n  install:\n    commands:\n      - export CARRIED=yes\n  build:\n    run-as: nobody\n    commands:\n      - id -un; pwd; id -un | grep -qx nobody && test \"$CARRIED\" = yes\n  post_build:\n    commands:\n      - id -u > uid.txt\n").await;
     if nix::unistd::geteuid().is_root() {
         assert_eq!(
             run.phase(PhaseType::Build),
@@ -399,6 +399,7 @@ async fn run_as_runs_commands_as_that_user_when_root() {
             run.log
         );
         assert_eq!(run.file("uid.txt"), "0\n");
+        assert!(run.log.contains("Running command id -un; pwd;"), "{}", run.log);
     } else {
         let phase = run
             .result
