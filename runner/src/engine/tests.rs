@@ -329,7 +329,7 @@ fn marker_processes(marker: &str) -> Vec<u32> {
 async fn build_timeout_kills_the_whole_process_group_and_ends_timed_out() {
     let marker = format!("kiln-timeout-marker-{}", std::process::id());
     let yaml = format!(
-        "version: 0.2\nphases:\n  build:\n    commands:\n      - sh -c 'sleep 1000; true {marker}-bg' &\n      - sh -c 'sh -c \"sleep 1000; true {marker}-grandchild\"; true'\n  post_build:\n    commands:\n      - touch post\n"
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - sh -c 'sleep 1000; true {marker}-bg' &\n      - setsid sh -c 'sleep 1000; true {marker}-setsid' &\n      - sh -c 'sh -c \"sleep 1000; true {marker}-grandchild\"; true'\n  post_build:\n    commands:\n      - touch post\n"
     );
     let run = build_with(&yaml, |req, _| req.timeout = Duration::from_secs(2)).await;
     assert_eq!(run.result.build_status, StatusType::TimedOut, "{}", run.log);
