@@ -1,3 +1,4 @@
 //! Kiln's integration tests: one binary, one module per area. Test names read as sentences.
 
+mod buildspec;
 mod harness;
