@@ -1,7 +1,9 @@
 //! Benchmarks for build outputs: ZIP artifacts vs `zip -r -6`, and the cache (tar + zstd) vs
 //! `tar -I zstd -cf` / `-xf`, on a generated tree of 10,000 files (~500 MB: 70 % source-like text, 30 % random
 //! bytes, sizes 1–100 KB, fixed seed). Each figure is the median of three runs; a one-file run shows the fixed
-//! start-up cost separately. Usage: `cargo run --release -p kiln-bench --bin outputs [-- FILES]`.
+//! start-up cost separately. Usage: `cargo run --release -p kiln-bench --bin outputs [-- FILES]`; environment:
+//! `KILN_BENCH_ONLY=zip|cache` runs one part, `KILN_BENCH_ZIP_LEVEL` tries another deflate level,
+//! `KILN_BENCH_UPLOAD=1` adds one `package_and_upload` run through the local object store.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -84,6 +86,14 @@ fn generate(root: &Path, files: usize) -> anyhow::Result<u64> {
         total += content.len() as u64;
     }
     Ok(total)
+}
+
+/// The deflate level for Kiln's ZIP: `KILN_BENCH_ZIP_LEVEL` to compare levels, else the one Kiln uses.
+fn zip_level() -> u32 {
+    std::env::var("KILN_BENCH_ZIP_LEVEL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(artifacts::ZIP_LEVEL)
 }
 
 fn sh(cmd: &mut Command) -> anyhow::Result<()> {
@@ -178,8 +188,20 @@ fn bench_tree(label: &str, work: &Path, files: usize) -> anyhow::Result<()> {
     let total = generate(&tree, files)?;
     println!("\n== {label}: {files} files, {:.1} MB ==", total as f64 / 1e6);
     let out = fresh(&work.join("out"))?;
+    let only = std::env::var("KILN_BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "zip" {
+        bench_zip(&tree, &out)?;
+    }
+    if only.is_empty() || only == "cache" {
+        bench_cache(&tree, &out)?;
+    }
+    std::fs::remove_dir_all(&out)?;
+    std::fs::remove_dir_all(&tree)?;
+    Ok(())
+}
 
-    // ZIP artifact vs zip -r -6.
+/// ZIP artifact vs `zip -r -6`.
+fn bench_zip(tree: &Path, out: &Path) -> anyhow::Result<()> {
     let ours_zip = out.join("kiln.zip");
     let theirs_zip = out.join("zip.zip");
     let spec = ArtifactSpec {
@@ -193,8 +215,8 @@ fn bench_tree(label: &str, work: &Path, files: usize) -> anyhow::Result<()> {
             Ok(())
         },
         || {
-            let selection = spec.select(&tree, Packaging::Zip)?;
-            artifacts::zip_writer::write_zip(&selection.entries, &ours_zip, artifacts::ZIP_LEVEL)?;
+            let selection = spec.select(tree, Packaging::Zip)?;
+            artifacts::zip_writer::write_zip(&selection.entries, &ours_zip, zip_level())?;
             Ok(())
         },
         || {
@@ -202,7 +224,7 @@ fn bench_tree(label: &str, work: &Path, files: usize) -> anyhow::Result<()> {
                 .args(["-r", "-6", "-q"])
                 .arg(&theirs_zip)
                 .arg(".")
-                .current_dir(&tree))
+                .current_dir(tree))
         },
     )?;
     print_pair("zip artifact", zip);
@@ -222,7 +244,7 @@ fn bench_tree(label: &str, work: &Path, files: usize) -> anyhow::Result<()> {
         let (upload, result) = timed(|| {
             rt.block_on(artifacts::package_and_upload(
                 &spec,
-                &tree,
+                tree,
                 Packaging::Zip,
                 &store,
                 "bench",
@@ -236,15 +258,18 @@ fn bench_tree(label: &str, work: &Path, files: usize) -> anyhow::Result<()> {
             "s",
         );
     }
+    Ok(())
+}
 
-    // Cache save and restore vs tar -I zstd.
+/// Cache save and restore vs `tar -I zstd`.
+fn bench_cache(tree: &Path, out: &Path) -> anyhow::Result<()> {
     let ours_tar = out.join("kiln.tar.zst");
     let theirs_tar = out.join("tar.tar.zst");
     let paths = vec!["**/*".to_owned()];
     let save = measure_pair(
         || Ok(()),
         || {
-            cache::pack_paths(&paths, &tree, &ours_tar).map_err(anyhow::Error::msg)?;
+            cache::pack_paths(&paths, tree, &ours_tar).map_err(anyhow::Error::msg)?;
             Ok(())
         },
         || {
@@ -252,7 +277,7 @@ fn bench_tree(label: &str, work: &Path, files: usize) -> anyhow::Result<()> {
                 .args(["-I", "zstd", "-cf"])
                 .arg(&theirs_tar)
                 .arg(".")
-                .current_dir(&tree))
+                .current_dir(tree))
         },
     )?;
     print_pair("cache save", save);
@@ -290,8 +315,6 @@ fn bench_tree(label: &str, work: &Path, files: usize) -> anyhow::Result<()> {
         secs(save.1.wall + restore.1.wall),
         "s",
     );
-    std::fs::remove_dir_all(&out)?;
-    std::fs::remove_dir_all(&tree)?;
     Ok(())
 }
 
