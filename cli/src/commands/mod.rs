@@ -1,5 +1,7 @@
 //! The subcommands of `kiln`, one module each.
 
+pub mod run;
+
 use std::process::ExitCode;
 
 mod validate;
@@ -9,6 +11,8 @@ mod validate;
 pub enum Command {
     /// Print the version of this kiln binary.
     Version,
+    /// Run one build on this machine (no AWS, no Docker), like CodeBuild's local agent.
+    Run(Box<run::RunArgs>),
     /// Check a buildspec: print `ok` or every error with its line and column.
     Validate(validate::Args),
 }
@@ -20,6 +24,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             println!("kiln {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Run(args) => run::run(*args),
         Command::Validate(args) => validate::run(&args),
     }
 }
