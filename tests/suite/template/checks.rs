@@ -132,7 +132,7 @@ pub fn sub_variables(text: &str) -> Vec<&str> {
 pub fn reference_violations(template: &Value) -> Vec<String> {
     let names = Names::of(template);
     let mut out = Vec::new();
-    for section in ["Conditions", "Resources", "Outputs"] {
+    for section in ["Globals", "Conditions", "Resources", "Outputs"] {
         walk_refs(&names, &template[section], section, &mut out);
     }
     out
