@@ -312,11 +312,6 @@ pub fn is_scoped_sam_template(name: &str) -> bool {
     SCOPED_SAM_POLICY_TEMPLATES.contains(&name)
 }
 
-/// The names of `template` (for the IAM check).
-pub fn names(template: &Value) -> Names {
-    Names::of(template)
-}
-
 impl Names {
     /// Whether `name` is a resource of the template (SAM-generated ones included).
     pub fn is_resource(&self, name: &str) -> bool {

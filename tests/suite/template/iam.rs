@@ -12,7 +12,7 @@
 
 use serde_json::Value;
 
-use super::checks::{Names, is_scoped_sam_template, names, star_only_reason, sub_variables};
+use super::checks::{Names, is_scoped_sam_template, star_only_reason, sub_variables};
 
 /// Managed policies allowed, with the reason.
 const ALLOWED_MANAGED_POLICIES: &[(&str, &str)] = &[(
@@ -32,7 +32,7 @@ enum Kind {
 
 /// Every IAM statement of `template` that is not least privilege, one line each.
 pub fn iam_violations(template: &Value) -> Vec<String> {
-    let names = names(template);
+    let names = Names::of(template);
     let mut out = Vec::new();
     let resources = template["Resources"].as_object().into_iter().flatten();
     for (name, resource) in resources {
