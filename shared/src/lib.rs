@@ -13,3 +13,4 @@ pub mod ports;
 pub mod project;
 pub mod schedule;
 pub mod trigger;
+pub mod usecases;
