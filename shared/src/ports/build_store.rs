@@ -104,6 +104,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("page token {0:?} is not one this store issued; pass the nextToken of the previous page")]
     BadToken(String),
+    #[error("project {0:?} already exists; use UpdateProject to change it")]
+    AlreadyExists(String),
     #[error("stored build {id:?} is corrupt: {reason}")]
     Corrupt { id: String, reason: String },
     #[error("build store error: {message}")]
@@ -179,4 +181,38 @@ pub trait DispatchQueue: Send + Sync {
 
     /// Every entry, waiting and claimed, oldest first.
     fn entries(&self) -> BoxFuture<'_, Result<Vec<QueueEntry>, StoreError>>;
+}
+
+/// How [`ProjectStore::put`] treats an existing project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutMode {
+    /// Fail with [`StoreError::AlreadyExists`] if the name is taken.
+    Create,
+    /// Fail with [`StoreError::NotFound`] unless the name exists.
+    Update,
+    /// Create or replace.
+    Upsert,
+}
+
+/// Project definitions in CodeBuild's `Project` JSON shape, by name.
+pub trait ProjectStore: Send + Sync {
+    /// Reads one project; `Ok(None)` when there is none.
+    fn get_project<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, StoreError>>;
+
+    /// Every project name, sorted.
+    fn project_names(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>>;
+
+    /// Stores `project` under `name` as `mode` allows.
+    fn put_project<'a>(
+        &'a self,
+        name: &'a str,
+        project: serde_json::Value,
+        mode: PutMode,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Deletes a project (its builds are kept); deleting a missing project is not an error.
+    fn delete_project<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 }

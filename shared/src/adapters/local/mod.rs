@@ -6,6 +6,7 @@
 pub mod launcher;
 pub mod notifier;
 pub mod sqlite;
+pub mod sqlite_projects;
 pub mod sqlite_queue;
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS notices (
     project TEXT NOT NULL,
     event TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS notice_deliveries (
     target TEXT PRIMARY KEY,
     cursor INTEGER NOT NULL

@@ -220,3 +220,37 @@ fn notices_come_back_in_order_after_a_cursor_and_delivery_cursors_persist() {
     assert_eq!(reopened.delivered_cursor("hook").unwrap(), 2);
     assert_eq!(reopened.delivered_cursor("other").unwrap(), 0);
 }
+
+#[test]
+fn projects_are_created_once_updated_only_when_present_and_deleted() {
+    use crate::ports::build_store::{PutMode, StoreError};
+    let (_dir, store) = store();
+    store
+        .put_project_sync("web", json!({"name": "web"}), PutMode::Create)
+        .unwrap();
+    assert!(matches!(
+        store.put_project_sync("web", json!({}), PutMode::Create),
+        Err(StoreError::AlreadyExists(name)) if name == "web"
+    ));
+    assert!(matches!(
+        store.put_project_sync("api", json!({}), PutMode::Update),
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .put_project_sync(
+            "web",
+            json!({"name": "web", "description": "v2"}),
+            PutMode::Update,
+        )
+        .unwrap();
+    store
+        .put_project_sync("api", json!({"name": "api"}), PutMode::Upsert)
+        .unwrap();
+    assert_eq!(store.project_names_sync().unwrap(), ["api", "web"]);
+    assert_eq!(
+        store.get_project_sync("web").unwrap().unwrap()["description"],
+        "v2"
+    );
+    store.delete_project_sync("web").unwrap();
+    assert_eq!(store.get_project_sync("web").unwrap(), None);
+}
