@@ -12,5 +12,6 @@ pub mod buildspec;
 pub mod ports;
 pub mod project;
 pub mod schedule;
+pub mod sigv4;
 pub mod trigger;
 pub mod usecases;
