@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod lifecycle;
 pub mod notices;
 pub mod start;
+pub mod webhook;
 
 use std::sync::Arc;
 
