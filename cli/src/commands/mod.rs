@@ -1,5 +1,8 @@
 //! The subcommands of `kiln`, one module each.
 
+pub mod runner;
+pub mod serve;
+
 use std::process::ExitCode;
 
 /// Every subcommand `kiln` knows.
@@ -7,6 +10,11 @@ use std::process::ExitCode;
 pub enum Command {
     /// Print the version of this kiln binary.
     Version,
+    /// Run the orchestrator: webhooks, the CodeBuild API, schedules and builds on this machine.
+    Serve(serve::ServeArgs),
+    /// Run one queued build (started by `kiln serve`; not for direct use).
+    #[command(hide = true)]
+    Runner(runner::RunnerArgs),
 }
 
 /// Runs one subcommand and returns the process exit code.
@@ -16,5 +24,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             println!("kiln {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve(args) => serve::run(args),
+        Command::Runner(args) => runner::run(args),
     }
 }

@@ -55,6 +55,9 @@ pub struct Origin {
     pub trigger: Option<TriggerDetails>,
     /// The idempotency key, already namespaced (`api:..`, `webhook:..`, `schedule:..`).
     pub key: Option<String>,
+    /// `CODEBUILD_WEBHOOK_*` variables, kept on the record as `webhookVariables` (names starting with
+    /// `CODEBUILD_` are reserved in the environment).
+    pub webhook_env: Vec<(String, String)>,
 }
 
 /// The result of starting: the record and whether an earlier call with the same key had made it.
@@ -129,6 +132,13 @@ impl Services {
             queued_timeout: queued.or_else(|| minutes(&project["queuedTimeoutInMinutes"])),
             initiator: origin.initiator.clone().or_else(|| Some("kiln".into())),
             trigger: origin.trigger.clone(),
+            webhook_env: json!(
+                origin
+                    .webhook_env
+                    .iter()
+                    .map(|(n, v)| json!({"name": n, "value": v}))
+                    .collect::<Vec<_>>()
+            ),
         };
         self.create(&name, details, key, now).await
     }
@@ -155,6 +165,7 @@ impl Services {
             queued_timeout: minutes(&record["queuedTimeoutInMinutes"]),
             initiator: record["initiator"].as_str().map(str::to_owned),
             trigger: serde_json::from_value(record["trigger"].clone()).ok(),
+            webhook_env: record.get("webhookVariables").cloned().unwrap_or(json!([])),
         };
         let key = token.map(|t| format!("retry:{id}:{t}"));
         self.create(&name, details, key, now).await
@@ -214,6 +225,7 @@ struct Details {
     queued_timeout: Option<u32>,
     initiator: Option<String>,
     trigger: Option<TriggerDetails>,
+    webhook_env: Value,
 }
 
 impl Details {
@@ -232,6 +244,9 @@ impl Details {
         }
         if let Some(i) = self.initiator {
             obj.insert("initiator".into(), json!(i));
+        }
+        if self.webhook_env.as_array().is_some_and(|vars| !vars.is_empty()) {
+            obj.insert("webhookVariables".into(), self.webhook_env);
         }
         if let Some(t) = self.trigger.and_then(|t| serde_json::to_value(t).ok()) {
             obj.insert("trigger".into(), t);

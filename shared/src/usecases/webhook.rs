@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::start::{EnvVar, Origin, StartBuildInput};
+use super::start::{Origin, StartBuildInput};
 use super::{Services, UseCaseError};
 use crate::build::{Timestamp, TriggerDetails, TriggerProvider};
 use crate::project::{ForkPullRequests, SecretRef};
@@ -99,20 +99,16 @@ impl Services {
         let input = StartBuildInput {
             project_name: name.to_owned(),
             source_version: Some(event.source_version.clone()),
-            environment_variables_override: webhook_variables(&event)
-                .into_iter()
-                .map(|(n, v)| EnvVar {
-                    name: n.to_owned(),
-                    value: v,
-                    var_type: "PLAINTEXT".into(),
-                })
-                .collect(),
             ..StartBuildInput::default()
         };
         let origin = Origin {
             initiator: Some(initiator(&event)),
             trigger: Some(trigger_details(&event)),
             key: Some(format!("webhook:{name}:{}", event.delivery_id.as_str())),
+            webhook_env: webhook_variables(&event)
+                .into_iter()
+                .map(|(n, v)| (n.to_owned(), v))
+                .collect(),
         };
         let started = self.start_build(input, origin, now).await?;
         let id = started.record["id"].as_str().unwrap_or_default().to_owned();
