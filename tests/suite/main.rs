@@ -1,4 +1,5 @@
 //! Kiln's integration tests: one binary, one module per area. Test names read as sentences.
 
 mod harness;
+mod serve;
 mod template;

@@ -18,7 +18,7 @@ use kiln_shared::adapters::local::log_file::FileLogSink;
 use kiln_shared::adapters::local::object_store::DirObjectStore;
 use kiln_shared::adapters::local::secrets::LocalSecrets;
 use kiln_shared::build::FailureAction;
-use kiln_shared::build::{BuildId, PhaseContext, StatusType, Timestamp};
+use kiln_shared::build::{BuildId, PhaseContext, PhaseType, StatusType, Timestamp};
 use kiln_shared::ports::secrets::SecretRef;
 use kiln_shared::project::BuildspecRef;
 use serde_json::{Value, json};
@@ -94,6 +94,9 @@ async fn run_build(args: RunnerArgs) -> anyhow::Result<ExitCode> {
         let services = services.clone();
         let id = id.to_string();
         tokio::spawn(async move {
+            // FINALIZING's end completes the build, after which nothing may change it: hold it back until
+            // the result's members (commit, artifacts, exported variables) are recorded.
+            let mut finalizing = None;
             while let Some(event) = received.recv().await {
                 // The executor's events carry no on-failure action; with CONTINUE/ABORT the store may fall
                 // behind the executor's phases, and `finish` then ends the build with the executor's status.
@@ -101,11 +104,15 @@ async fn run_build(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                     let Some(status) = phase.phase_status else {
                         continue;
                     };
-                    let contexts = phase
+                    let contexts: Vec<PhaseContext> = phase
                         .contexts
                         .iter()
                         .map(|c| PhaseContext::new(&c.status_code, &c.message))
                         .collect();
+                    if phase.phase_type == PhaseType::Finalizing {
+                        finalizing = Some((status, contexts));
+                        continue;
+                    }
                     let recorded = services
                         .record_phase(
                             &id,
@@ -121,11 +128,12 @@ async fn run_build(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
+            finalizing
         })
     };
     let result = kiln_runner::run(request, ports, Some(events), stop).await;
-    recorder.await.ok();
-    finish(&services, &id, &result).await?;
+    let finalizing = recorder.await.ok().flatten();
+    finish(&services, &id, &result, finalizing).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -134,6 +142,7 @@ async fn finish(
     services: &kiln_shared::usecases::Services,
     id: &BuildId,
     result: &BuildResult,
+    finalizing: Option<(StatusType, Vec<PhaseContext>)>,
 ) -> anyhow::Result<()> {
     let mut members = serde_json::Map::new();
     if let Some(commit) = &result.resolved_source_version {
@@ -155,6 +164,18 @@ async fn finish(
     services
         .annotate(id.as_str(), Value::Object(members), now())
         .await?;
+    if let Some((status, contexts)) = finalizing {
+        services
+            .record_phase(
+                id.as_str(),
+                PhaseType::Finalizing,
+                status,
+                FailureAction::Default,
+                contexts,
+                now(),
+            )
+            .await?;
+    }
     let record = services
         .builds
         .get(id.as_str())
