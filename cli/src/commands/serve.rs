@@ -158,7 +158,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         secrets: local_secrets(),
     };
     let clock = state.clock.clone();
-    tokio::spawn(background(services, clock, args.paused));
+    tokio::spawn(background(services.clone(), clock.clone(), args.paused));
+    tokio::spawn(scheduler(services, store.clone(), clock));
     println!(
         "kiln serve listening on http://{addr} (data in {})",
         data.root().display()
@@ -200,5 +201,46 @@ async fn background(services: Services, clock: kiln_server::Clock, paused: bool)
         }
         ticks += 1;
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Where the scheduler keeps the end of the last window it watched (milliseconds since the epoch).
+const SCHEDULER_CURSOR: &str = "scheduler:last-tick";
+
+/// Fires schedules once a second over the window since the last tick. Fire times that passed while the
+/// server was down are logged and not replayed (EventBridge behaviour).
+async fn scheduler(services: Services, store: Arc<SqliteStore>, clock: kiln_server::Clock) {
+    let mut last = clock();
+    match store.delivered_cursor(SCHEDULER_CURSOR) {
+        Ok(0) => {}
+        Ok(millis) => tracing::warn!(
+            from_ms = millis,
+            to_ms = last.epoch_millis(),
+            "schedules were not watched while the server was down; fires in that window are not replayed"
+        ),
+        Err(err) => tracing::error!(error = %err, "reading the scheduler cursor failed"),
+    }
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = clock();
+        match services.fire_schedules(last, now).await {
+            Ok(ticked) => {
+                for fire in &ticked.fired {
+                    tracing::info!(project = %fire.project, schedule = %fire.schedule, at = %fire.at, build_id = ?fire.build_id, "schedule fired");
+                }
+                for fire in &ticked.missed {
+                    tracing::warn!(project = %fire.project, schedule = %fire.schedule, at = %fire.at, "schedule fire missed, not replayed");
+                }
+                for problem in &ticked.invalid {
+                    tracing::error!(problem = %problem, "schedule not usable");
+                }
+                last = now;
+                let millis = u64::try_from(now.epoch_millis()).unwrap_or_default();
+                if let Err(err) = store.set_delivered_cursor(SCHEDULER_CURSOR, millis) {
+                    tracing::error!(error = %err, "saving the scheduler cursor failed");
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "schedule tick failed"),
+        }
     }
 }

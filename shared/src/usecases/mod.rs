@@ -8,6 +8,7 @@
 pub mod dispatch;
 pub mod lifecycle;
 pub mod notices;
+pub mod schedules;
 pub mod start;
 pub mod webhook;
 

@@ -347,3 +347,46 @@ async fn recorded_phases_run_to_completion_and_a_finished_build_is_never_changed
         "SUCCEEDED"
     );
 }
+
+#[tokio::test]
+async fn schedules_fire_once_per_fire_time_and_missed_fires_are_not_replayed() {
+    let f = fixture("exit 0");
+    let mut project = f.store.get_project_sync("web").unwrap().unwrap();
+    project["schedules"] =
+        json!([{"name": "every-5", "expression": "rate(5 minutes)", "sourceVersion": "main"}]);
+    f.store.put_project_sync("web", project, PutMode::Update).unwrap();
+    // at(0) is 1_700_000_000 s; rate(5 minutes) fires on multiples of 300 s: +100 s, +400 s, +700 s, ...
+    let first = f.services.fire_schedules(at(0), at(2)).await.unwrap();
+    assert_eq!(first.fired.len(), 1, "{first:?}");
+    assert_eq!(first.fired[0].at, "2023-11-14T22:15:00+00:00");
+    let again = f.services.fire_schedules(at(0), at(2)).await.unwrap();
+    assert_eq!(
+        again.fired[0].build_id, first.fired[0].build_id,
+        "the same fire time gives the same build"
+    );
+    let later = f.services.fire_schedules(at(2), at(12)).await.unwrap();
+    assert_eq!(
+        later.missed.len(),
+        1,
+        "the fire at +400 s is missed, not replayed: {later:?}"
+    );
+    assert_eq!(later.fired[0].at, "2023-11-14T22:25:00+00:00");
+    assert!(
+        f.services
+            .fire_schedules(at(12), at(13))
+            .await
+            .unwrap()
+            .fired
+            .is_empty()
+    );
+    let ids = f
+        .store
+        .list_sync(Some("web"), SortOrder::Ascending, None, 10)
+        .unwrap()
+        .ids;
+    assert_eq!(ids.len(), 2);
+    let build = f.store.get_sync(&ids[0]).unwrap().unwrap().record;
+    assert_eq!(build["initiator"], "kiln-schedule/every-5");
+    assert_eq!(build["trigger"]["scheduleName"], "every-5");
+    assert_eq!(build["sourceVersion"], "main");
+}
