@@ -268,9 +268,7 @@ impl TestKiln {
                     .next()
                     .is_some_and(|s| s.trim_start().starts_with('Z'));
                 let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-                !zombie
-                    && args.contains(&b"runner".as_slice())
-                    && args.contains(&needle.as_bytes())
+                !zombie && args.contains(&b"runner".as_slice()) && args.contains(&needle.as_bytes())
             })
             .collect()
     }

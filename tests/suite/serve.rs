@@ -558,3 +558,66 @@ print(json.dumps({
         "webhooks are authenticated by their own signatures"
     );
 }
+
+fn kiln_cli(kiln: &TestKiln, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new(kiln_tests::kiln::kiln_bin())
+        .args(args)
+        .env("KILN_ENDPOINT", &kiln.endpoint)
+        .envs(env.iter().copied())
+        .output()
+        .expect("kiln runs");
+    assert!(
+        out.status.success(),
+        "kiln {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_cli_client_starts_follows_and_lists_builds_through_a_signed_api() {
+    let repo = GitRepo::with_buildspec(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"stage is $STAGE\"\n",
+    );
+    let keys = [
+        ("KILN_ACCESS_KEY_ID", "AKIDCLI"),
+        ("KILN_SECRET_ACCESS_KEY", "cli-secret"),
+    ];
+    let kiln = TestKiln::spawn_with(
+        &config(&[project("web", &repo, "[[{type: EVENT, pattern: PUSH}]]", "")]),
+        &["--access-key-id", "AKIDCLI", "--secret-access-key", "cli-secret"],
+    );
+    let started: Value = serde_json::from_str(&kiln_cli(
+        &kiln,
+        &["start", "web", "--env", "STAGE=qa", "--json"],
+        &keys,
+    ))
+    .unwrap();
+    let id = started["id"].as_str().unwrap().to_owned();
+    let log = kiln_cli(&kiln, &["logs", "-f", &id], &keys);
+    assert!(log.contains("stage is qa"), "{log}");
+    let shown = kiln_cli(&kiln, &["show", &id], &keys);
+    assert!(shown.contains("SUCCEEDED"), "{shown}");
+    let table = kiln_cli(&kiln, &["builds", "--project", "web"], &keys);
+    assert!(
+        table.lines().nth(1).is_some_and(|l| l.starts_with(&id)),
+        "{table}"
+    );
+    let events = kiln_cli(&kiln, &["events"], &keys);
+    assert!(
+        events
+            .lines()
+            .last()
+            .is_some_and(|l| l.ends_with("build SUCCEEDED")),
+        "{events}"
+    );
+    let unsigned = std::process::Command::new(kiln_tests::kiln::kiln_bin())
+        .args(["builds"])
+        .env("KILN_ENDPOINT", &kiln.endpoint)
+        .env_remove("KILN_ACCESS_KEY_ID")
+        .env_remove("KILN_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert!(!unsigned.status.success());
+    assert!(String::from_utf8_lossy(&unsigned.stderr).contains("AccessDeniedException"));
+}
