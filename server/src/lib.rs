@@ -8,6 +8,7 @@
 pub mod api;
 pub mod error;
 pub mod events;
+pub mod forwarder;
 pub mod logs;
 pub mod webhooks;
 

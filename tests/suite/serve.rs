@@ -621,3 +621,104 @@ fn the_cli_client_starts_follows_and_lists_builds_through_a_signed_api() {
     assert!(!unsigned.status.success());
     assert!(String::from_utf8_lossy(&unsigned.stderr).contains("AccessDeniedException"));
 }
+
+/// A one-thread HTTP receiver on a loopback port: answers 500 to the first `failures` requests, then 200, and
+/// keeps every successfully answered request's headers and body.
+struct Receiver {
+    url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+fn receiver(failures: usize) -> Receiver {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = received.clone();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut headers, mut length) = (String::new(), 0usize);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                headers.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).ok();
+            let status = if n < failures {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            )
+            .ok();
+            if n >= failures {
+                kept.lock()
+                    .unwrap()
+                    .push((headers, String::from_utf8_lossy(&body).into_owned()));
+            }
+        }
+    });
+    Receiver { url, received }
+}
+
+#[test]
+fn notices_reach_an_http_target_in_order_signed_and_retried_after_failures() {
+    let repo = GitRepo::with_buildspec(BUILDSPEC);
+    let hook = receiver(2);
+    let extra = format!(
+        "    notifications:\n      - type: HTTP\n        target: {}\n        secret:\n          value: hook-secret\n",
+        hook.url
+    );
+    let kiln = TestKiln::spawn(&config(&[project(
+        "web",
+        &repo,
+        "[[{type: EVENT, pattern: PUSH}]]",
+        &extra,
+    )]));
+    let id = kiln.start_build("web");
+    kiln.wait_for(&id, "SUCCEEDED");
+    let feed: Value = reqwest::blocking::get(format!("{}/events?limit=1000", kiln.endpoint))
+        .unwrap()
+        .json()
+        .unwrap();
+    let expected = feed["events"].as_array().unwrap().len();
+    wait_until(
+        || hook.received.lock().unwrap().len() >= expected,
+        "every notice reaches the target",
+    );
+    let received = hook.received.lock().unwrap().clone();
+    assert_eq!(received.len(), expected, "each notice once after its success");
+    let mut cursors = Vec::new();
+    for (headers, body) in &received {
+        let signature = kiln_shared::trigger::sign_hex(
+            &kiln_shared::trigger::WebhookSecret::new("hook-secret"),
+            body.as_bytes(),
+        );
+        assert!(
+            headers
+                .to_ascii_lowercase()
+                .contains(&format!("x-kiln-signature-256: sha256={signature}")),
+            "{headers}"
+        );
+        let cursor = headers.lines().find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("x-kiln-event-cursor:")
+                .map(|v| v.trim().parse::<u64>().unwrap())
+        });
+        cursors.push(cursor.unwrap());
+    }
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]), "in order: {cursors:?}");
+    let last: Value = serde_json::from_str(&received.last().unwrap().1).unwrap();
+    assert_eq!(last["detail"]["build-status"], "SUCCEEDED");
+}

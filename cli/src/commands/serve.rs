@@ -160,6 +160,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let clock = state.clock.clone();
     tokio::spawn(background(services.clone(), clock.clone(), args.paused));
     tokio::spawn(scheduler(services, store.clone(), clock));
+    let mut forwarder = kiln_server::forwarder::Forwarder::new(store.clone(), local_secrets());
+    tokio::spawn(async move {
+        loop {
+            forwarder.step().await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
     println!(
         "kiln serve listening on http://{addr} (data in {})",
         data.root().display()
