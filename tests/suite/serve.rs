@@ -631,14 +631,14 @@ struct Receiver {
 
 fn receiver(failures: usize) -> Receiver {
     use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let url = format!("http://{}/hook", listener.local_addr().expect("bound"));
     let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let kept = received.clone();
     std::thread::spawn(move || {
         for (n, stream) in listener.incoming().enumerate() {
             let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
             let (mut headers, mut length) = (String::new(), 0usize);
             loop {
                 let mut line = String::new();
