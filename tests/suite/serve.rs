@@ -664,7 +664,7 @@ fn receiver(failures: usize) -> Receiver {
             .ok();
             if n >= failures {
                 kept.lock()
-                    .unwrap()
+                    .expect("not poisoned")
                     .push((headers, String::from_utf8_lossy(&body).into_owned()));
             }
         }
