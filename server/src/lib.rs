@@ -93,6 +93,8 @@ pub struct AppState {
     pub base_url: String,
     pub clock: Clock,
     pub secrets: SecretLookup,
+    /// Notified when a build is queued, so the dispatcher need not wait for its next tick.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
