@@ -133,6 +133,15 @@ fn a_signed_push_builds_only_the_projects_whose_filter_groups_match() {
         log.contains(&format!("building refs/heads/master at {}", repo.head)),
         "{log}"
     );
+    let stream = reqwest::blocking::get(format!("{}/builds/{id}/logs/stream", kiln.endpoint))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(stream.contains("building refs/heads/master"), "{stream}");
+    assert!(
+        stream.trim_end().ends_with("event: end\ndata: SUCCEEDED"),
+        "the stream ends with the final status: {stream}"
+    );
 
     let (_, events) = kiln.api("ListBuilds", json!({}));
     assert_eq!(events["ids"], json!([id]));
