@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-/// A webhook's shared secret (HMAC key, or GitLab's plain token). `Debug` and `Display` print `***`.
-#[derive(Clone, PartialEq, Eq)]
+/// A webhook's shared secret (HMAC key, or GitLab's plain token). `Debug` and `Display` print `***`; there is
+/// deliberately no `PartialEq`, whose comparison would not be constant-time.
+#[derive(Clone)]
 pub struct WebhookSecret(String);
 
 impl WebhookSecret {

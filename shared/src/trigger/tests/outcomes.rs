@@ -197,3 +197,58 @@ fn empty_refs_and_foreign_ref_namespaces_never_become_events() {
         Outcome::Ignored { .. }
     ));
 }
+
+#[test]
+fn changed_files_are_the_union_of_added_modified_and_removed_across_commits() {
+    let push = accepted("gitea", "push.multi-commit.json");
+    assert_eq!(push.changed_files, Some(vec!["aa".to_owned(), "aaa".to_owned()]));
+    assert_eq!(
+        accepted("bitbucket", "repo-push.branch.json").changed_files,
+        None,
+        "Bitbucket lists no files"
+    );
+}
+
+#[test]
+fn a_pull_request_from_another_repository_is_marked_as_from_a_fork() {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&read("github", "pull_request.opened.json")).unwrap();
+    assert!(!accepted("github", "pull_request.opened.json").from_fork);
+    payload["pull_request"]["head"]["repo"]["full_name"] = "someone-else/Hello-World".into();
+    let body = serde_json::to_vec(&payload).unwrap();
+    let Outcome::Accepted(event) = unverified(&[("X-GitHub-Event", "pull_request")], &body) else {
+        panic!("not accepted")
+    };
+    assert!(event.from_fork);
+
+    payload["pull_request"]["head"]["repo"] = serde_json::Value::Null;
+    let body = serde_json::to_vec(&payload).unwrap();
+    let Outcome::Accepted(event) = unverified(&[("X-GitHub-Event", "pull_request")], &body) else {
+        panic!("not accepted")
+    };
+    assert!(event.from_fork, "a deleted head repository counts as a fork");
+}
+
+#[test]
+fn a_merged_pull_request_carries_its_merge_commit_for_every_provider() {
+    let cases = [
+        (
+            "github",
+            "pull_request.closed.merged.json",
+            "acac2f75d59f43ceab769fb203cfbbf6f3cf8b10",
+        ),
+        (
+            "gitlab",
+            "merge_request.merge.json",
+            "78a76ee6b4992a6baf64c59fc4c44c7323d60438",
+        ),
+        ("bitbucket", "pullrequest-fulfilled.drone.json", "4f8f6de9d0ff"),
+    ];
+    for (provider, file, sha) in cases {
+        assert_eq!(
+            accepted(provider, file).merge_commit_sha.as_deref(),
+            Some(sha),
+            "{provider}/{file}"
+        );
+    }
+}
