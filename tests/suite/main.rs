@@ -1,5 +1,6 @@
 //! Kiln's integration tests: one binary, one module per area. Test names read as sentences.
 
+mod buildspec;
 mod harness;
 mod serve;
 mod template;

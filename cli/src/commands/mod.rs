@@ -7,6 +7,8 @@ pub mod serve;
 
 use std::process::ExitCode;
 
+mod validate;
+
 /// Every subcommand `kiln` knows.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -31,6 +33,8 @@ pub enum Command {
     /// Run one queued build (started by `kiln serve`; not for direct use).
     #[command(hide = true)]
     Runner(runner::RunnerArgs),
+    /// Check a buildspec: print `ok` or every error with its line and column.
+    Validate(validate::Args),
 }
 
 /// Runs one subcommand and returns the process exit code.
@@ -49,5 +53,6 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Stop(args) => client_commands::stop_or_retry(args, "StopBuild"),
         Command::Retry(args) => client_commands::stop_or_retry(args, "RetryBuild"),
         Command::Events(args) => client_commands::events(args),
+        Command::Validate(args) => validate::run(&args),
     }
 }

@@ -187,6 +187,15 @@ fn check_graph(ctx: &mut Ctx, builds: &[BatchBuild], positions: &HashMap<String,
         return;
     }
     // Kahn's algorithm: whatever cannot be ordered is on a cycle.
+    let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
+    for build in builds {
+        for dependency in &build.depend_on {
+            dependents
+                .entry(dependency.as_str())
+                .or_default()
+                .push(&build.identifier);
+        }
+    }
     let mut remaining: HashMap<&str, usize> = builds
         .iter()
         .map(|build| (build.identifier.as_str(), build.depend_on.len()))
@@ -198,14 +207,11 @@ fn check_graph(ctx: &mut Ctx, builds: &[BatchBuild], positions: &HashMap<String,
         .collect();
     while let Some(done) = ready.pop() {
         remaining.remove(done);
-        for build in builds
-            .iter()
-            .filter(|build| build.depend_on.iter().any(|dep| dep == done))
-        {
-            if let Some(count) = remaining.get_mut(build.identifier.as_str()) {
-                *count -= 1;
+        for dependent in dependents.get(done).into_iter().flatten() {
+            if let Some(count) = remaining.get_mut(dependent) {
+                *count = count.saturating_sub(1);
                 if *count == 0 {
-                    ready.push(&build.identifier);
+                    ready.push(dependent);
                 }
             }
         }

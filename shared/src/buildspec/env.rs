@@ -5,7 +5,7 @@ use crate::ports::secrets::SecretRef;
 
 use super::error::ErrorKind;
 use super::model::{Env, SecretVar, Shell};
-use super::tree::Node;
+use super::tree::{Node, Value};
 use super::walk::{Ctx, Fields, Tolerated, boolean, join, string, string_list, truncate, variables};
 
 const KEYS: &[&str] = &[
@@ -40,6 +40,11 @@ pub(crate) fn env(ctx: &mut Ctx, node: &Node) -> Env {
     if let Some(node) = fields.get("variables") {
         env.variables = variables(ctx, node, &join(path, "variables"));
     }
+    for key in ["variables", "parameter-store", "secrets-manager"] {
+        if let Some(node) = fields.get(key) {
+            reserved_names(ctx, node, &join(path, key));
+        }
+    }
     if let Some(node) = fields.get("parameter-store") {
         let path = join(path, "parameter-store");
         env.parameter_store = secrets(ctx, node, &path, |name| Ok(SecretRef::Parameter(name.to_owned())));
@@ -50,11 +55,34 @@ pub(crate) fn env(ctx: &mut Ctx, node: &Node) -> Env {
     if let Some(node) = fields.get("exported-variables") {
         let path = join(path, "exported-variables");
         env.exported_variables = string_list(ctx, node, &path, " (a variable name)");
+        for name in env
+            .exported_variables
+            .iter()
+            .filter(|name| name.starts_with("AWS_"))
+        {
+            let message = format!("{name:?} starts with AWS_, and CodeBuild never exports such variables");
+            ctx.warn(&path, node.pos, message);
+        }
     }
     if let Some(node) = fields.get("git-credential-helper") {
         env.git_credential_helper = boolean(ctx, node, &join(path, "git-credential-helper")).unwrap_or(false);
     }
     env
+}
+
+/// Names starting with `CODEBUILD_` are reserved for the service.
+fn reserved_names(ctx: &mut Ctx, node: &Node, path: &str) {
+    let Value::Map(entries) = &node.value else { return };
+    for (key, _) in entries {
+        if let Value::Scalar { text, .. } = &key.value
+            && text.starts_with("CODEBUILD_")
+        {
+            let message = format!(
+                "{text:?} starts with CODEBUILD_, which is reserved for built-in variables; rename it"
+            );
+            ctx.error(&join(path, text), key.pos, ErrorKind::Rule { message });
+        }
+    }
 }
 
 fn shell(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Shell> {

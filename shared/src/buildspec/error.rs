@@ -103,6 +103,9 @@ pub enum ErrorKind {
     /// Aliases expand to too many nodes (billion laughs).
     #[error("aliases expand to more than {limit} nodes; write the values out instead of nesting aliases")]
     AliasBudget { limit: usize },
+    /// More values than any buildspec needs.
+    #[error("the buildspec has more than {limit} values; a buildspec never needs that many")]
+    TooManyNodes { limit: usize },
     /// An alias names no anchor.
     #[error("alias refers to an unknown anchor; define `&name` before using `*name`")]
     UnknownAnchor,

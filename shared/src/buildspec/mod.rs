@@ -10,7 +10,9 @@
 //! [`Warning`]; `commands:` with no value is an empty list (with a warning); `phases` may be left out only when
 //! `batch` is present (each batch build then names its own buildspec); YAML 1.1 booleans (`yes`, `no`, `on`,
 //! `off`, any case) are accepted everywhere; scalars keep their written text, so `- 1.10` is the command `1.10`.
-//! Hostile input is refused in bounded time and memory: see [`MAX_BYTES`] and the caps in `tree`.
+//! Hostile input is refused in bounded time and memory: [`MAX_BYTES`] (4 MiB) is checked before parsing, and the
+//! tree builder caps nesting (64 levels), alias copies (100,000 nodes) and the whole tree (250,000 nodes);
+//! neither the builder nor the walkers recurse deeper than the nesting cap.
 
 mod batch;
 mod env;
@@ -52,15 +54,7 @@ const TOP_KEYS: &[&str] = &[
 /// Parses and validates a buildspec; every problem found is reported. Never panics, whatever the bytes.
 pub fn parse(bytes: &[u8]) -> Result<Buildspec, BuildspecErrors> {
     let start = Pos { line: 1, column: 1 };
-    if bytes.len() > MAX_BYTES {
-        return Err(one(
-            start,
-            ErrorKind::TooLarge {
-                size: bytes.len(),
-                limit: MAX_BYTES,
-            },
-        ));
-    }
+    check_size(bytes.len() as u64)?;
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(err) => {
@@ -83,6 +77,21 @@ pub fn parse(bytes: &[u8]) -> Result<Buildspec, BuildspecErrors> {
         }),
         Some(_) | None => Err(BuildspecErrors::new(ctx.errors)),
     }
+}
+
+/// Refuses a buildspec of `size` bytes over [`MAX_BYTES`]; callers may check a file's length before reading it.
+pub fn check_size(size: u64) -> Result<(), BuildspecErrors> {
+    if size > MAX_BYTES as u64 {
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        return Err(one(
+            Pos { line: 1, column: 1 },
+            ErrorKind::TooLarge {
+                size,
+                limit: MAX_BYTES,
+            },
+        ));
+    }
+    Ok(())
 }
 
 fn one(pos: Pos, kind: ErrorKind) -> BuildspecErrors {

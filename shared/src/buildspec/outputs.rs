@@ -18,7 +18,7 @@ const ARTIFACT_KEYS: &[&str] = &[
 ];
 const DEPRECATED_TYPE: &[Tolerated<'static>] = &[(
     "type",
-    "`artifacts.type` is deprecated since buildspec 0.2 and ignored; set the type on the project",
+    "is deprecated since buildspec 0.2 and ignored; set the artifact type on the project",
 )];
 const REPORT_KEYS: &[&str] = &["files", "base-directory", "discard-paths", "file-format"];
 const CACHE_KEYS: &[&str] = &["paths", "key", "fallback-keys", "action"];

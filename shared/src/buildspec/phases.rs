@@ -161,39 +161,37 @@ fn on_failure(ctx: &mut Ctx, node: &Node, path: &str) -> Option<OnFailure> {
 }
 
 fn runtime_versions(ctx: &mut Ctx, node: &Node, path: &str) -> Vec<RuntimeVersion> {
-    let entries = variables(ctx, node, path);
-    let is_mapping = matches!(node.value, Value::Map(_)) || node.is_null();
-    if entries.is_empty() && is_mapping {
-        let hint = " (name at least one runtime, e.g. `nodejs: 20`, or remove `runtime-versions`)".to_owned();
-        ctx.error(
-            path,
-            node.pos,
-            ErrorKind::MissingKey {
-                key: "a runtime".to_owned(),
-                hint,
-            },
-        );
-    }
+    let Some(fields) = Fields::any(ctx, node, path) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
-    for entry in entries {
-        if entry.value.trim().is_empty() {
-            let hint = format!(" (give {} a version such as `latest`)", entry.name);
-            ctx.error(
-                &join(path, &entry.name),
-                node.pos,
-                ErrorKind::MissingKey {
-                    key: "version".to_owned(),
-                    hint,
-                },
-            );
-            continue;
+    for (runtime, key, value) in fields.iter() {
+        let runtime_path = join(path, runtime);
+        let version = string(ctx, value, &runtime_path);
+        match version {
+            Some(version) if !version.trim().is_empty() => {
+                out.push(RuntimeVersion {
+                    runtime: runtime.to_owned(),
+                    version,
+                });
+            }
+            Some(_) => no_version(ctx, runtime, &runtime_path, key),
+            None if value.is_null() => no_version(ctx, runtime, &runtime_path, key),
+            None => {}
         }
-        out.push(RuntimeVersion {
-            runtime: entry.name,
-            version: entry.value,
-        });
+    }
+    if fields.iter().next().is_none() {
+        let message =
+            "`runtime-versions` names no runtime; name at least one (e.g. `nodejs: 20`) or remove the key"
+                .to_owned();
+        ctx.error(path, node.pos, ErrorKind::Rule { message });
     }
     out
+}
+
+fn no_version(ctx: &mut Ctx, runtime: &str, path: &str, key: &Node) {
+    let message = format!("runtime {runtime:?} has no version; give it one such as `latest`");
+    ctx.error(path, key.pos, ErrorKind::Rule { message });
 }
 
 fn steps(ctx: &mut Ctx, node: &Node, path: &str) -> Vec<Step> {

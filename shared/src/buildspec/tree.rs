@@ -1,8 +1,9 @@
 //! YAML text to a position-annotated node tree, built from `saphyr-parser` events without recursion.
 //!
 //! The builder bounds what hostile input can cost: nesting deeper than [`MAX_DEPTH`] stops the parse before
-//! the parser's own stacks grow further, and aliases may copy at most [`MAX_ALIAS_NODES`] nodes in total
-//! (billion laughs). Only one document is accepted.
+//! the parser's own stacks grow further, aliases may copy at most [`MAX_ALIAS_NODES`] nodes in total
+//! (billion laughs), and the tree holds at most [`MAX_NODES`] nodes (about 200 bytes each, so a 4 MiB file of
+//! one-character list items cannot take hundreds of megabytes). Only one document is accepted.
 
 use std::collections::HashMap;
 
@@ -14,6 +15,8 @@ use super::error::{BuildspecError, ErrorKind};
 pub(crate) const MAX_DEPTH: usize = 64;
 /// Most nodes that aliases may copy into the tree.
 pub(crate) const MAX_ALIAS_NODES: usize = 100_000;
+/// Most nodes in one document, anchors' and aliases' copies included (the largest fixture has about 3,000).
+pub(crate) const MAX_NODES: usize = 250_000;
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,25 +95,45 @@ pub(crate) fn build(text: &str) -> Result<Option<Node>, BuildspecError> {
         stack: Vec::new(),
         anchors: HashMap::new(),
         copied: 0,
+        nodes: 0,
         root: None,
         documents: 0,
     };
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|err| {
             let marker = err.marker();
-            error(
-                Pos {
-                    line: marker.line(),
-                    column: marker.col() + 1,
-                },
-                ErrorKind::Syntax {
-                    message: err.info().to_owned(),
-                },
-            )
+            let pos = Pos {
+                line: marker.line(),
+                column: marker.col() + 1,
+            };
+            // The scanner caps flow nesting at 255 levels itself; report it like our own depth cap.
+            match err.info() {
+                "recursion limit exceeded" => error(pos, ErrorKind::TooDeep { limit: MAX_DEPTH }),
+                info => error(
+                    pos,
+                    ErrorKind::Syntax {
+                        message: with_hint(info),
+                    },
+                ),
+            }
         })?;
         builder.event(event, Pos::of(&span))?;
     }
     Ok(builder.root.filter(|root| !root.is_null()))
+}
+
+/// The scanner's message plus a fix for the mistakes people make most in buildspecs.
+fn with_hint(info: &str) -> String {
+    let hint = if info.contains("tabs disallowed") {
+        "; indent with spaces, not tabs"
+    } else if info.contains("mapping values are not allowed") {
+        "; a value containing `: ` must be quoted, e.g. - \"echo a: b\""
+    } else if info.contains("did not find expected key") || info.contains("did not find expected '-'") {
+        "; check the indentation of this line against the lines above"
+    } else {
+        ""
+    };
+    format!("{info}{hint}")
 }
 
 fn error(pos: Pos, kind: ErrorKind) -> BuildspecError {
@@ -126,6 +149,7 @@ struct Builder {
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     copied: usize,
+    nodes: usize,
     root: Option<Node>,
     documents: usize,
 }
@@ -141,6 +165,7 @@ impl Builder {
             }
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
             Event::Scalar(text, style, anchor, _tag) => {
+                self.count(1, pos)?;
                 let plain = matches!(style, ScalarStyle::Plain);
                 let node = Node {
                     pos,
@@ -155,7 +180,8 @@ impl Builder {
                 let Some(target) = self.anchors.get(&id) else {
                     return Err(error(pos, ErrorKind::UnknownAnchor));
                 };
-                self.copied = self.copied.saturating_add(target.size());
+                let size = target.size();
+                self.copied = self.copied.saturating_add(size);
                 if self.copied > MAX_ALIAS_NODES {
                     return Err(error(
                         pos,
@@ -168,6 +194,7 @@ impl Builder {
                     pos,
                     value: target.value.clone(),
                 };
+                self.count(size, pos)?;
                 self.complete(node, 0)?;
             }
             Event::SequenceStart(anchor, _) => self.open(pos, anchor, FrameKind::Seq(Vec::new()))?,
@@ -204,12 +231,22 @@ impl Builder {
         if self.stack.len() >= MAX_DEPTH {
             return Err(error(pos, ErrorKind::TooDeep { limit: MAX_DEPTH }));
         }
+        self.count(1, pos)?;
         self.stack.push(Frame { pos, anchor, kind });
+        Ok(())
+    }
+
+    fn count(&mut self, nodes: usize, pos: Pos) -> Result<(), BuildspecError> {
+        self.nodes = self.nodes.saturating_add(nodes);
+        if self.nodes > MAX_NODES {
+            return Err(error(pos, ErrorKind::TooManyNodes { limit: MAX_NODES }));
+        }
         Ok(())
     }
 
     fn complete(&mut self, node: Node, anchor: usize) -> Result<(), BuildspecError> {
         if anchor != 0 {
+            self.count(node.size(), node.pos)?;
             self.anchors.insert(anchor, node.clone());
         }
         let Some(frame) = self.stack.last_mut() else {

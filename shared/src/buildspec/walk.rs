@@ -103,7 +103,7 @@ impl<'a> Fields<'a> {
             if allowed.contains(&key) {
                 entries.push((key, key_line, value));
             } else if let Some((_, message)) = tolerated.iter().find(|(name, _)| *name == key) {
-                ctx.warn(&join(path, key), key_line.pos, *message);
+                ctx.warn(&join(path, key), key_line.pos, format!("{key:?} {message}"));
             } else {
                 let kind = ErrorKind::UnknownKey {
                     key: key.to_owned(),
