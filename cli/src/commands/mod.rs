@@ -4,6 +4,7 @@ pub mod client;
 pub mod client_commands;
 pub mod runner;
 pub mod serve;
+pub mod run;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,8 @@ pub enum Command {
     /// Run one queued build (started by `kiln serve`; not for direct use).
     #[command(hide = true)]
     Runner(runner::RunnerArgs),
+    /// Run one build on this machine (no AWS, no Docker), like CodeBuild's local agent.
+    Run(Box<run::RunArgs>),
     /// Check a buildspec: print `ok` or every error with its line and column.
     Validate(validate::Args),
 }
@@ -53,6 +56,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Stop(args) => client_commands::stop_or_retry(args, "StopBuild"),
         Command::Retry(args) => client_commands::stop_or_retry(args, "RetryBuild"),
         Command::Events(args) => client_commands::events(args),
+        Command::Run(args) => run::run(*args),
         Command::Validate(args) => validate::run(&args),
     }
 }
