@@ -2,9 +2,9 @@
 
 pub mod client;
 pub mod client_commands;
+pub mod run;
 pub mod runner;
 pub mod serve;
-pub mod run;
 
 use std::process::ExitCode;
 
