@@ -254,7 +254,7 @@ fn a_body_over_25_mb_is_refused_with_413() {
 
 #[test]
 fn stop_ends_a_running_build_stopped_and_retry_starts_a_new_one() {
-    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 120\n");
+    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 121\n");
     let kiln = TestKiln::spawn(&config(&[project(
         "web",
         &repo,
@@ -269,6 +269,10 @@ fn stop_ends_a_running_build_stopped_and_retry_starts_a_new_one() {
     wait_until(
         || kiln.runner_pids().is_empty(),
         "the runner is gone after StopBuild",
+    );
+    wait_until(
+        || !sleep_121_running(),
+        "the build's own processes are gone after StopBuild",
     );
     let (status, retried) = kiln.api("RetryBuild", json!({"id": id}));
     assert_eq!(status, 200, "{retried}");
@@ -730,4 +734,17 @@ fn notices_reach_an_http_target_in_order_signed_and_retried_after_failures() {
     assert!(cursors.windows(2).all(|w| w[0] < w[1]), "in order: {cursors:?}");
     let last: Value = serde_json::from_str(&received.last().unwrap().1).unwrap();
     assert_eq!(last["detail"]["build-status"], "SUCCEEDED");
+}
+
+/// Whether any process is running `sleep 121` (the stop test's build command).
+fn sleep_121_running() -> bool {
+    std::fs::read_dir("/proc").expect("/proc").flatten().any(|entry| {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'));
+        !zombie && cmdline == b"sleep\0121\0"
+    })
 }
