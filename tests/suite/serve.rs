@@ -745,6 +745,6 @@ fn sleep_121_running() -> bool {
             .rsplit(')')
             .next()
             .is_some_and(|s| s.trim_start().starts_with('Z'));
-        !zombie && cmdline == b"sleep\0121\0"
+        !zombie && cmdline == b"sleep\x00121\x00"
     })
 }
