@@ -748,3 +748,38 @@ fn sleep_121_running() -> bool {
         !zombie && cmdline == b"sleep\x00121\x00"
     })
 }
+
+#[test]
+fn an_on_failure_continue_install_is_recorded_phase_by_phase_as_the_executor_ran_it() {
+    let repo = GitRepo::with_buildspec(
+        "version: 0.2\nphases:\n  install:\n    on-failure: CONTINUE\n    commands:\n      - exit 3\n  build:\n    commands:\n      - echo build ran\n",
+    );
+    let kiln = TestKiln::spawn(&config(&[project(
+        "web",
+        &repo,
+        "[[{type: EVENT, pattern: PUSH}]]",
+        "",
+    )]));
+    let id = kiln.start_build("web");
+    let build = kiln.wait_for(&id, "FAILED");
+    let phases: Vec<(String, String)> = build["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .map(|p| {
+            (
+                p["phaseType"].as_str().unwrap_or("").to_owned(),
+                p["phaseStatus"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        phases.contains(&("INSTALL".into(), "FAILED".into())),
+        "{phases:?}"
+    );
+    assert!(
+        phases.contains(&("BUILD".into(), "SUCCEEDED".into())),
+        "CONTINUE runs the next phases: {phases:?}"
+    );
+    assert_eq!(phases.last().map(|p| p.0.as_str()), Some("COMPLETED"));
+}
