@@ -3,4 +3,5 @@
 mod buildspec;
 mod executor;
 mod harness;
+mod serve;
 mod template;
