@@ -136,30 +136,37 @@ struct Sample {
     cpu: f64,
 }
 
-/// Runs Kiln's `ours` and the baseline `theirs` `RUNS` times, alternating so that load from other processes
-/// hits both alike, with `reset` run (untimed) before each run; returns the medians.
+/// Runs Kiln's `ours` and the baseline `theirs` `RUNS` times each, alternating (and alternating which goes
+/// first) so that load from other processes hits both alike, with `reset` run (untimed) before each pair;
+/// returns the medians.
 fn measure_pair(
     mut reset: impl FnMut() -> anyhow::Result<()>,
     mut ours: impl FnMut() -> anyhow::Result<()>,
     mut theirs: impl FnMut() -> anyhow::Result<()>,
 ) -> anyhow::Result<(Sample, Sample)> {
     let (mut a, mut b) = (Vec::new(), Vec::new());
-    for _ in 0..RUNS {
-        for (samples, f, child) in [
-            (&mut a, &mut ours as &mut dyn FnMut() -> anyhow::Result<()>, false),
-            (&mut b, &mut theirs, true),
-        ] {
-            reset()?;
+    for run in 0..RUNS {
+        reset()?;
+        for ours_turn in [run % 2 == 0, run % 2 == 1] {
             let before = cpu_seconds();
-            let (wall, r) = timed(&mut *f);
+            let (wall, r) = if ours_turn {
+                timed(&mut ours)
+            } else {
+                timed(&mut theirs)
+            };
             r?;
             let after = cpu_seconds();
-            let cpu = if child {
-                after.1 - before.1
+            if ours_turn {
+                a.push(Sample {
+                    wall,
+                    cpu: after.0 - before.0,
+                });
             } else {
-                after.0 - before.0
-            };
-            samples.push(Sample { wall, cpu });
+                b.push(Sample {
+                    wall,
+                    cpu: after.1 - before.1,
+                });
+            }
         }
     }
     let med = |mut v: Vec<Sample>| {
@@ -210,7 +217,8 @@ fn bench_zip(tree: &Path, out: &Path) -> anyhow::Result<()> {
     };
     let zip = measure_pair(
         || {
-            // zip adds to an existing archive: start from none.
+            // zip adds to an existing archive: start from none, for both.
+            let _ = std::fs::remove_file(&ours_zip);
             let _ = std::fs::remove_file(&theirs_zip);
             Ok(())
         },
@@ -267,7 +275,12 @@ fn bench_cache(tree: &Path, out: &Path) -> anyhow::Result<()> {
     let theirs_tar = out.join("tar.tar.zst");
     let paths = vec!["**/*".to_owned()];
     let save = measure_pair(
-        || Ok(()),
+        || {
+            // Each run writes a new archive (truncating a file still being written back can wait on the disk).
+            let _ = std::fs::remove_file(&ours_tar);
+            let _ = std::fs::remove_file(&theirs_tar);
+            Ok(())
+        },
         || {
             cache::pack_paths(&paths, tree, &ours_tar).map_err(anyhow::Error::msg)?;
             Ok(())

@@ -14,8 +14,9 @@ use sha2::{Digest, Sha256};
 
 pub use select::{SelectError, Selected, SelectedKind, Selection, SymlinkPolicy};
 
-/// The deflate level used for ZIP packaging (zip's default).
-pub const ZIP_LEVEL: u32 = 6;
+/// The deflate level used for ZIP packaging: libdeflate's level 7 gives output no larger than `zip -6` (zip's
+/// default) at about half its CPU time; level 6 is faster still but about 0.3 % larger on source-like text.
+pub const ZIP_LEVEL: u32 = 7;
 
 /// One artifact as the buildspec declares it (the primary one, or a secondary one with its identifier).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The cache archive format: a tar stream compressed with multi-threaded zstd. Paths under the source directory
 //! are stored as `src/<relative path>`, absolute cache paths (such as `/root/.m2`) as `abs/<path>`. Restoring
 //! refuses entries that would land outside those two roots (`..`, absolute names, or a symlinked parent that
-//! leads elsewhere). Decompression runs on its own thread so unpacking and decoding overlap.
+//! leads elsewhere). (De)compression runs on its own thread, so reading or writing files overlaps with zstd.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -25,15 +25,40 @@ pub struct ArchiveStats {
 
 /// Writes `entries` (names from the selection: relative, or absolute starting with `/`) to a new archive at `out`.
 pub fn pack(entries: &[Selected], out: &Path) -> std::io::Result<ArchiveStats> {
-    let file = BufWriter::with_capacity(1 << 20, File::create(out)?);
-    let mut encoder = zstd::stream::write::Encoder::new(file, ZSTD_LEVEL)?;
-    // The calling thread reads files and builds the tar stream; zstd workers get the other cores (at least one,
-    // so reading and compressing overlap as in `tar | zstd`).
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-    let threads = cores.saturating_sub(1).max(1);
-    encoder.multithread(threads)?;
-    // Feed zstd large blocks: its multi-threaded mode pays a cost per write call.
-    let mut builder = tar::Builder::new(BufWriter::with_capacity(1 << 20, encoder));
+    let file = File::create(out)?;
+    // As `tar | zstd`: this thread reads files and builds the tar stream, a second thread feeds zstd, with a few
+    // megabytes of slack between them; zstd compresses on one worker per core.
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(8);
+    let compressor = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut encoder =
+            zstd::stream::write::Encoder::new(BufWriter::with_capacity(1 << 20, file), ZSTD_LEVEL)?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        if cores >= 2 {
+            encoder.multithread(cores)?;
+        }
+        for chunk in rx {
+            encoder.write_all(&chunk)?;
+        }
+        encoder.finish()?.flush()
+    });
+    let written = write_tar(
+        entries,
+        ChannelWriter {
+            tx: Some(tx),
+            buf: Vec::with_capacity(CHUNK),
+        },
+    );
+    let compressed = compressor
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("zstd compressor thread panicked")));
+    let stats = written?;
+    compressed?;
+    Ok(stats)
+}
+
+/// Writes the tar stream of `entries` into `out` and flushes it.
+fn write_tar(entries: &[Selected], out: impl Write) -> std::io::Result<ArchiveStats> {
+    let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
     builder.mode(tar::HeaderMode::Complete);
     let mut stats = ArchiveStats::default();
@@ -49,10 +74,48 @@ pub fn pack(entries: &[Selected], out: &Path) -> std::io::Result<ArchiveStats> {
         }
         stats.files += 1;
     }
-    let encoder = builder.into_inner()?.into_inner().map_err(|e| e.into_error())?;
-    let mut file = encoder.finish()?;
-    file.flush()?;
+    builder.into_inner()?.flush()?;
     Ok(stats)
+}
+
+/// How many bytes the tar thread hands to the compressor at a time.
+const CHUNK: usize = 1 << 20;
+
+/// A writer that sends full chunks to the compressor thread; `flush` sends what is left and closes the channel.
+struct ChannelWriter {
+    tx: Option<mpsc::SyncSender<Vec<u8>>>,
+    buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        let Some(tx) = &self.tx else {
+            return Err(std::io::Error::other("the cache archive was already finished"));
+        };
+        tx.send(chunk)
+            .map_err(|_| std::io::Error::other("the zstd compressor thread stopped"))
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let room = CHUNK - self.buf.len();
+        let n = data.len().min(room);
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            self.send()?;
+        }
+        self.tx = None;
+        Ok(())
+    }
 }
 
 fn archive_name(name: &str) -> String {
