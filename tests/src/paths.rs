@@ -34,20 +34,6 @@ pub fn fixtures_dir() -> PathBuf {
     guidance_dir().join("fixtures")
 }
 
-/// The `kiln` binary the test command built (`target/debug/kiln`), or a failure that says how to build it.
-pub fn kiln_bin() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let bin = target.join("debug").join("kiln");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build -p kiln` (the test command builds it)",
-        bin.display()
-    );
-    bin
-}
-
 /// The Python virtual environment `scripts/setup` creates for the tests (moto, cfn-lint, boto3).
 pub fn venv_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("KILN_VENV") {

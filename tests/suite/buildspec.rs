@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use kiln_tests::paths::{fixtures_dir, kiln_bin};
+use kiln_tests::kiln::kiln_bin;
+use kiln_tests::paths::fixtures_dir;
 
 fn validate(file: &Path) -> Output {
     Command::new(kiln_bin())
