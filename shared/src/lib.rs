@@ -14,3 +14,4 @@ pub mod project;
 pub mod schedule;
 pub mod sigv4;
 pub mod trigger;
+pub mod usecases;
