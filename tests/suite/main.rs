@@ -6,5 +6,8 @@ mod aws_notify;
 mod aws_s3;
 mod aws_secrets;
 mod aws_support;
+mod buildspec;
+mod executor;
 mod harness;
+mod serve;
 mod template;

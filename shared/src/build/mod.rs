@@ -1,9 +1,10 @@
 //! The build record (CodeBuild's `Build` object) and its phase state machine.
 //!
 //! [`phase`] holds the enums and the pure transition function, [`transition`] applies it to a [`Build`],
-//! [`record`] is the record itself with CodeBuild's JSON names, [`ids`] the identifiers and ARNs, [`time`] the
+//! [`record`] is the record itself with CodeBuild's JSON names ([`extras`] Kiln's members), [`ids`] the identifiers and ARNs, [`time`] the
 //! epoch-seconds timestamps.
 
+pub mod extras;
 mod from_project;
 pub mod ids;
 pub mod phase;
@@ -11,12 +12,12 @@ pub mod record;
 pub mod time;
 pub mod transition;
 
+pub use extras::{EstimatedCost, ReportSummary, TriggerDetails, TriggerProvider};
 pub use ids::{AccountContext, BuildArn, BuildId, CommitSha, IdError, ProjectName};
 pub use phase::{FailureAction, NotAnEndStatus, PhaseType, StatusType, derive_build_status, next_phase};
 pub use record::{
     Build, BuildArtifacts, BuildPhase, DEFAULT_QUEUED_TIMEOUT_MINUTES, DEFAULT_TIMEOUT_MINUTES,
-    EstimatedCost, ExportedEnvironmentVariable, LogsLocation, PhaseContext, ReportSummary, TriggerDetails,
-    TriggerProvider,
+    ExportedEnvironmentVariable, LogsLocation, PhaseContext,
 };
 pub use time::Timestamp;
 pub use transition::TransitionError;

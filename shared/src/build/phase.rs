@@ -225,24 +225,25 @@ fn abandon(phase: PhaseType) -> Option<PhaseType> {
 
 /// Where a build goes when `phase` fails (a user-caused failure) under `action`.
 fn after_failure(phase: PhaseType, action: FailureAction) -> Option<PhaseType> {
-    match (phase, action) {
-        (PhaseType::Install | PhaseType::PreBuild, FailureAction::Continue) => phase.successor(),
-        (PhaseType::Install | PhaseType::PreBuild, FailureAction::Default | FailureAction::Abort) => {
-            Some(PhaseType::Finalizing)
-        }
-        (PhaseType::Build, FailureAction::Default | FailureAction::Continue) => Some(PhaseType::PostBuild),
-        (PhaseType::Build, FailureAction::Abort) => Some(PhaseType::UploadArtifacts),
-        (PhaseType::PostBuild, _) => Some(PhaseType::UploadArtifacts),
-        (
-            PhaseType::Submitted
-            | PhaseType::Queued
-            | PhaseType::Provisioning
-            | PhaseType::DownloadSource
-            | PhaseType::UploadArtifacts,
-            _,
-        ) => Some(PhaseType::Finalizing),
-        (PhaseType::Finalizing, _) => Some(PhaseType::Completed),
-        (PhaseType::Completed, _) => None,
+    match phase {
+        PhaseType::Install | PhaseType::PreBuild => match action {
+            FailureAction::Continue => phase.successor(),
+            FailureAction::Default | FailureAction::Abort => Some(PhaseType::Finalizing),
+        },
+        PhaseType::Build => match action {
+            FailureAction::Default | FailureAction::Continue => Some(PhaseType::PostBuild),
+            FailureAction::Abort => Some(PhaseType::UploadArtifacts),
+        },
+        // BUILD ran, so artifacts are attempted whatever the action.
+        PhaseType::PostBuild => Some(PhaseType::UploadArtifacts),
+        // on-failure only applies to command phases.
+        PhaseType::Submitted
+        | PhaseType::Queued
+        | PhaseType::Provisioning
+        | PhaseType::DownloadSource
+        | PhaseType::UploadArtifacts => Some(PhaseType::Finalizing),
+        PhaseType::Finalizing => Some(PhaseType::Completed),
+        PhaseType::Completed => None,
     }
 }
 

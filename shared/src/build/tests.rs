@@ -88,3 +88,52 @@ fn a_record_with_a_malformed_id_is_refused() {
     let err = serde_json::from_value::<Build>(value).unwrap_err().to_string();
     assert!(err.contains("invalid build id \"web:not-a-uuid\""), "{err}");
 }
+
+#[test]
+fn a_build_whose_build_phase_failed_reads_like_codebuild_at_the_end() {
+    use FailureAction::Default as Def;
+    use PhaseType::*;
+    use StatusType::*;
+    let id = BuildId::parse("web:8745a7a9-c340-456a-9166-edf953571bff").unwrap();
+    let at = |s: i64| Timestamp::from_epoch_millis(1_700_000_000_000 + s * 1000);
+    let mut build = super::Build::new(
+        id,
+        42,
+        &AccountContext::new("aws", "eu-west-1", "111122223333"),
+        at(0),
+    );
+    build.source_version = Some("main".into());
+    build.resolved_source_version = Some("9fceb02d0ae598e95dc970b74767f19372d61af8".into());
+    let failure = PhaseContext::new(
+        "COMMAND_EXECUTION_ERROR",
+        "Error while executing command: make test. Reason: exit status 2",
+    );
+    let steps = [
+        (Submitted, Succeeded, vec![]),
+        (Queued, Succeeded, vec![]),
+        (Provisioning, Succeeded, vec![]),
+        (DownloadSource, Succeeded, vec![]),
+        (Install, Succeeded, vec![]),
+        (PreBuild, Succeeded, vec![]),
+        (Build, Failed, vec![failure]),
+        (PostBuild, Succeeded, vec![]),
+        (UploadArtifacts, Succeeded, vec![]),
+        (Finalizing, Succeeded, vec![]),
+    ];
+    for (i, (phase, status, contexts)) in steps.into_iter().enumerate() {
+        build
+            .end_phase(
+                phase,
+                status,
+                Def,
+                contexts,
+                at(3 * i64::try_from(i).unwrap() + 1),
+            )
+            .unwrap();
+    }
+    build.exported_environment_variables = Some(vec![ExportedEnvironmentVariable {
+        name: "VERSION".into(),
+        value: "1.4.2".into(),
+    }]);
+    insta::assert_json_snapshot!(build);
+}

@@ -74,6 +74,37 @@ impl Build {
         Ok(())
     }
 
+    /// When the build times out if it is still running: `startTime + queuedTimeoutInMinutes` while SUBMITTED or
+    /// QUEUED, else the start of PROVISIONING `+ timeoutInMinutes` (the build clock starts when the build leaves
+    /// the queue [I]); `None` once complete. The reaper ends overdue builds with `finish(TIMED_OUT, ..)`.
+    pub fn deadline(&self) -> Option<Timestamp> {
+        let minutes = |m: u32| std::time::Duration::from_secs(u64::from(m) * 60);
+        if self.build_complete {
+            return None;
+        }
+        match self.current_phase {
+            PhaseType::Submitted | PhaseType::Queued => {
+                Some(self.start_time.plus(minutes(self.queued_timeout_in_minutes)))
+            }
+            PhaseType::Provisioning
+            | PhaseType::DownloadSource
+            | PhaseType::Install
+            | PhaseType::PreBuild
+            | PhaseType::Build
+            | PhaseType::PostBuild
+            | PhaseType::UploadArtifacts
+            | PhaseType::Finalizing
+            | PhaseType::Completed => {
+                let provisioning = self
+                    .phases
+                    .iter()
+                    .find(|p| p.phase_type == PhaseType::Provisioning);
+                let started = provisioning.map_or(self.start_time, |p| p.start_time);
+                Some(started.plus(minutes(self.timeout_in_minutes)))
+            }
+        }
+    }
+
     fn check_not_complete(&self) -> Result<(), TransitionError> {
         if self.build_complete {
             return Err(TransitionError::Terminal {
@@ -286,6 +317,23 @@ mod tests {
         let mut build = run(&steps);
         build.finish(Stopped, None, at(30)).unwrap();
         assert_eq!(build.build_status(), Stopped);
+    }
+
+    #[test]
+    fn the_deadline_is_the_queued_timeout_in_the_queue_and_the_build_timeout_after_it() {
+        let mut build = new_build();
+        build.queued_timeout_in_minutes = 5;
+        build.timeout_in_minutes = 10;
+        assert_eq!(build.deadline(), Some(at(300)));
+        build
+            .end_phase(Submitted, Succeeded, Default, vec![], at(1))
+            .unwrap();
+        build
+            .end_phase(Queued, Succeeded, Default, vec![], at(100))
+            .unwrap();
+        assert_eq!(build.deadline(), Some(at(700)));
+        build.finish(TimedOut, None, at(700)).unwrap();
+        assert_eq!(build.deadline(), None);
     }
 
     #[test]
