@@ -1,5 +1,11 @@
 //! Kiln's integration tests: one binary, one module per area. Test names read as sentences.
 
+mod aws_dynamodb;
+mod aws_ecs;
+mod aws_notify;
+mod aws_s3;
+mod aws_secrets;
+mod aws_support;
 mod buildspec;
 mod executor;
 mod harness;

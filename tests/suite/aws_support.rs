@@ -1,0 +1,53 @@
+//! Shared setup of the AWS adapter tests: one moto server per test, real SDK clients pointed at it.
+
+use std::future::Future;
+
+use kiln_shared::adapters::aws::AwsClients;
+use kiln_tests::moto::MotoServer;
+
+/// The region every adapter test uses.
+pub const REGION: &str = "us-east-1";
+
+/// Starts moto, builds every client against it, and runs `test` on a fresh tokio runtime.
+pub fn with_moto<F, Fut>(test: F)
+where
+    F: FnOnce(AwsClients, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let moto = MotoServer::require();
+    let endpoint = moto.endpoint();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let clients = AwsClients::with_static_credentials(&endpoint, REGION, "testing", "testing").await;
+        test(clients, endpoint.clone()).await;
+    });
+    drop(moto);
+}
+
+/// Creates an S3 bucket.
+pub async fn create_bucket(clients: &AwsClients, bucket: &str) {
+    clients
+        .s3
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("moto creates the bucket");
+}
+
+/// Creates an SQS queue; returns its URL.
+pub async fn create_queue(clients: &AwsClients, name: &str) -> String {
+    clients
+        .sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("moto creates the queue")
+        .queue_url()
+        .expect("a queue url")
+        .to_owned()
+}
