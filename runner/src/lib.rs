@@ -1,2 +1,30 @@
 //! The build executor: the process that runs one build's buildspec, the same inside a Fargate task and on one
-//! machine. It owns the shell session, the phase engine, the log pipeline, artifacts, the cache and reports.
+//! machine.
+//!
+//! Entry point: [`engine::run`] takes a [`BuildRequest`], the [`Ports`] (log sink, secret resolver, optional
+//! terminal), an optional channel of [`BuildEvent`]s and a stop token, and returns the [`BuildResult`]. Inside:
+//! the shell session ([`shell`], [`session`]), process groups ([`process`]), the log pipeline ([`logs`]), the
+//! environment ([`env`]), the source ([`source`]), the sandbox ([`sandbox`]) and runtimes ([`runtime`]);
+//! [`artifacts`], [`cache`] and [`reports`] are called at their points in the phase flow.
+
+pub mod artifacts;
+pub mod buildspec_file;
+pub mod cache;
+pub mod engine;
+pub mod env;
+pub mod logs;
+pub mod outputs;
+pub mod process;
+pub mod record;
+pub mod reports;
+pub mod request;
+pub mod runtime;
+pub mod sandbox;
+pub mod session;
+pub mod shell;
+pub mod source;
+
+pub use engine::run;
+pub use record::{BuildEvent, BuildResult, PhaseContext, PhaseRecord};
+pub use request::{BuildRequest, BuildspecSource, Ports};
+pub use tokio_util::sync::CancellationToken;

@@ -17,3 +17,4 @@ pub mod trigger;
 
 #[cfg(test)]
 mod test_support;
+pub mod usecases;

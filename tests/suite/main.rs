@@ -2,4 +2,5 @@
 
 mod buildspec;
 mod harness;
+mod serve;
 mod template;

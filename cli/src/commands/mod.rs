@@ -1,5 +1,10 @@
 //! The subcommands of `kiln`, one module each.
 
+pub mod client;
+pub mod client_commands;
+pub mod runner;
+pub mod serve;
+
 use std::process::ExitCode;
 
 mod validate;
@@ -11,6 +16,25 @@ pub enum Command {
     Version,
     /// Check a buildspec: print `ok` or every error with its line and column.
     Validate(validate::Args),
+    /// Run the orchestrator: webhooks, the CodeBuild API, schedules and builds on this machine.
+    Serve(serve::ServeArgs),
+    /// Start a build of a project on a Kiln server.
+    Start(client_commands::StartArgs),
+    /// List builds, newest first.
+    Builds(client_commands::BuildsArgs),
+    /// Show one build with its phases.
+    Show(client_commands::IdArgs),
+    /// Print a build's log (`-f` follows it until the build ends).
+    Logs(client_commands::IdArgs),
+    /// Stop a build.
+    Stop(client_commands::IdArgs),
+    /// Start a new build with the settings of an earlier one.
+    Retry(client_commands::IdArgs),
+    /// Print build notices (`-f` keeps waiting for new ones).
+    Events(client_commands::EventsArgs),
+    /// Run one queued build (started by `kiln serve`; not for direct use).
+    #[command(hide = true)]
+    Runner(runner::RunnerArgs),
 }
 
 /// Runs one subcommand and returns the process exit code.
@@ -21,5 +45,14 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate(args) => validate::run(&args),
+        Command::Serve(args) => serve::run(args),
+        Command::Runner(args) => runner::run(args),
+        Command::Start(args) => client_commands::start(args),
+        Command::Builds(args) => client_commands::builds(args),
+        Command::Show(args) => client_commands::show(args),
+        Command::Logs(args) => client_commands::logs(args),
+        Command::Stop(args) => client_commands::stop_or_retry(args, "StopBuild"),
+        Command::Retry(args) => client_commands::stop_or_retry(args, "RetryBuild"),
+        Command::Events(args) => client_commands::events(args),
     }
 }

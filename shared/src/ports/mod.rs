@@ -2,7 +2,10 @@
 //! implementation (files, SQLite, child processes) and one AWS implementation (S3, DynamoDB, ECS, SSM), and the
 //! core never knows which one it holds.
 
+pub mod build_store;
+pub mod launcher;
 pub mod logs;
+pub mod notifier;
 pub mod object_store;
 pub mod secrets;
 

@@ -1,0 +1,124 @@
+//! The HTTP client the `kiln` client commands share: the server's endpoint (`--endpoint` or `KILN_ENDPOINT`),
+//! CodeBuild API calls (SigV4-signed when `KILN_ACCESS_KEY_ID`/`KILN_SECRET_ACCESS_KEY` are set), and the
+//! logs and events endpoints.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, bail};
+use kiln_shared::sigv4::{AmzDate, Credentials, HttpRequest, SigningParams, sign};
+use serde_json::Value;
+
+/// Where the server is and how to talk to it (flags shared by every client command).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Connection {
+    /// The Kiln server's URL.
+    #[arg(
+        long,
+        env = "KILN_ENDPOINT",
+        default_value = "http://127.0.0.1:8950",
+        global = true
+    )]
+    pub endpoint: String,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// A client for one server.
+pub struct Client {
+    endpoint: String,
+    http: reqwest::blocking::Client,
+    credentials: Option<Credentials>,
+}
+
+impl Client {
+    /// A client for `connection`, signing with the environment's credentials if both are set.
+    pub fn new(connection: &Connection) -> anyhow::Result<Client> {
+        let credentials = match (
+            std::env::var("KILN_ACCESS_KEY_ID"),
+            std::env::var("KILN_SECRET_ACCESS_KEY"),
+        ) {
+            (Ok(id), Ok(secret)) => Some(Credentials::new(id, secret)),
+            _ => None,
+        };
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Client {
+            endpoint: connection.endpoint.trim_end_matches('/').to_owned(),
+            http,
+            credentials,
+        })
+    }
+
+    /// Calls a CodeBuild API operation; an API error becomes an error naming its `__type`.
+    pub fn api(&self, operation: &str, input: &Value) -> anyhow::Result<Value> {
+        let body = input.to_string();
+        let target = format!("CodeBuild_20161006.{operation}");
+        let host = self
+            .endpoint
+            .split("://")
+            .nth(1)
+            .unwrap_or(&self.endpoint)
+            .to_owned();
+        let mut request = self
+            .http
+            .post(format!("{}/", self.endpoint))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header("X-Amz-Target", &target);
+        if let Some(credentials) = &self.credentials {
+            let headers = [
+                ("host", host.as_str()),
+                ("content-type", "application/x-amz-json-1.1"),
+                ("x-amz-target", target.as_str()),
+            ];
+            let time = AmzDate::from_system_time(SystemTime::now()).context("the clock is before 1970")?;
+            let http = HttpRequest {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &headers,
+                body: body.as_bytes(),
+            };
+            let params = SigningParams {
+                credentials,
+                region: "local",
+                service: "codebuild",
+                time,
+            };
+            let signed = sign(&http, &params)?;
+            for (name, value) in signed.pairs() {
+                request = request.header(name, value);
+            }
+        }
+        let response = request
+            .body(body)
+            .send()
+            .with_context(|| format!("calling {}", self.endpoint))?;
+        let status = response.status();
+        let value: Value = response.json().unwrap_or(Value::Null);
+        if !status.is_success() {
+            let kind = value["__type"].as_str().unwrap_or("Error");
+            let message = value["message"].as_str().unwrap_or("no message");
+            bail!("{operation} failed ({status}): {kind}: {message}");
+        }
+        Ok(value)
+    }
+
+    /// GETs a path of the server and returns the response.
+    pub fn get(&self, path: &str) -> anyhow::Result<reqwest::blocking::Response> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.endpoint))
+            .send()
+            .with_context(|| format!("calling {}", self.endpoint))?;
+        if !response.status().is_success() {
+            bail!(
+                "GET {path} failed: {} {}",
+                response.status(),
+                response.text().unwrap_or_default()
+            );
+        }
+        Ok(response)
+    }
+}

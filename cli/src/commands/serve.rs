@@ -1,0 +1,246 @@
+//! `kiln serve`: the whole orchestrator in one process — webhooks, the CodeBuild API, logs and events over
+//! HTTP; SQLite (WAL) for builds, the queue and notices; runners as child processes (`kiln runner`); a
+//! dispatcher and a reconciler in the background. Projects come from `kiln.yaml` and the API.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use kiln_server::{AppState, app, local_secrets, system_clock};
+use kiln_shared::adapters::local::launcher::ProcessLauncher;
+use kiln_shared::adapters::local::sqlite::SqliteStore;
+use kiln_shared::build::{AccountContext, BuildId};
+use kiln_shared::ports::build_store::PutMode;
+use kiln_shared::project::KilnConfig;
+use kiln_shared::sigv4::Credentials;
+use kiln_shared::usecases::Services;
+use kiln_shared::usecases::notices::NoticeSource;
+
+/// Arguments of `kiln serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Project definitions (CodeBuild's CreateProject shape, YAML); read on start and upserted.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Where the database, logs, artifacts and cache live.
+    #[arg(long, default_value = ".kiln")]
+    pub data_dir: PathBuf,
+    /// Address to listen on; anything but loopback needs credentials.
+    #[arg(long, default_value = "127.0.0.1:8950")]
+    pub listen: SocketAddr,
+    /// Access key id API callers must sign with (SigV4).
+    #[arg(long, env = "KILN_ACCESS_KEY_ID")]
+    pub access_key_id: Option<String>,
+    /// Secret access key API callers must sign with (SigV4).
+    #[arg(long, env = "KILN_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub secret_access_key: Option<String>,
+    /// How many builds may run at once across all projects.
+    #[arg(long, default_value_t = 4)]
+    pub max_builds: usize,
+    /// Accept and queue builds but do not start them.
+    #[arg(long)]
+    pub paused: bool,
+    /// The URL clients reach this server at (for webhook payload URLs); defaults to http://<listen>.
+    #[arg(long)]
+    pub base_url: Option<String>,
+}
+
+/// The layout of the data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir(PathBuf);
+
+impl DataDir {
+    /// The data directory at `root`.
+    pub fn new(root: PathBuf) -> DataDir {
+        DataDir(root)
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.0
+    }
+
+    /// The SQLite database.
+    pub fn db(&self) -> PathBuf {
+        self.0.join("kiln.db")
+    }
+
+    /// Where build logs go: `logs/<project>/<uuid>.log`.
+    pub fn logs(&self) -> PathBuf {
+        self.0.join("logs")
+    }
+
+    /// The log file of a build.
+    pub fn log_path(&self, id: &BuildId) -> PathBuf {
+        self.logs()
+            .join(id.project().as_str())
+            .join(format!("{}.log", id.uuid()))
+    }
+
+    /// The scratch directory of a build.
+    pub fn work_dir(&self, id: &BuildId) -> PathBuf {
+        self.0.join("work").join(id.uuid())
+    }
+}
+
+/// The store and the use-case services over the local adapters.
+pub fn local_services(data: &DataDir, max_builds: usize) -> anyhow::Result<(Arc<SqliteStore>, Services)> {
+    std::fs::create_dir_all(data.root()).with_context(|| format!("creating {}", data.root().display()))?;
+    let store =
+        Arc::new(SqliteStore::open(&data.db()).with_context(|| format!("opening {}", data.db().display()))?);
+    let exe = std::env::current_exe().context("finding the kiln executable")?;
+    let root = std::fs::canonicalize(data.root()).unwrap_or_else(|_| data.root().to_path_buf());
+    let args = vec![
+        "runner".to_owned(),
+        "--data-dir".to_owned(),
+        root.display().to_string(),
+    ];
+    let launcher = ProcessLauncher::new(exe, args, root.join("runners"));
+    let services = Services {
+        builds: store.clone(),
+        queue: store.clone(),
+        projects: store.clone(),
+        launcher: Arc::new(launcher),
+        notifier: store.clone(),
+        account: AccountContext::local(),
+        notice_source: NoticeSource::default(),
+        global_limit: max_builds,
+    };
+    Ok((store, services))
+}
+
+/// Runs the server until interrupted.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(args))
+}
+
+fn credentials(args: &ServeArgs) -> anyhow::Result<Option<Credentials>> {
+    match (&args.access_key_id, &args.secret_access_key) {
+        (Some(id), Some(secret)) => Ok(Some(Credentials::new(id, secret))),
+        (None, None) if args.listen.ip().is_loopback() => Ok(None),
+        (None, None) => bail!(
+            "listening on {} (not loopback) needs credentials: pass --access-key-id and --secret-access-key \
+             (or KILN_ACCESS_KEY_ID / KILN_SECRET_ACCESS_KEY)",
+            args.listen
+        ),
+        _ => bail!("give both --access-key-id and --secret-access-key, or neither"),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let credentials = credentials(&args)?;
+    let data = DataDir::new(args.data_dir.clone());
+    let (store, services) = local_services(&data, args.max_builds)?;
+    if let Some(path) = &args.config {
+        load_config(&store, path)?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState {
+        services: services.clone(),
+        feed: store.clone(),
+        logs_dir: data.logs(),
+        credentials,
+        base_url: args.base_url.clone().unwrap_or_else(|| format!("http://{addr}")),
+        clock: system_clock(),
+        secrets: local_secrets(),
+    };
+    let clock = state.clock.clone();
+    tokio::spawn(background(services.clone(), clock.clone(), args.paused));
+    tokio::spawn(scheduler(services, store.clone(), clock));
+    println!(
+        "kiln serve listening on http://{addr} (data in {})",
+        data.root().display()
+    );
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async {
+            tokio::signal::ctrl_c().await.ok();
+        })
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_config(store: &SqliteStore, path: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let config = KilnConfig::from_yaml(&text).with_context(|| format!("in {}", path.display()))?;
+    for project in &config.projects {
+        let value = serde_json::to_value(project)?;
+        store.put_project_sync(project.name.as_str(), value, PutMode::Upsert)?;
+    }
+    tracing::info!(projects = config.projects.len(), config = %path.display(), "projects loaded");
+    Ok(())
+}
+
+/// Reconciles at once, then dispatches often and reconciles every few seconds.
+async fn background(services: Services, clock: kiln_server::Clock, paused: bool) {
+    let mut ticks: u64 = 0;
+    loop {
+        if ticks.is_multiple_of(25) {
+            match services.reconcile(clock()).await {
+                Ok(done) if !done.faulted.is_empty() || !done.timed_out.is_empty() => {
+                    tracing::warn!(faulted = ?done.faulted, timed_out = ?done.timed_out, "reconciled builds");
+                }
+                Ok(_) => {}
+                Err(err) => tracing::error!(error = %err, "reconcile failed"),
+            }
+        }
+        if !paused && let Err(err) = services.dispatch_step(clock()).await {
+            tracing::error!(error = %err, "dispatch failed");
+        }
+        ticks += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Where the scheduler keeps the end of the last window it watched (milliseconds since the epoch).
+const SCHEDULER_CURSOR: &str = "scheduler:last-tick";
+
+/// Fires schedules once a second over the window since the last tick. Fire times that passed while the
+/// server was down are logged and not replayed (EventBridge behaviour).
+async fn scheduler(services: Services, store: Arc<SqliteStore>, clock: kiln_server::Clock) {
+    let mut last = clock();
+    match store.delivered_cursor(SCHEDULER_CURSOR) {
+        Ok(0) => {}
+        Ok(millis) => tracing::warn!(
+            from_ms = millis,
+            to_ms = last.epoch_millis(),
+            "schedules were not watched while the server was down; fires in that window are not replayed"
+        ),
+        Err(err) => tracing::error!(error = %err, "reading the scheduler cursor failed"),
+    }
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = clock();
+        match services.fire_schedules(last, now).await {
+            Ok(ticked) => {
+                for fire in &ticked.fired {
+                    tracing::info!(project = %fire.project, schedule = %fire.schedule, at = %fire.at, build_id = ?fire.build_id, "schedule fired");
+                }
+                for fire in &ticked.missed {
+                    tracing::warn!(project = %fire.project, schedule = %fire.schedule, at = %fire.at, "schedule fire missed, not replayed");
+                }
+                for problem in &ticked.invalid {
+                    tracing::error!(problem = %problem, "schedule not usable");
+                }
+                last = now;
+                let millis = u64::try_from(now.epoch_millis()).unwrap_or_default();
+                if let Err(err) = store.set_delivered_cursor(SCHEDULER_CURSOR, millis) {
+                    tracing::error!(error = %err, "saving the scheduler cursor failed");
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "schedule tick failed"),
+        }
+    }
+}

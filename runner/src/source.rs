@@ -1,0 +1,231 @@
+//! DOWNLOAD_SOURCE: the build's source is a local directory, used in place (CodeBuild copies into a fresh
+//! directory; locally we skip the copy for speed, so a build's writes land in the directory it was given), or a
+//! git repository (URL, `file://` or local path) cloned at a revision with a depth using the `git` CLI.
+//!
+//! A revision may be a branch, a tag, a commit sha, a full `refs/...` name, or `pr/<n>` (GitHub's pull-request
+//! form, fetched as `refs/pull/<n>/head`). The checked-out commit becomes `CODEBUILD_RESOLVED_SOURCE_VERSION`.
+
+use std::path::{Path, PathBuf};
+
+use tokio::process::Command;
+
+/// Where the source comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// A directory used in place.
+    Dir(PathBuf),
+    /// A git repository cloned at `version` (its default branch when `None`), `depth` commits deep.
+    Git {
+        url: String,
+        version: Option<String>,
+        depth: u32,
+    },
+}
+
+/// The source once downloaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedSource {
+    /// The source directory (`CODEBUILD_SRC_DIR`).
+    pub dir: PathBuf,
+    /// The repository URL, for git sources.
+    pub repo_url: Option<String>,
+    /// The commit checked out, when the source is a git repository.
+    pub resolved_version: Option<String>,
+}
+
+/// Why the source could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("source directory {path} does not exist or is not a directory")]
+    NotADirectory { path: String },
+    #[error("could not run git: {0} (is git installed?)")]
+    GitMissing(#[source] std::io::Error),
+    #[error("git {step} failed for {url}: {stderr}")]
+    Git {
+        step: String,
+        url: String,
+        stderr: String,
+    },
+    #[error("could not create the source directory {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+impl SourceSpec {
+    /// Decides what `source` is: a URL (`scheme://`, `git@host:`) or a path given with a `version` is cloned;
+    /// a plain directory is used in place.
+    pub fn classify(source: &str, version: Option<&str>, depth: u32) -> Self {
+        let url_like = source.contains("://") || (source.starts_with("git@") && source.contains(':'));
+        if url_like || version.is_some() {
+            return SourceSpec::Git {
+                url: source.to_owned(),
+                version: version.map(str::to_owned),
+                depth,
+            };
+        }
+        SourceSpec::Dir(PathBuf::from(source))
+    }
+}
+
+/// Maps a CodeBuild source version to what `git fetch` takes.
+pub fn fetch_ref(version: &str) -> String {
+    match version.strip_prefix("pr/") {
+        Some(number) if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("refs/pull/{number}/head")
+        }
+        _ => version.to_owned(),
+    }
+}
+
+/// Downloads the source; git clones go to `dest`.
+pub async fn prepare(spec: &SourceSpec, dest: &Path) -> Result<PreparedSource, SourceError> {
+    match spec {
+        SourceSpec::Dir(dir) => {
+            let dir = std::fs::canonicalize(dir)
+                .ok()
+                .filter(|d| d.is_dir())
+                .ok_or_else(|| SourceError::NotADirectory {
+                    path: dir.display().to_string(),
+                })?;
+            let resolved = git(&dir, &["rev-parse", "HEAD"], "").await.ok();
+            Ok(PreparedSource {
+                dir,
+                repo_url: None,
+                resolved_version: resolved,
+            })
+        }
+        SourceSpec::Git { url, version, depth } => clone(url, version.as_deref(), *depth, dest).await,
+    }
+}
+
+async fn clone(
+    url: &str,
+    version: Option<&str>,
+    depth: u32,
+    dest: &Path,
+) -> Result<PreparedSource, SourceError> {
+    let fetch_url = local_url(url);
+    std::fs::create_dir_all(dest).map_err(|source| SourceError::Io {
+        path: dest.display().to_string(),
+        source,
+    })?;
+    git(dest, &["init", "-q"], url).await?;
+    let wanted = version.map(fetch_ref).unwrap_or_else(|| "HEAD".to_owned());
+    let depth_arg = format!("--depth={}", depth.max(1));
+    let shallow = git(dest, &["fetch", "-q", &depth_arg, &fetch_url, &wanted], url).await;
+    if shallow.is_err() {
+        // A commit sha the server will not hand out directly: fetch everything and look for it.
+        git(
+            dest,
+            &["fetch", "-q", &fetch_url, "+refs/*:refs/remotes/origin/*"],
+            url,
+        )
+        .await?;
+        git(dest, &["checkout", "-q", "--detach", &wanted], url).await?;
+    } else {
+        git(dest, &["checkout", "-q", "--detach", "FETCH_HEAD"], url).await?;
+    }
+    let sha = git(dest, &["rev-parse", "HEAD"], url).await?;
+    Ok(PreparedSource {
+        dir: dest.to_path_buf(),
+        repo_url: Some(url.to_owned()),
+        resolved_version: Some(sha),
+    })
+}
+
+/// Local paths become `file://` URLs so that `--depth` is honoured.
+fn local_url(url: &str) -> String {
+    if url.contains("://") || url.starts_with("git@") {
+        return url.to_owned();
+    }
+    match std::fs::canonicalize(url) {
+        Ok(path) => format!("file://{}", path.display()),
+        Err(_) => url.to_owned(),
+    }
+}
+
+async fn git(dir: &Path, args: &[&str], url: &str) -> Result<String, SourceError> {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .await
+        .map_err(SourceError::GitMissing)?;
+    if !output.status.success() {
+        return Err(SourceError::Git {
+            step: args.first().copied().unwrap_or("").to_owned(),
+            url: url.to_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(dir: &Path, script: &str) -> String {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn repo() -> (tempfile::TempDir, String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        sh(
+            dir.path(),
+            "git init -q -b main . && git -c user.name=t -c user.email=t@t commit -q --allow-empty -m one \
+             && git tag v1 && git -c user.name=t -c user.email=t@t commit -q --allow-empty -m two \
+             && git update-ref refs/pull/7/head HEAD~1",
+        );
+        let first = sh(dir.path(), "git rev-parse HEAD~1");
+        let second = sh(dir.path(), "git rev-parse HEAD");
+        (dir, first, second)
+    }
+
+    #[tokio::test]
+    async fn a_git_source_is_cloned_at_branch_tag_sha_and_pull_request_versions() {
+        let (repo, first, second) = repo();
+        let url = repo.path().display().to_string();
+        let cases = [
+            (None, &second),
+            (Some("main"), &second),
+            (Some("v1"), &first),
+            (Some("refs/heads/main"), &second),
+            (Some("pr/7"), &first),
+            (Some(first.as_str()), &first),
+        ];
+        for (version, expected) in cases {
+            let dest = tempfile::tempdir().unwrap();
+            let spec = SourceSpec::classify(&url, version, 1);
+            let prepared = prepare(&spec, &dest.path().join("src")).await.unwrap();
+            assert_eq!(prepared.resolved_version.as_ref(), Some(expected), "{version:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_directory_is_used_in_place_and_a_missing_revision_is_a_clear_error() {
+        let (repo, _, second) = repo();
+        let spec = SourceSpec::classify(&repo.path().display().to_string(), None, 1);
+        let prepared = prepare(&spec, Path::new("/nonexistent")).await.unwrap();
+        assert_eq!(prepared.dir, std::fs::canonicalize(repo.path()).unwrap());
+        assert_eq!(prepared.resolved_version, Some(second));
+        let dest = tempfile::tempdir().unwrap();
+        let spec = SourceSpec::classify(&repo.path().display().to_string(), Some("no-such-branch"), 1);
+        let err = prepare(&spec, &dest.path().join("src"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("git"), "{err}");
+    }
+}

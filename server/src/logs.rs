@@ -1,0 +1,150 @@
+//! Build logs: `GET /builds/{id}/logs?offset=N` returns the log from a byte offset (the next offset in the
+//! `x-kiln-next-offset` header, `x-kiln-build-complete` says whether more can come), and
+//! `GET /builds/{id}/logs/stream` follows it live as server-sent events until the build ends.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream};
+use kiln_shared::build::BuildId;
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use crate::AppState;
+use crate::error::AppError;
+
+/// Query parameters of the log endpoints.
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    #[serde(default)]
+    pub offset: u64,
+}
+
+/// The log file of a build: `<logs_dir>/<project>/<uuid>.log`.
+pub fn log_path(state: &AppState, id: &BuildId) -> PathBuf {
+    state
+        .logs_dir
+        .join(id.project().as_str())
+        .join(format!("{}.log", id.uuid()))
+}
+
+async fn checked(state: &AppState, id: &str) -> Result<(BuildId, bool), AppError> {
+    let build_id = BuildId::parse(id).map_err(|e| AppError::http(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let stored = state
+        .services
+        .builds
+        .get(id)
+        .await?
+        .ok_or_else(|| AppError::http(StatusCode::NOT_FOUND, format!("build {id:?} cannot be found")))?;
+    let complete = stored.record["buildComplete"].as_bool().unwrap_or(false);
+    Ok((build_id, complete))
+}
+
+/// Reads up to 1 MiB of the file from `offset`; a missing file reads as empty.
+async fn read_from(path: &std::path::Path, offset: u64) -> Result<Vec<u8>, AppError> {
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(AppError::Internal(format!("reading {path:?}: {e}"))),
+    };
+    file.seek(std::io::SeekFrom::Start(offset))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut buf = Vec::new();
+    file.take(1 << 20)
+        .read_to_end(&mut buf)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(buf)
+}
+
+/// The log from `offset`.
+pub async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> Result<Response, AppError> {
+    let (build_id, complete) = checked(&state, &id).await?;
+    let bytes = read_from(&log_path(&state, &build_id), query.offset).await?;
+    let next = query.offset + bytes.len() as u64;
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert("x-kiln-next-offset", HeaderValue::from(next));
+    headers.insert(
+        "x-kiln-build-complete",
+        HeaderValue::from_static(if complete { "true" } else { "false" }),
+    );
+    Ok(response)
+}
+
+/// Follows the log live: `data` events carry new text, a final `end` event carries the build status.
+pub async fn stream(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let (build_id, _) = checked(&state, &id).await?;
+    let path = log_path(&state, &build_id);
+    let start = Follow {
+        state,
+        id,
+        path,
+        offset: query.offset,
+        done: false,
+    };
+    let events = stream::unfold(start, |mut f| async move {
+        if f.done {
+            return None;
+        }
+        loop {
+            let chunk = read_from(&f.path, f.offset).await.unwrap_or_default();
+            if !chunk.is_empty() {
+                f.offset += chunk.len() as u64;
+                let event = Event::default()
+                    .id(f.offset.to_string())
+                    .data(String::from_utf8_lossy(&chunk));
+                return Some((Ok(event), f));
+            }
+            let record = f
+                .state
+                .services
+                .builds
+                .get(&f.id)
+                .await
+                .ok()
+                .flatten()
+                .map(|s| s.record);
+            let status = record
+                .as_ref()
+                .filter(|r| r["buildComplete"].as_bool() == Some(true));
+            if let Some(record) = status {
+                // Read once more: the runner may have written its last lines just before finishing.
+                if !read_from(&f.path, f.offset).await.unwrap_or_default().is_empty() {
+                    continue;
+                }
+                f.done = true;
+                let status = record["buildStatus"].as_str().unwrap_or("UNKNOWN").to_owned();
+                return Some((Ok(Event::default().event("end").data(status)), f));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+struct Follow {
+    state: AppState,
+    id: String,
+    path: PathBuf,
+    offset: u64,
+    done: bool,
+}

@@ -1,0 +1,62 @@
+//! `POST /webhooks/{project}`: one endpoint per project, for all four providers (told apart by headers).
+//! 202 with the build ids, 200 for an ignored event with the reason, 401 bad signature, 400 malformed,
+//! 404 unknown project, 413 over [`crate::MAX_WEBHOOK_BYTES`] (enforced by the route's body limit).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kiln_shared::trigger::Headers;
+use kiln_shared::usecases::UseCaseError;
+use kiln_shared::usecases::webhook::Delivery;
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::AppError;
+
+/// Handles one delivery.
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let pairs = headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)));
+    let headers = Headers::from_pairs(pairs);
+    let secrets = state.secrets.clone();
+    let delivery = state
+        .services
+        .accept_webhook(&project, &headers, &body, |r| secrets(r), state.now())
+        .await
+        .map_err(|err| match err {
+            UseCaseError::InvalidInput(m) => {
+                AppError::Internal(format!("webhook secret of {project:?}: {m}"))
+            }
+            other => AppError::Internal(other.to_string()),
+        })?;
+    Ok(match delivery {
+        Delivery::Accepted {
+            build_ids,
+            redelivery,
+        } => {
+            tracing::info!(project = %project, builds = ?build_ids, redelivery, "delivery accepted");
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({"buildIds": build_ids, "redelivery": redelivery})),
+            )
+                .into_response()
+        }
+        Delivery::Ignored { reason } => {
+            (StatusCode::OK, Json(json!({"ignored": true, "reason": reason}))).into_response()
+        }
+        Delivery::Unauthenticated { reason } => {
+            tracing::warn!(project = %project, reason = %reason, "delivery refused: bad signature");
+            return Err(AppError::http(StatusCode::UNAUTHORIZED, reason));
+        }
+        Delivery::Malformed { message } => return Err(AppError::http(StatusCode::BAD_REQUEST, message)),
+        Delivery::UnknownProject { reason } => return Err(AppError::http(StatusCode::NOT_FOUND, reason)),
+    })
+}

@@ -1,0 +1,183 @@
+//! Dispatch and reconciliation: take QUEUED builds within the concurrency limits and launch their runners;
+//! expire builds past their queued timeout; end builds whose runner is gone (FAULT) or that ran past their
+//! build timeout (TIMED_OUT). Each is one step the server loop calls repeatedly and tests call directly.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::{Change, Services, UseCaseError, decode};
+use crate::build::{FailureAction, PhaseContext, PhaseType, StatusType, Timestamp};
+use crate::ports::build_store::{BuildState, Limits, QueueEntry};
+
+/// What one dispatch step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dispatched {
+    /// Builds whose runner was launched.
+    pub launched: Vec<String>,
+    /// Builds that waited past their queued timeout.
+    pub expired: Vec<String>,
+    /// Builds whose runner could not be launched (now FAULT).
+    pub failed: Vec<String>,
+}
+
+/// What one reconciliation pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Builds whose runner was gone (now FAULT).
+    pub faulted: Vec<String>,
+    /// Builds past their build timeout (now TIMED_OUT, runner killed).
+    pub timed_out: Vec<String>,
+}
+
+fn minutes(n: u32) -> Duration {
+    Duration::from_secs(u64::from(n) * 60)
+}
+
+impl Services {
+    /// Limits from each queued project's `concurrentBuildLimit` and the global limit.
+    async fn limits(&self, entries: &[QueueEntry]) -> Result<Limits, UseCaseError> {
+        let mut per_project = HashMap::new();
+        for entry in entries {
+            if per_project.contains_key(&entry.project) {
+                continue;
+            }
+            let project = self.projects.get_project(&entry.project).await?;
+            let limit = project
+                .and_then(|p| p["concurrentBuildLimit"].as_i64())
+                .filter(|l| *l >= 0);
+            if let Some(limit) = limit {
+                per_project.insert(
+                    entry.project.clone(),
+                    usize::try_from(limit).unwrap_or(usize::MAX),
+                );
+            }
+        }
+        Ok(Limits {
+            global: self.global_limit,
+            per_project,
+        })
+    }
+
+    /// One dispatch step: expire builds past their queued timeout, then claim and launch what the limits allow.
+    pub async fn dispatch_step(&self, now: Timestamp) -> Result<Dispatched, UseCaseError> {
+        let mut done = Dispatched::default();
+        let entries = self.queue.entries().await?;
+        for entry in entries.iter().filter(|e| !e.claimed) {
+            let Some(stored) = self.builds.get(&entry.build_id).await? else {
+                continue;
+            };
+            let build = decode(&stored.record)?;
+            if now >= build.start_time().plus(minutes(build.queued_timeout_in_minutes)) {
+                let context = PhaseContext::new("", "Build timed out while waiting in the queue");
+                self.finish_early(&entry.build_id, StatusType::TimedOut, context, now)
+                    .await?;
+                done.expired.push(entry.build_id.clone());
+            }
+        }
+        let limits = self.limits(&entries).await?;
+        for entry in self.queue.claim(&limits, usize::MAX).await? {
+            if self.launch(&entry.build_id, now).await? {
+                done.launched.push(entry.build_id);
+            } else {
+                done.failed.push(entry.build_id);
+            }
+        }
+        Ok(done)
+    }
+
+    /// Moves a claimed build to PROVISIONING and starts its runner; `Ok(false)` if it could not be started.
+    async fn launch(&self, id: &str, now: Timestamp) -> Result<bool, UseCaseError> {
+        let record = self
+            .modify(id, now, |build, _| {
+                if build.current_phase() != PhaseType::Queued {
+                    return Ok(Change::Skip);
+                }
+                build
+                    .end_phase(
+                        PhaseType::Queued,
+                        StatusType::Succeeded,
+                        FailureAction::Default,
+                        vec![],
+                        now,
+                    )
+                    .map_err(|source| UseCaseError::Transition {
+                        id: id.to_owned(),
+                        source,
+                    })?;
+                Ok(Change::Write(BuildState::InProgress))
+            })
+            .await?;
+        if decode(&record)?.is_complete() {
+            // Stopped or expired while waiting: the slot is free again.
+            self.queue.release(id).await?;
+            return Ok(false);
+        }
+        match self.launcher.launch(id).await {
+            Ok(task) => {
+                self.queue.assign(id, &task).await?;
+                tracing::info!(build_id = %id, task = %task, "runner launched");
+                Ok(true)
+            }
+            Err(err) => {
+                let context = PhaseContext::new("CLIENT_ERROR", format!("could not start the runner: {err}"));
+                self.finish_early(id, StatusType::Fault, context, now).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// One reconciliation pass over the builds holding a slot: a runner that is gone ends its build FAULT,
+    /// a build past its timeout is killed and ends TIMED_OUT. Runs on start-up and every few seconds.
+    pub async fn reconcile(&self, now: Timestamp) -> Result<Reconciled, UseCaseError> {
+        let mut done = Reconciled::default();
+        for entry in self.queue.entries().await?.into_iter().filter(|e| e.claimed) {
+            let Some(stored) = self.builds.get(&entry.build_id).await? else {
+                self.queue.release(&entry.build_id).await?;
+                continue;
+            };
+            if stored.state == BuildState::Terminal {
+                self.queue.release(&entry.build_id).await?;
+                continue;
+            }
+            let build = decode(&stored.record)?;
+            let alive = match &entry.task {
+                Some(task) => self.launcher.is_alive(task).await?,
+                None => false,
+            };
+            if !alive {
+                let reason = match entry.task {
+                    Some(_) => "the runner process exited before the build finished",
+                    None => "the runner was never started (the server stopped while dispatching)",
+                };
+                self.finish_early(
+                    &entry.build_id,
+                    StatusType::Fault,
+                    PhaseContext::new("CLIENT_ERROR", reason),
+                    now,
+                )
+                .await?;
+                done.faulted.push(entry.build_id);
+                continue;
+            }
+            let started = build
+                .phases()
+                .iter()
+                .find(|p| p.phase_type == PhaseType::Provisioning)
+                .map(|p| p.start_time)
+                .unwrap_or(build.start_time());
+            if now >= started.plus(minutes(build.timeout_in_minutes)) {
+                let context = PhaseContext::new(
+                    "",
+                    format!("Build timed out after {} minutes", build.timeout_in_minutes),
+                );
+                self.finish_early(&entry.build_id, StatusType::TimedOut, context, now)
+                    .await?;
+                if let Some(task) = &entry.task {
+                    self.launcher.stop(task).await?;
+                }
+                done.timed_out.push(entry.build_id);
+            }
+        }
+        Ok(done)
+    }
+}

@@ -1,0 +1,132 @@
+//! Scheduled builds: each project's schedules (EventBridge `rate`/`cron`/`at` expressions) fire builds at their
+//! times. A fire is idempotent on (project, schedule, fire time), so a restart or a second scheduler cannot
+//! double-fire; fires that fall in a window the scheduler did not watch (the server was down) are reported as
+//! missed, not replayed, as EventBridge does.
+
+use chrono::{DateTime, Utc};
+
+use super::start::{EnvVar, Origin, StartBuildInput};
+use super::{Services, UseCaseError};
+use crate::build::{Timestamp, TriggerDetails, TriggerProvider};
+use crate::project::Schedule as ProjectSchedule;
+use crate::schedule::Schedule;
+
+/// One fire of one schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fire {
+    pub project: String,
+    pub schedule: String,
+    /// The fire time, RFC 3339 UTC.
+    pub at: String,
+    /// The build it started (or had started, for a repeat).
+    pub build_id: Option<String>,
+}
+
+/// What a scheduler tick did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ticked {
+    /// Fires in the window, each with its build.
+    pub fired: Vec<Fire>,
+    /// Fires skipped because the window was larger than one period (not replayed).
+    pub missed: Vec<Fire>,
+    /// Schedules that could not be read, with the reason.
+    pub invalid: Vec<String>,
+}
+
+fn utc(t: Timestamp) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.epoch_millis()).unwrap_or_default()
+}
+
+impl Services {
+    /// Fires every schedule whose fire time is in `(after, until]`. When a schedule has several fire times in
+    /// the window only the last fires; the earlier ones are returned as missed.
+    pub async fn fire_schedules(&self, after: Timestamp, until: Timestamp) -> Result<Ticked, UseCaseError> {
+        let mut ticked = Ticked::default();
+        for name in self.projects.project_names().await? {
+            let Some(project) = self.projects.get_project(&name).await? else {
+                continue;
+            };
+            let Some(list) = project.get("schedules").and_then(|s| s.as_array()).cloned() else {
+                continue;
+            };
+            for entry in list {
+                let parsed: Result<ProjectSchedule, _> = serde_json::from_value(entry);
+                let Ok(spec) = parsed else {
+                    ticked
+                        .invalid
+                        .push(format!("{name}: a schedule entry is not valid"));
+                    continue;
+                };
+                let timezone = spec.timezone.clone().unwrap_or_else(|| "UTC".into());
+                let schedule = match Schedule::parse(&spec.expression, &timezone) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        ticked.invalid.push(format!("{name}/{}: {e}", spec.name));
+                        continue;
+                    }
+                };
+                let mut times = Vec::new();
+                let mut t = utc(after);
+                while let Some(next) = schedule.next_after(t).filter(|n| *n <= utc(until)) {
+                    times.push(next);
+                    t = next;
+                    if times.len() > 1000 {
+                        break;
+                    }
+                }
+                let Some(last) = times.pop() else { continue };
+                for missed in times {
+                    ticked.missed.push(Fire {
+                        project: name.clone(),
+                        schedule: spec.name.clone(),
+                        at: missed.to_rfc3339(),
+                        build_id: None,
+                    });
+                }
+                let build_id = self.fire(&name, &spec, last, until).await?;
+                ticked.fired.push(Fire {
+                    project: name.clone(),
+                    schedule: spec.name.clone(),
+                    at: last.to_rfc3339(),
+                    build_id: Some(build_id),
+                });
+            }
+        }
+        Ok(ticked)
+    }
+
+    async fn fire(
+        &self,
+        project: &str,
+        spec: &ProjectSchedule,
+        at: DateTime<Utc>,
+        now: Timestamp,
+    ) -> Result<String, UseCaseError> {
+        let key = format!("schedule:{project}:{}:{}", spec.name, at.to_rfc3339());
+        let mut trigger = TriggerDetails::new(TriggerProvider::Schedule);
+        trigger.schedule_name = Some(spec.name.clone());
+        trigger.delivery_id = Some(key.clone());
+        let input = StartBuildInput {
+            project_name: project.to_owned(),
+            source_version: spec.source_version.clone(),
+            environment_variables_override: spec
+                .environment_variables_override
+                .iter()
+                .map(|v| EnvVar {
+                    name: v.name.clone(),
+                    value: v.value.clone(),
+                    var_type: v.variable_type.as_str().to_owned(),
+                })
+                .collect(),
+            ..StartBuildInput::default()
+        };
+        let origin = Origin {
+            initiator: Some(format!("kiln-schedule/{}", spec.name)),
+            trigger: Some(trigger),
+            key: Some(key),
+            webhook_env: Vec::new(),
+        };
+        let started = self.start_build(input, origin, now).await?;
+        Ok(started.record["id"].as_str().unwrap_or_default().to_owned())
+    }
+}

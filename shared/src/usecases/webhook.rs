@@ -1,0 +1,147 @@
+//! Accepting a webhook delivery for one project: verify the signature with the project's secret, normalise the
+//! payload, match the project's filter groups and fork policy, then create the build — idempotently on the
+//! delivery id, with trigger details and the `CODEBUILD_WEBHOOK_*` variables.
+
+use serde_json::Value;
+
+use super::start::{Origin, StartBuildInput};
+use super::{Services, UseCaseError};
+use crate::build::{Timestamp, TriggerDetails, TriggerProvider};
+use crate::project::{ForkPullRequests, SecretRef};
+use crate::trigger::{
+    FilterDecision, FilterGroups, Headers, Outcome, Provider, TriggerEvent, WebhookSecret, initiator,
+    parse_unverified, parse_webhook, trigger, webhook_variables,
+};
+
+/// What became of a delivery, for the edge to map to a status code.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// Builds created (or found, for a redelivery): HTTP 202.
+    Accepted {
+        build_ids: Vec<String>,
+        redelivery: bool,
+    },
+    /// A valid delivery that starts nothing: HTTP 200 with the reason.
+    Ignored { reason: String },
+    /// Bad or missing signature: HTTP 401, nothing stored.
+    Unauthenticated { reason: String },
+    /// Not the payload the headers announce: HTTP 400, nothing stored.
+    Malformed { message: String },
+    /// No such project, or it has no webhook: HTTP 404.
+    UnknownProject { reason: String },
+}
+
+fn provider(provider: Provider) -> TriggerProvider {
+    match provider {
+        Provider::GitHub => TriggerProvider::Github,
+        Provider::GitLab => TriggerProvider::Gitlab,
+        Provider::Bitbucket => TriggerProvider::Bitbucket,
+        Provider::Gitea => TriggerProvider::Gitea,
+    }
+}
+
+/// The trigger details a webhook build records.
+pub fn trigger_details(event: &TriggerEvent) -> TriggerDetails {
+    let mut details = TriggerDetails::new(provider(event.provider));
+    details.event = Some(event.event.as_str().to_owned());
+    details.delivery_id = Some(event.delivery_id.as_str().to_owned());
+    details.head_ref = Some(event.head_ref.as_str().to_owned());
+    details.base_ref = event.base_ref.as_ref().map(|r| r.as_str().to_owned());
+    details.head_sha = event.head_sha.clone();
+    details.prev_commit = event.before_sha.clone();
+    details.actor_id = event.actor.id.clone();
+    details.actor_login = event.actor.login.clone();
+    details.pr_number = event.pr_number;
+    details.from_fork = Some(event.from_fork);
+    details.webhook_trigger = Some(trigger(event));
+    details
+}
+
+impl Services {
+    /// Handles one delivery to project `name`'s webhook. `resolve` turns the project's secret reference into
+    /// the secret (the edge knows where secrets live).
+    pub async fn accept_webhook(
+        &self,
+        name: &str,
+        headers: &Headers,
+        body: &[u8],
+        resolve: impl Fn(&SecretRef) -> Result<String, String>,
+        now: Timestamp,
+    ) -> Result<Delivery, UseCaseError> {
+        let Some(project) = self.projects.get_project(name).await? else {
+            return Ok(Delivery::UnknownProject {
+                reason: format!("project {name:?} cannot be found"),
+            });
+        };
+        let Some(webhook) = project.get("webhook").filter(|w| w.is_object()) else {
+            return Ok(Delivery::UnknownProject {
+                reason: format!("project {name:?} has no webhook"),
+            });
+        };
+        let outcome = match webhook.get("secret").filter(|s| !s.is_null()) {
+            Some(reference) => {
+                let reference: SecretRef = serde_json::from_value(reference.clone())
+                    .map_err(|e| UseCaseError::Corrupt(format!("webhook secret of {name:?}: {e}")))?;
+                let secret = resolve(&reference).map_err(UseCaseError::InvalidInput)?;
+                parse_webhook(headers, body, &WebhookSecret::new(secret))
+            }
+            None => parse_unverified(headers, body),
+        };
+        let event = match outcome {
+            Outcome::Unauthenticated { reason } => return Ok(Delivery::Unauthenticated { reason }),
+            Outcome::Malformed { message } => return Ok(Delivery::Malformed { message }),
+            Outcome::Ignored { reason } => return Ok(Delivery::Ignored { reason }),
+            Outcome::Accepted(event) => event,
+        };
+        if let Some(reason) = refusal(&project, webhook, &event)? {
+            return Ok(Delivery::Ignored { reason });
+        }
+        let input = StartBuildInput {
+            project_name: name.to_owned(),
+            source_version: Some(event.source_version.clone()),
+            ..StartBuildInput::default()
+        };
+        let origin = Origin {
+            initiator: Some(initiator(&event)),
+            trigger: Some(trigger_details(&event)),
+            key: Some(format!("webhook:{name}:{}", event.delivery_id.as_str())),
+            webhook_env: webhook_variables(&event)
+                .into_iter()
+                .map(|(n, v)| (n.to_owned(), v))
+                .collect(),
+        };
+        let started = self.start_build(input, origin, now).await?;
+        let id = started.record["id"].as_str().unwrap_or_default().to_owned();
+        Ok(Delivery::Accepted {
+            build_ids: vec![id],
+            redelivery: started.existing,
+        })
+    }
+}
+
+/// Why the project's filter groups or fork policy refuse `event`, if they do.
+fn refusal(project: &Value, webhook: &Value, event: &TriggerEvent) -> Result<Option<String>, UseCaseError> {
+    let groups: FilterGroups = match webhook.get("filterGroups") {
+        Some(groups) if !groups.is_null() => serde_json::from_value(groups.clone())
+            .map_err(|e| UseCaseError::Corrupt(format!("filter groups: {e}")))?,
+        _ => FilterGroups::default(),
+    };
+    let compiled = groups
+        .compile()
+        .map_err(|e| UseCaseError::Corrupt(format!("filter groups: {e}")))?;
+    match compiled.evaluate(event) {
+        FilterDecision::Build { .. } => {}
+        FilterDecision::NoMatch { reason } => return Ok(Some(format!("no filter group matched: {reason}"))),
+        FilterDecision::Skipped { reason } => return Ok(Some(format!("skipped: {reason}"))),
+    }
+    let forks: ForkPullRequests = project
+        .get("forkPullRequests")
+        .and_then(|f| serde_json::from_value(f.clone()).ok())
+        .unwrap_or_default();
+    if !forks.allows_build(event.from_fork) {
+        return Ok(Some(
+            "pull requests from forks do not build in this project (forkPullRequests.build)".into(),
+        ));
+    }
+    Ok(None)
+}
