@@ -1,6 +1,7 @@
 //! Kiln's integration tests: one binary, one module per area. Test names read as sentences.
 
 mod buildspec;
+mod console;
 mod harness;
 mod serve;
 mod template;
