@@ -2,6 +2,7 @@
 
 mod buildspec;
 mod console;
+mod console_login;
 mod harness;
 mod serve;
 mod template;

@@ -162,6 +162,15 @@ pub(crate) fn trigger_text(record: &serde_json::Value) -> String {
     )
 }
 
+/// A 40-hex commit id shortened to 12 characters; anything else as is.
+fn short_sha(text: &str) -> &str {
+    if text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &text[..12]
+    } else {
+        text
+    }
+}
+
 /// The header of the builds table.
 pub(crate) fn builds_table_head() -> &'static str {
     "<thead><tr><th scope=\"col\">Build</th><th scope=\"col\">Status</th><th scope=\"col\">Trigger</th>\
@@ -187,9 +196,9 @@ pub(crate) fn build_row(build: &StoredBuild, compute_type: &str, now: f64) -> St
         id = pct(&build.id),
         st = html::status(s(r, "buildStatus")),
         tr = trigger_text(r),
-        sv = esc(s(r, "sourceVersion")),
+        sv = esc(short_sha(s(r, "sourceVersion"))),
         c = esc(commit),
-        cs = esc(commit.get(..12).unwrap_or(commit)),
+        cs = esc(short_sha(commit)),
         t = html::time(&r["startTime"]),
         d = html::duration(secs),
         cost = html::cost(compute_type, secs),

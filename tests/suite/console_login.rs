@@ -1,0 +1,117 @@
+//! The console behind credentials: pages redirect to a login that checks the server's access key and secret
+//! and sets a signed, HttpOnly, SameSite=Strict session cookie; a tampered cookie is refused.
+
+use kiln_tests::kiln::{GitRepo, TestKiln};
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+#[test]
+fn with_credentials_the_console_asks_for_them_and_keeps_a_signed_session() {
+    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n");
+    let config = format!(
+        "projects:\n  - name: demo\n    source: {{type: GIT, location: {}}}\n    environment: {{type: LINUX_CONTAINER, image: local, computeType: BUILD_GENERAL1_SMALL}}\n    artifacts: {{type: NO_ARTIFACTS}}\n",
+        repo.url()
+    );
+    let kiln = TestKiln::spawn_with(
+        &config,
+        &[
+            "--access-key-id",
+            "AKIDCONSOLE",
+            "--secret-access-key",
+            "console-secret-key",
+        ],
+    );
+    let http = client();
+    let base = &kiln.endpoint;
+
+    let page = http.get(format!("{base}/")).send().expect("GET /");
+    assert_eq!(
+        page.status().as_u16(),
+        303,
+        "an anonymous visitor is sent to the login"
+    );
+    assert_eq!(page.headers()["location"], "/console/login?next=%2F");
+    let login = http
+        .get(format!("{base}/console/login"))
+        .send()
+        .expect("login page");
+    assert_eq!(login.status().as_u16(), 200);
+    assert!(login.text().expect("body").contains("Secret access key"));
+
+    let wrong = http
+        .post(format!("{base}/console/login"))
+        .header("Origin", base.as_str())
+        .form(&[
+            ("access_key_id", "AKIDCONSOLE"),
+            ("secret_access_key", "guess"),
+            ("next", "/"),
+        ])
+        .send()
+        .expect("login");
+    assert!(
+        wrong.headers().get("set-cookie").is_none(),
+        "wrong credentials set no cookie"
+    );
+    assert!(
+        wrong.headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .contains("failed=true"),
+        "wrong credentials go back to the login"
+    );
+
+    let right = http
+        .post(format!("{base}/console/login"))
+        .header("Origin", base.as_str())
+        .form(&[
+            ("access_key_id", "AKIDCONSOLE"),
+            ("secret_access_key", "console-secret-key"),
+            ("next", "/console/events"),
+        ])
+        .send()
+        .expect("login");
+    assert_eq!(right.headers()["location"], "/console/events");
+    let cookie = right.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} missing from {cookie}");
+    }
+    let pair = cookie.split(';').next().expect("name=value").to_owned();
+
+    let projects = http
+        .get(format!("{base}/"))
+        .header("Cookie", &pair)
+        .send()
+        .expect("GET /");
+    assert_eq!(projects.status().as_u16(), 200);
+    assert!(projects.text().expect("body").contains("demo"));
+
+    let tampered = pair.replacen(".1.", ".2.", 1);
+    let refused = http
+        .get(format!("{base}/"))
+        .header("Cookie", &tampered)
+        .send()
+        .expect("GET /");
+    assert_eq!(
+        refused.status().as_u16(),
+        303,
+        "a tampered cookie is not a session"
+    );
+
+    let forged = http
+        .post(format!("{base}/console/projects/demo/start"))
+        .header("Cookie", &pair)
+        .header("Origin", "http://evil.example")
+        .form(&[("csrf", "x")])
+        .send()
+        .expect("POST");
+    assert_eq!(
+        forged.status().as_u16(),
+        403,
+        "a POST from another origin is refused"
+    );
+}
