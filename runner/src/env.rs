@@ -40,18 +40,31 @@ impl EnvVarSpec {
 /// The built-in variables' values for one build.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Builtins {
+    /// `CODEBUILD_BUILD_ID` (`<project>:<uuid>`).
     pub build_id: String,
+    /// `CODEBUILD_BUILD_ARN`.
     pub build_arn: String,
+    /// `CODEBUILD_BUILD_NUMBER`.
     pub build_number: u64,
+    /// `CODEBUILD_INITIATOR`.
     pub initiator: String,
+    /// `CODEBUILD_SRC_DIR`.
     pub src_dir: String,
+    /// `CODEBUILD_SOURCE_VERSION` (the requested version), when there is one.
     pub source_version: Option<String>,
+    /// `CODEBUILD_RESOLVED_SOURCE_VERSION` (the commit), known after DOWNLOAD_SOURCE.
     pub resolved_source_version: Option<String>,
+    /// `CODEBUILD_SOURCE_REPO_URL`, for git sources.
     pub source_repo_url: Option<String>,
+    /// `CODEBUILD_START_TIME` (epoch milliseconds).
     pub start_time_ms: u128,
+    /// `CODEBUILD_BUILD_IMAGE`.
     pub image: String,
+    /// `CODEBUILD_LOG_PATH` (the log stream name: the build uuid).
     pub log_path: String,
+    /// `CODEBUILD_PROJECT_ARN`.
     pub project_arn: String,
+    /// `AWS_REGION` and `AWS_DEFAULT_REGION`.
     pub region: String,
     /// `CODEBUILD_WEBHOOK_*` variables for webhook builds, as the trigger produced them.
     pub webhook: Vec<(String, String)>,
@@ -188,6 +201,9 @@ pub async fn assemble(
     }
     Ok(env)
 }
+
+/// Variables whose values are masked in the log like secrets (AWS credentials).
+pub const AWS_CREDENTIALS: &[&str] = &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
 
 /// Names of the runner's own environment passed to builds (the rest is not inherited).
 pub const INHERITED: &[&str] = &[

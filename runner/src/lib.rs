@@ -8,6 +8,7 @@
 //! [`artifacts`], [`cache`] and [`reports`] are called at their points in the phase flow.
 
 pub mod artifacts;
+pub mod build_record;
 pub mod buildspec_file;
 pub mod cache;
 pub mod engine;

@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use kiln_shared::build::{PhaseType, StatusType};
+use kiln_shared::build::{FailureAction, PhaseType, StatusType};
 use serde::Serialize;
 
 use crate::artifacts::ArtifactOutcome;
@@ -40,6 +40,9 @@ pub struct PhaseRecord {
     /// Why it ended as it did.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub contexts: Vec<PhaseContext>,
+    /// The `on-failure` action that chose the next phase (not part of CodeBuild's record).
+    #[serde(skip)]
+    pub action: FailureAction,
 }
 
 /// Something that happened during a build, sent as it happens.

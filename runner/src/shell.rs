@@ -170,8 +170,20 @@ impl Shell {
 
     /// Kills the shell's whole process group (SIGTERM, then SIGKILL after `grace`) and reaps the shell.
     pub async fn kill(mut self, grace: Duration) {
+        use nix::sys::signal::Signal;
         self.stdin.take();
-        process::terminate_group(self.pgid, grace).await;
+        process::signal_group(self.pgid, Signal::SIGTERM);
+        process::signal_group(self.pgid, Signal::SIGCONT);
+        let deadline = tokio::time::Instant::now() + grace;
+        // Reap the shell as we wait: an unreaped shell would keep the group "alive" for the whole grace.
+        while tokio::time::Instant::now() < deadline {
+            let shell_done = matches!(self.child.try_wait(), Ok(Some(_)) | Err(_));
+            if shell_done && !process::group_alive(self.pgid) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        process::signal_group(self.pgid, Signal::SIGKILL);
         let _ = self.child.wait().await;
     }
 

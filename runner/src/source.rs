@@ -148,6 +148,7 @@ async fn git(dir: &Path, args: &[&str], url: &str) -> Result<String, SourceError
         .args(args)
         .current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(SourceError::GitMissing)?;

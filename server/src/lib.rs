@@ -9,6 +9,7 @@ pub mod api;
 pub mod console;
 pub mod error;
 pub mod events;
+pub mod forwarder;
 pub mod logs;
 pub mod webhooks;
 
@@ -93,6 +94,8 @@ pub struct AppState {
     pub base_url: String,
     pub clock: Clock,
     pub secrets: SecretLookup,
+    /// Notified when a build is queued, so the dispatcher need not wait for its next tick.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

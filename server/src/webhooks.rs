@@ -42,6 +42,7 @@ pub async fn receive(
             build_ids,
             redelivery,
         } => {
+            state.wake.notify_one();
             tracing::info!(project = %project, builds = ?build_ids, redelivery, "delivery accepted");
             (
                 StatusCode::ACCEPTED,

@@ -154,6 +154,11 @@ impl TestKiln {
         }
     }
 
+    /// The server's process id while it runs.
+    pub fn server_pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Sends SIGKILL to the server from a shared reference (e.g. while other threads post to it); reap it
     /// with [`TestKiln::restart`] or [`TestKiln::kill9`].
     pub fn crash(&self) {

@@ -3,6 +3,7 @@
 mod buildspec;
 mod console;
 mod console_login;
+mod executor;
 mod harness;
 mod serve;
 mod template;

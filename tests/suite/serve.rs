@@ -133,6 +133,15 @@ fn a_signed_push_builds_only_the_projects_whose_filter_groups_match() {
         log.contains(&format!("building refs/heads/master at {}", repo.head)),
         "{log}"
     );
+    let stream = reqwest::blocking::get(format!("{}/builds/{id}/logs/stream", kiln.endpoint))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(stream.contains("building refs/heads/master"), "{stream}");
+    assert!(
+        stream.trim_end().ends_with("event: end\ndata: SUCCEEDED"),
+        "the stream ends with the final status: {stream}"
+    );
 
     let (_, events) = kiln.api("ListBuilds", json!({}));
     assert_eq!(events["ids"], json!([id]));
@@ -245,7 +254,7 @@ fn a_body_over_25_mb_is_refused_with_413() {
 
 #[test]
 fn stop_ends_a_running_build_stopped_and_retry_starts_a_new_one() {
-    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 120\n");
+    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 121\n");
     let kiln = TestKiln::spawn(&config(&[project(
         "web",
         &repo,
@@ -260,6 +269,10 @@ fn stop_ends_a_running_build_stopped_and_retry_starts_a_new_one() {
     wait_until(
         || kiln.runner_pids().is_empty(),
         "the runner is gone after StopBuild",
+    );
+    wait_until(
+        || !sleep_121_running(),
+        "the build's own processes are gone after StopBuild",
     );
     let (status, retried) = kiln.api("RetryBuild", json!({"id": id}));
     assert_eq!(status, 200, "{retried}");
@@ -620,4 +633,153 @@ fn the_cli_client_starts_follows_and_lists_builds_through_a_signed_api() {
         .unwrap();
     assert!(!unsigned.status.success());
     assert!(String::from_utf8_lossy(&unsigned.stderr).contains("AccessDeniedException"));
+}
+
+/// A one-thread HTTP receiver on a loopback port: answers 500 to the first `failures` requests, then 200, and
+/// keeps every successfully answered request's headers and body.
+struct Receiver {
+    url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+fn receiver(failures: usize) -> Receiver {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let url = format!("http://{}/hook", listener.local_addr().expect("bound"));
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = received.clone();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+            let (mut headers, mut length) = (String::new(), 0usize);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                headers.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).ok();
+            let status = if n < failures {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            )
+            .ok();
+            if n >= failures {
+                kept.lock()
+                    .expect("not poisoned")
+                    .push((headers, String::from_utf8_lossy(&body).into_owned()));
+            }
+        }
+    });
+    Receiver { url, received }
+}
+
+#[test]
+fn notices_reach_an_http_target_in_order_signed_and_retried_after_failures() {
+    let repo = GitRepo::with_buildspec(BUILDSPEC);
+    let hook = receiver(2);
+    let extra = format!(
+        "    notifications:\n      - type: HTTP\n        target: {}\n        secret:\n          value: hook-secret\n",
+        hook.url
+    );
+    let kiln = TestKiln::spawn(&config(&[project(
+        "web",
+        &repo,
+        "[[{type: EVENT, pattern: PUSH}]]",
+        &extra,
+    )]));
+    let id = kiln.start_build("web");
+    kiln.wait_for(&id, "SUCCEEDED");
+    let feed: Value = reqwest::blocking::get(format!("{}/events?limit=1000", kiln.endpoint))
+        .unwrap()
+        .json()
+        .unwrap();
+    let expected = feed["events"].as_array().unwrap().len();
+    wait_until(
+        || hook.received.lock().unwrap().len() >= expected,
+        "every notice reaches the target",
+    );
+    let received = hook.received.lock().unwrap().clone();
+    assert_eq!(received.len(), expected, "each notice once after its success");
+    let mut cursors = Vec::new();
+    for (headers, body) in &received {
+        let signature = kiln_shared::trigger::sign_hex(
+            &kiln_shared::trigger::WebhookSecret::new("hook-secret"),
+            body.as_bytes(),
+        );
+        assert!(
+            headers
+                .to_ascii_lowercase()
+                .contains(&format!("x-kiln-signature-256: sha256={signature}")),
+            "{headers}"
+        );
+        let cursor = headers.lines().find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("x-kiln-event-cursor:")
+                .map(|v| v.trim().parse::<u64>().unwrap())
+        });
+        cursors.push(cursor.unwrap());
+    }
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]), "in order: {cursors:?}");
+    let last: Value = serde_json::from_str(&received.last().unwrap().1).unwrap();
+    assert_eq!(last["detail"]["build-status"], "SUCCEEDED");
+}
+
+/// Whether any process is running `sleep 121` (the stop test's build command).
+fn sleep_121_running() -> bool {
+    std::fs::read_dir("/proc").expect("/proc").flatten().any(|entry| {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'));
+        !zombie && cmdline == b"sleep\x00121\x00"
+    })
+}
+
+#[test]
+fn an_on_failure_continue_install_is_recorded_phase_by_phase_as_the_executor_ran_it() {
+    let repo = GitRepo::with_buildspec(
+        "version: 0.2\nphases:\n  install:\n    on-failure: CONTINUE\n    commands:\n      - exit 3\n  build:\n    commands:\n      - echo build ran\n",
+    );
+    let kiln = TestKiln::spawn(&config(&[project(
+        "web",
+        &repo,
+        "[[{type: EVENT, pattern: PUSH}]]",
+        "",
+    )]));
+    let id = kiln.start_build("web");
+    let build = kiln.wait_for(&id, "FAILED");
+    let phases: Vec<(String, String)> = build["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .map(|p| {
+            (
+                p["phaseType"].as_str().unwrap_or("").to_owned(),
+                p["phaseStatus"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        phases.contains(&("INSTALL".into(), "FAILED".into())),
+        "{phases:?}"
+    );
+    assert!(
+        phases.contains(&("BUILD".into(), "SUCCEEDED".into())),
+        "CONTINUE runs the next phases: {phases:?}"
+    );
+    assert_eq!(phases.last().map(|p| p.0.as_str()), Some("COMPLETED"));
 }

@@ -1,7 +1,9 @@
 //! Benchmarks for build outputs: ZIP artifacts vs `zip -r -6`, and the cache (tar + zstd) vs
 //! `tar -I zstd -cf` / `-xf`, on a generated tree of 10,000 files (~500 MB: 70 % source-like text, 30 % random
 //! bytes, sizes 1–100 KB, fixed seed). Each figure is the median of three runs; a one-file run shows the fixed
-//! start-up cost separately. Usage: `cargo run --release -p kiln-bench --bin outputs [-- FILES]`.
+//! start-up cost separately. Usage: `cargo run --release -p kiln-bench --bin outputs [-- FILES]`; environment:
+//! `KILN_BENCH_ONLY=zip|cache` runs one part, `KILN_BENCH_ZIP_LEVEL` tries another deflate level,
+//! `KILN_BENCH_UPLOAD=1` adds one `package_and_upload` run through the local object store.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -86,6 +88,14 @@ fn generate(root: &Path, files: usize) -> anyhow::Result<u64> {
     Ok(total)
 }
 
+/// The deflate level for Kiln's ZIP: `KILN_BENCH_ZIP_LEVEL` to compare levels, else the one Kiln uses.
+fn zip_level() -> u32 {
+    std::env::var("KILN_BENCH_ZIP_LEVEL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(artifacts::ZIP_LEVEL)
+}
+
 fn sh(cmd: &mut Command) -> anyhow::Result<()> {
     let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
     if !status.success() {
@@ -106,19 +116,71 @@ fn fresh(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
-/// Median wall time of `RUNS` runs of `f`, with `reset` run (untimed) before each.
-fn measure(
+/// CPU seconds (user + system) used so far by this process and by its waited-for children, from
+/// `/proc/self/stat` (fields 14–17, in clock ticks of 1/100 s).
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<f64> = after_name
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    let field = |n: usize| fields.get(n - 3).copied().unwrap_or(0.0) / 100.0;
+    (field(14) + field(15), field(16) + field(17))
+}
+
+/// Wall time and CPU time of one run.
+#[derive(Clone, Copy, Default)]
+struct Sample {
+    wall: Duration,
+    cpu: f64,
+}
+
+/// Runs Kiln's `ours` and the baseline `theirs` `RUNS` times, alternating so that load from other processes
+/// hits both alike, with `reset` run (untimed) before each run; returns the medians.
+fn measure_pair(
     mut reset: impl FnMut() -> anyhow::Result<()>,
-    mut f: impl FnMut() -> anyhow::Result<()>,
-) -> anyhow::Result<Duration> {
-    let mut samples = Vec::new();
+    mut ours: impl FnMut() -> anyhow::Result<()>,
+    mut theirs: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<(Sample, Sample)> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
-        reset()?;
-        let (d, r) = timed(&mut f);
-        r?;
-        samples.push(d);
+        for (samples, f, child) in [
+            (&mut a, &mut ours as &mut dyn FnMut() -> anyhow::Result<()>, false),
+            (&mut b, &mut theirs, true),
+        ] {
+            reset()?;
+            let before = cpu_seconds();
+            let (wall, r) = timed(&mut *f);
+            r?;
+            let after = cpu_seconds();
+            let cpu = if child {
+                after.1 - before.1
+            } else {
+                after.0 - before.0
+            };
+            samples.push(Sample { wall, cpu });
+        }
     }
-    Ok(median(samples))
+    let med = |mut v: Vec<Sample>| {
+        let wall = median(v.iter().map(|s| s.wall).collect());
+        v.sort_by(|x, y| x.cpu.total_cmp(&y.cpu));
+        Sample {
+            wall,
+            cpu: v.get(v.len() / 2).map_or(0.0, |s| s.cpu),
+        }
+    };
+    Ok((med(a), med(b)))
+}
+
+fn print_pair(what: &str, (ours, theirs): (Sample, Sample)) {
+    print_row(
+        &format!("{what}: wall time"),
+        secs(ours.wall),
+        secs(theirs.wall),
+        "s",
+    );
+    print_row(&format!("{what}: cpu time"), ours.cpu, theirs.cpu, "s");
 }
 
 fn bench_tree(label: &str, work: &Path, files: usize) -> anyhow::Result<()> {
@@ -126,26 +188,35 @@ fn bench_tree(label: &str, work: &Path, files: usize) -> anyhow::Result<()> {
     let total = generate(&tree, files)?;
     println!("\n== {label}: {files} files, {:.1} MB ==", total as f64 / 1e6);
     let out = fresh(&work.join("out"))?;
+    let only = std::env::var("KILN_BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "zip" {
+        bench_zip(&tree, &out)?;
+    }
+    if only.is_empty() || only == "cache" {
+        bench_cache(&tree, &out)?;
+    }
+    std::fs::remove_dir_all(&out)?;
+    std::fs::remove_dir_all(&tree)?;
+    Ok(())
+}
 
-    // ZIP artifact vs zip -r -6.
+/// ZIP artifact vs `zip -r -6`.
+fn bench_zip(tree: &Path, out: &Path) -> anyhow::Result<()> {
     let ours_zip = out.join("kiln.zip");
     let theirs_zip = out.join("zip.zip");
     let spec = ArtifactSpec {
         files: vec!["**/*".into()],
         ..ArtifactSpec::default()
     };
-    let kiln = measure(
-        || Ok(()),
-        || {
-            let selection = spec.select(&tree, Packaging::Zip)?;
-            artifacts::zip_writer::write_zip(&selection.entries, &ours_zip, artifacts::ZIP_LEVEL)?;
-            Ok(())
-        },
-    )?;
-    let zip = measure(
+    let zip = measure_pair(
         || {
             // zip adds to an existing archive: start from none.
             let _ = std::fs::remove_file(&theirs_zip);
+            Ok(())
+        },
+        || {
+            let selection = spec.select(tree, Packaging::Zip)?;
+            artifacts::zip_writer::write_zip(&selection.entries, &ours_zip, zip_level())?;
             Ok(())
         },
         || {
@@ -153,10 +224,10 @@ fn bench_tree(label: &str, work: &Path, files: usize) -> anyhow::Result<()> {
                 .args(["-r", "-6", "-q"])
                 .arg(&theirs_zip)
                 .arg(".")
-                .current_dir(&tree))
+                .current_dir(tree))
         },
     )?;
-    print_row("zip artifact: wall time", secs(kiln), secs(zip), "s");
+    print_pair("zip artifact", zip);
     let (ours_size, their_size) = (
         std::fs::metadata(&ours_zip)?.len(),
         std::fs::metadata(&theirs_zip)?.len(),
@@ -167,51 +238,49 @@ fn bench_tree(label: &str, work: &Path, files: usize) -> anyhow::Result<()> {
         their_size as f64 / 1e6,
         "MB",
     );
-
-    let rt = tokio::runtime::Runtime::new()?;
-    let store = DirObjectStore::new(out.join("store"));
-    let upload = measure(
-        || Ok(()),
-        || {
+    if std::env::var_os("KILN_BENCH_UPLOAD").is_some() {
+        let rt = tokio::runtime::Runtime::new()?;
+        let store = DirObjectStore::new(out.join("store"));
+        let (upload, result) = timed(|| {
             rt.block_on(artifacts::package_and_upload(
                 &spec,
-                &tree,
+                tree,
                 Packaging::Zip,
                 &store,
                 "bench",
-            ))?;
-            Ok(())
-        },
-    )?;
-    print_row(
-        "zip artifact: package_and_upload (dir store)",
-        secs(upload),
-        secs(zip),
-        "s",
-    );
+            ))
+        });
+        result?;
+        print_row(
+            "zip artifact: package_and_upload, 1 run",
+            secs(upload),
+            secs(zip.1.wall),
+            "s",
+        );
+    }
+    Ok(())
+}
 
-    // Cache save and restore vs tar -I zstd.
+/// Cache save and restore vs `tar -I zstd`.
+fn bench_cache(tree: &Path, out: &Path) -> anyhow::Result<()> {
     let ours_tar = out.join("kiln.tar.zst");
     let theirs_tar = out.join("tar.tar.zst");
     let paths = vec!["**/*".to_owned()];
-    let save = measure(
+    let save = measure_pair(
         || Ok(()),
         || {
-            cache::pack_paths(&paths, &tree, &ours_tar).map_err(anyhow::Error::msg)?;
+            cache::pack_paths(&paths, tree, &ours_tar).map_err(anyhow::Error::msg)?;
             Ok(())
         },
-    )?;
-    let tar_save = measure(
-        || Ok(()),
         || {
             sh(Command::new("tar")
                 .args(["-I", "zstd", "-cf"])
                 .arg(&theirs_tar)
                 .arg(".")
-                .current_dir(&tree))
+                .current_dir(tree))
         },
     )?;
-    print_row("cache save: wall time", secs(save), secs(tar_save), "s");
+    print_pair("cache save", save);
     let (ours_size, their_size) = (
         std::fs::metadata(&ours_tar)?.len(),
         std::fs::metadata(&theirs_tar)?.len(),
@@ -225,12 +294,12 @@ fn bench_tree(label: &str, work: &Path, files: usize) -> anyhow::Result<()> {
 
     let ours_dest = out.join("restore-kiln");
     let their_dest = out.join("restore-tar");
-    let restore = measure(
-        || fresh(&ours_dest).map(|_| ()),
+    let restore = measure_pair(
+        || {
+            fresh(&ours_dest)?;
+            fresh(&their_dest).map(|_| ())
+        },
         || Ok(archive::unpack(&ours_tar, &ours_dest).map(|_| ())?),
-    )?;
-    let tar_restore = measure(
-        || fresh(&their_dest).map(|_| ()),
         || {
             sh(Command::new("tar")
                 .args(["-I", "zstd", "-xf"])
@@ -239,15 +308,13 @@ fn bench_tree(label: &str, work: &Path, files: usize) -> anyhow::Result<()> {
                 .arg(&their_dest))
         },
     )?;
-    print_row("cache restore: wall time", secs(restore), secs(tar_restore), "s");
+    print_pair("cache restore", restore);
     print_row(
         "cache save + restore: wall time",
-        secs(save + restore),
-        secs(tar_save + tar_restore),
+        secs(save.0.wall + restore.0.wall),
+        secs(save.1.wall + restore.1.wall),
         "s",
     );
-    std::fs::remove_dir_all(&out)?;
-    std::fs::remove_dir_all(&tree)?;
     Ok(())
 }
 

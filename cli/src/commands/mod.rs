@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod client_commands;
+pub mod run;
 pub mod runner;
 pub mod serve;
 
@@ -14,8 +15,6 @@ mod validate;
 pub enum Command {
     /// Print the version of this kiln binary.
     Version,
-    /// Check a buildspec: print `ok` or every error with its line and column.
-    Validate(validate::Args),
     /// Run the orchestrator: webhooks, the CodeBuild API, schedules and builds on this machine.
     Serve(serve::ServeArgs),
     /// Start a build of a project on a Kiln server.
@@ -35,6 +34,10 @@ pub enum Command {
     /// Run one queued build (started by `kiln serve`; not for direct use).
     #[command(hide = true)]
     Runner(runner::RunnerArgs),
+    /// Run one build on this machine (no AWS, no Docker), like CodeBuild's local agent.
+    Run(Box<run::RunArgs>),
+    /// Check a buildspec: print `ok` or every error with its line and column.
+    Validate(validate::Args),
 }
 
 /// Runs one subcommand and returns the process exit code.
@@ -44,7 +47,6 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             println!("kiln {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate(args) => validate::run(&args),
         Command::Serve(args) => serve::run(args),
         Command::Runner(args) => runner::run(args),
         Command::Start(args) => client_commands::start(args),
@@ -54,5 +56,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Stop(args) => client_commands::stop_or_retry(args, "StopBuild"),
         Command::Retry(args) => client_commands::stop_or_retry(args, "RetryBuild"),
         Command::Events(args) => client_commands::events(args),
+        Command::Run(args) => run::run(*args),
+        Command::Validate(args) => validate::run(&args),
     }
 }

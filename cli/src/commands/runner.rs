@@ -98,8 +98,9 @@ async fn run_build(args: RunnerArgs) -> anyhow::Result<ExitCode> {
             // the result's members (commit, artifacts, exported variables) are recorded.
             let mut finalizing = None;
             while let Some(event) = received.recv().await {
-                // The executor's events carry no on-failure action; with CONTINUE/ABORT the store may fall
-                // behind the executor's phases, and `finish` then ends the build with the executor's status.
+                // Each phase record carries the on-failure action that chose the next phase, so the store's
+                // state machine follows the executor's; if they ever disagree, `finish` ends the build with the
+                // executor's status.
                 if let BuildEvent::PhaseEnded(phase) = event {
                     let Some(status) = phase.phase_status else {
                         continue;
@@ -114,14 +115,7 @@ async fn run_build(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                         continue;
                     }
                     let recorded = services
-                        .record_phase(
-                            &id,
-                            phase.phase_type,
-                            status,
-                            FailureAction::Default,
-                            contexts,
-                            now(),
-                        )
+                        .record_phase(&id, phase.phase_type, status, phase.action, contexts, now())
                         .await;
                     if let Err(err) = recorded {
                         tracing::warn!(build_id = %id, error = %err, "phase not recorded");

@@ -156,10 +156,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         base_url: args.base_url.clone().unwrap_or_else(|| format!("http://{addr}")),
         clock: system_clock(),
         secrets: local_secrets(),
+        wake: Arc::new(tokio::sync::Notify::new()),
     };
     let clock = state.clock.clone();
-    tokio::spawn(background(services.clone(), clock.clone(), args.paused));
+    tokio::spawn(background(
+        services.clone(),
+        clock.clone(),
+        state.wake.clone(),
+        args.paused,
+    ));
     tokio::spawn(scheduler(services, store.clone(), clock));
+    let mut forwarder = kiln_server::forwarder::Forwarder::new(store.clone(), local_secrets());
+    tokio::spawn(async move {
+        loop {
+            forwarder.step().await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
     println!(
         "kiln serve listening on http://{addr} (data in {})",
         data.root().display()
@@ -184,7 +197,12 @@ fn load_config(store: &SqliteStore, path: &Path) -> anyhow::Result<()> {
 }
 
 /// Reconciles at once, then dispatches often and reconciles every few seconds.
-async fn background(services: Services, clock: kiln_server::Clock, paused: bool) {
+async fn background(
+    services: Services,
+    clock: kiln_server::Clock,
+    wake: Arc<tokio::sync::Notify>,
+    paused: bool,
+) {
     let mut ticks: u64 = 0;
     loop {
         if ticks.is_multiple_of(25) {
@@ -200,7 +218,10 @@ async fn background(services: Services, clock: kiln_server::Clock, paused: bool)
             tracing::error!(error = %err, "dispatch failed");
         }
         ticks += 1;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
     }
 }
 

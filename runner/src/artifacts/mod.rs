@@ -8,6 +8,7 @@ pub mod zip_writer;
 
 use std::path::Path;
 
+use kiln_shared::buildspec;
 use kiln_shared::ports::object_store::{ObjectStore, ObjectStoreError};
 use sha2::{Digest, Sha256};
 
@@ -129,6 +130,37 @@ impl ArtifactSpec {
         }
         Ok(selection)
     }
+}
+
+impl From<&buildspec::ArtifactSet> for ArtifactSpec {
+    /// The primary artifact's settings; `name` still holds the buildspec's unevaluated text.
+    fn from(set: &buildspec::ArtifactSet) -> Self {
+        Self {
+            files: set.files.clone(),
+            base_directory: set.base_directory.clone(),
+            discard_paths: set.discard_paths,
+            exclude_paths: set.exclude_paths.clone(),
+            enable_symlinks: set.enable_symlinks,
+            name: set.name.clone(),
+            identifier: None,
+        }
+    }
+}
+
+impl From<&buildspec::SecondaryArtifact> for ArtifactSpec {
+    fn from(secondary: &buildspec::SecondaryArtifact) -> Self {
+        Self {
+            identifier: Some(secondary.identifier.clone()),
+            ..Self::from(&secondary.artifact)
+        }
+    }
+}
+
+/// The primary artifact, then each secondary artifact in file order (`s3-prefix` is the S3 uploader's concern).
+pub fn specs_from(artifacts: &buildspec::Artifacts) -> Vec<ArtifactSpec> {
+    std::iter::once(ArtifactSpec::from(&artifacts.primary))
+        .chain(artifacts.secondary.iter().map(ArtifactSpec::from))
+        .collect()
 }
 
 /// The key an artifact is stored under: `<prefix>/<name>.zip` for ZIP, `<prefix>/<name>/` for NONE.

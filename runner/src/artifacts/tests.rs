@@ -243,6 +243,24 @@ fn a_zip_round_trips_text_random_empty_large_and_linked_files() {
     assert_eq!(link.1, b"../src/main.rs");
     assert_eq!(link.2 & 0o170_000, 0o120_000, "stored as a symlink");
 
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    let method = |archive: &mut zip::ZipArchive<std::fs::File>, name: &str| {
+        archive.by_name(name).unwrap().compression()
+    };
+    assert_eq!(
+        method(&mut archive, "bin/blob"),
+        zip::CompressionMethod::Stored,
+        "random bytes are stored"
+    );
+    assert_eq!(
+        method(&mut archive, "src/main.rs"),
+        zip::CompressionMethod::Deflated
+    );
+    assert_eq!(
+        method(&mut archive, "big/large.bin"),
+        zip::CompressionMethod::Deflated
+    );
+
     let status = std::process::Command::new("unzip")
         .args(["-tq"])
         .arg(&zip_path)
@@ -301,4 +319,50 @@ fn packaging_none_uploads_a_folder_of_files() {
         b"three"
     );
     assert!(outcome.location.ends_with("p/1/docs/"), "{}", outcome.location);
+}
+
+#[test]
+fn buildspec_artifacts_convert_to_one_spec_per_artifact() {
+    let yaml = br#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - make
+artifacts:
+  files:
+    - '**/*'
+  base-directory: dist
+  discard-paths: yes
+  exclude-paths:
+    - '*.map'
+  name: app-$CODEBUILD_BUILD_NUMBER
+  secondary-artifacts:
+    docs:
+      files:
+        - docs/**/*
+      enable-symlinks: yes
+"#;
+    let parsed = kiln_shared::buildspec::parse(yaml).unwrap();
+    let specs = specs_from(parsed.artifacts.as_ref().unwrap());
+    assert_eq!(
+        specs,
+        [
+            ArtifactSpec {
+                files: vec!["**/*".into()],
+                base_directory: Some("dist".into()),
+                discard_paths: true,
+                exclude_paths: vec!["*.map".into()],
+                enable_symlinks: false,
+                name: Some("app-$CODEBUILD_BUILD_NUMBER".into()),
+                identifier: None,
+            },
+            ArtifactSpec {
+                files: vec!["docs/**/*".into()],
+                enable_symlinks: true,
+                identifier: Some("docs".into()),
+                ..ArtifactSpec::default()
+            },
+        ]
+    );
 }

@@ -4,6 +4,7 @@
 //! not shrink (judged on their first 64 KiB) are STORED. Large files are compressed to a spill file so memory
 //! stays bounded; ZIP64 records are written when sizes, offsets or the entry count need them.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
@@ -24,8 +25,10 @@ const SPILL_AT: u64 = 16 * 1024 * 1024;
 const WINDOW_BYTES: u64 = 64 * 1024 * 1024;
 /// How many entries one parallel window holds at most.
 const WINDOW_ENTRIES: usize = 1024;
-/// The prefix deflated to decide whether a file is worth compressing.
+/// The prefix deflated to decide whether a large file is worth compressing.
 const PROBE: usize = 64 * 1024;
+/// The prefix whose byte entropy decides whether a small file is worth compressing.
+const SAMPLE: usize = 16 * 1024;
 const U32_MAX: u64 = 0xFFFF_FFFF;
 const METHOD_STORED: u16 = 0;
 const METHOD_DEFLATE: u16 = 8;
@@ -144,23 +147,49 @@ fn prepare(entry: &Selected, level: u32) -> std::io::Result<Prepared> {
     let data = std::fs::read(&entry.source)?;
     let len = data.len() as u64;
     let crc = crc32fast::hash(&data);
-    let probe_len = data.len().min(PROBE);
-    if data.len() > PROBE && !worth_deflating(&data[..probe_len], level)? {
+    if looks_incompressible(&data) {
         return Ok(base(METHOD_STORED, crc, len, len, mode, Payload::Memory(data)));
     }
-    let deflated = deflate(&data, level)?;
-    if deflated.len() >= data.len() {
-        return Ok(base(METHOD_STORED, crc, len, len, mode, Payload::Memory(data)));
+    match deflate_smaller(&data, level) {
+        Some(deflated) => {
+            let clen = deflated.len() as u64;
+            Ok(base(
+                METHOD_DEFLATE,
+                crc,
+                clen,
+                len,
+                mode,
+                Payload::Memory(deflated),
+            ))
+        }
+        None => Ok(base(METHOD_STORED, crc, len, len, mode, Payload::Memory(data))),
     }
-    let clen = deflated.len() as u64;
-    Ok(base(
-        METHOD_DEFLATE,
-        crc,
-        clen,
-        len,
-        mode,
-        Payload::Memory(deflated),
-    ))
+}
+
+thread_local! {
+    /// One libdeflate compressor per pool thread (it holds ~1 MB of tables), with its level.
+    static COMPRESSOR: RefCell<Option<(u32, libdeflater::Compressor)>> = const { RefCell::new(None) };
+}
+
+/// Deflates an in-memory file with libdeflate; `None` when the result would not be smaller (libdeflate stops
+/// as soon as its output buffer, one byte shorter than the input, is full).
+fn deflate_smaller(data: &[u8], level: u32) -> Option<Vec<u8>> {
+    if data.len() < 2 {
+        return None;
+    }
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            let lvl = i32::try_from(level.clamp(1, 12)).ok()?;
+            let lvl = libdeflater::CompressionLvl::new(lvl).ok()?;
+            *slot = Some((level, libdeflater::Compressor::new(lvl)));
+        }
+        let (_, compressor) = slot.as_mut()?;
+        let mut out = vec![0u8; data.len() - 1];
+        let n = compressor.deflate_compress(data, &mut out).ok()?;
+        out.truncate(n);
+        Some(out)
+    })
 }
 
 /// Builds a [`Prepared`] from (method, crc, compressed size, size, unix mode, payload).
@@ -232,6 +261,31 @@ fn deflate(data: &[u8], level: u32) -> std::io::Result<Vec<u8>> {
     let mut encoder = DeflateEncoder::new(Vec::with_capacity(data.len() / 2 + 64), Compression::new(level));
     encoder.write_all(data)?;
     encoder.finish()
+}
+
+/// Whether `data` looks like random or already-compressed bytes: its first [`SAMPLE`] bytes use nearly 8 bits
+/// of entropy per byte. Cheap, so a file is not deflated twice; a wrong guess costs only a few bytes, as
+/// deflate would gain almost nothing on such data.
+fn looks_incompressible(data: &[u8]) -> bool {
+    let sample = &data[..data.len().min(SAMPLE)];
+    if sample.len() < 4096 {
+        return false;
+    }
+    let mut counts = [0u32; 256];
+    for &b in sample {
+        counts[usize::from(b)] += 1;
+    }
+    let n = sample.len() as f64;
+    let entropy: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum();
+    // A uniform 16 KiB sample measures about 7.99 bits; text and code stay under 6.
+    entropy > 7.9
 }
 
 /// Whether deflate saves at least 3 % on `sample` (random and already-compressed data saves nothing).

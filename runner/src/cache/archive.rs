@@ -27,9 +27,13 @@ pub struct ArchiveStats {
 pub fn pack(entries: &[Selected], out: &Path) -> std::io::Result<ArchiveStats> {
     let file = BufWriter::with_capacity(1 << 20, File::create(out)?);
     let mut encoder = zstd::stream::write::Encoder::new(file, ZSTD_LEVEL)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    // The calling thread reads files and builds the tar stream; zstd workers get the other cores (at least one,
+    // so reading and compressing overlap as in `tar | zstd`).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let threads = cores.saturating_sub(1).max(1);
     encoder.multithread(threads)?;
-    let mut builder = tar::Builder::new(encoder);
+    // Feed zstd large blocks: its multi-threaded mode pays a cost per write call.
+    let mut builder = tar::Builder::new(BufWriter::with_capacity(1 << 20, encoder));
     builder.follow_symlinks(false);
     builder.mode(tar::HeaderMode::Complete);
     let mut stats = ArchiveStats::default();
@@ -45,7 +49,7 @@ pub fn pack(entries: &[Selected], out: &Path) -> std::io::Result<ArchiveStats> {
         }
         stats.files += 1;
     }
-    let encoder = builder.into_inner()?;
+    let encoder = builder.into_inner()?.into_inner().map_err(|e| e.into_error())?;
     let mut file = encoder.finish()?;
     file.flush()?;
     Ok(stats)
@@ -156,10 +160,34 @@ fn unpack_stream(reader: impl Read, src_dir: &Path) -> std::io::Result<ArchiveSt
             std::fs::remove_file(&dest)?;
         }
         stats.bytes += entry.header().size().unwrap_or(0);
-        entry.unpack(&dest)?;
+        if entry.header().entry_type().is_file() {
+            write_file(&mut entry, &dest)?;
+        } else {
+            entry.unpack(&dest)?;
+        }
         stats.files += 1;
     }
     Ok(stats)
+}
+
+/// Writes a regular file's content with large writes, then its mode and modification time.
+fn write_file(entry: &mut tar::Entry<'_, impl Read>, dest: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = entry.header().mode()?;
+    let mtime = entry.header().mtime()?;
+    let file = match File::create(dest) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            std::fs::remove_file(dest)?; // a read-only file from an earlier restore
+            File::create(dest)?
+        }
+        other => other?,
+    };
+    let mut out = BufWriter::with_capacity(256 * 1024, file);
+    std::io::copy(entry, &mut out)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+    file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime))?;
+    Ok(())
 }
 
 /// Where an archive entry goes: `src/..` under the source directory, `abs/..` under `/`.

@@ -11,6 +11,7 @@ pub mod archive;
 
 use std::path::Path;
 
+use kiln_shared::buildspec;
 use kiln_shared::ports::object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,22 @@ pub struct CacheSpec {
     pub fallback_keys: Vec<String>,
     /// `action`.
     pub action: CacheAction,
+}
+
+impl From<&buildspec::Cache> for CacheSpec {
+    /// The buildspec's cache; `key` and `fallback-keys` still hold unevaluated shell text.
+    fn from(cache: &buildspec::Cache) -> Self {
+        Self {
+            paths: cache.paths.clone(),
+            key: cache.key.clone(),
+            fallback_keys: cache.fallback_keys.clone(),
+            action: match cache.action {
+                None => CacheAction::Both,
+                Some(buildspec::CacheAction::Restore) => CacheAction::Restore,
+                Some(buildspec::CacheAction::Save) => CacheAction::Save,
+            },
+        }
+    }
 }
 
 /// What restoring the cache did; the executor logs it and carries on.

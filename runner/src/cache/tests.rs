@@ -280,3 +280,33 @@ fn paths_that_match_nothing_save_nothing() {
         CacheSaveOutcome::NothingToSave
     );
 }
+
+#[test]
+fn a_buildspec_cache_converts_with_its_action() {
+    let yaml = br#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - npm ci
+cache:
+  key: npm-$(codebuild-hash-files package-lock.json)
+  fallback-keys:
+    - npm-
+  action: restore
+  paths:
+    - node_modules/**/*
+    - /root/.npm/**/*
+"#;
+    let parsed = kiln_shared::buildspec::parse(yaml).unwrap();
+    let got = CacheSpec::from(parsed.cache.as_ref().unwrap());
+    assert_eq!(
+        got,
+        CacheSpec {
+            paths: vec!["node_modules/**/*".into(), "/root/.npm/**/*".into()],
+            key: Some("npm-$(codebuild-hash-files package-lock.json)".into()),
+            fallback_keys: vec!["npm-".into()],
+            action: CacheAction::Restore,
+        }
+    );
+}

@@ -64,6 +64,9 @@ impl LogPipeline {
     /// Starts the pipeline task; output written to [`Self::output_writer`] clones is logged.
     pub fn start(sink: Arc<dyn LogSink>, terminal: Option<Terminal>) -> Result<Self, LogError> {
         let (reader, writer) = std::io::pipe().map_err(LogError::Pipe)?;
+        // A second handle on the same (non-blocking) pipe: draining must really read, whatever readiness the
+        // runtime has cached for the async handle.
+        let direct = reader.try_clone().map_err(LogError::Pipe)?;
         let receiver = pipe::Receiver::from_owned_fd(OwnedFd::from(reader)).map_err(LogError::Pipe)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let state = State {
@@ -75,7 +78,7 @@ impl LogPipeline {
             error: None,
             tail: None,
         };
-        let task = tokio::spawn(run(receiver, rx, state));
+        let task = tokio::spawn(run(receiver, direct, rx, state));
         Ok(Self { tx, writer, task })
     }
 
@@ -135,6 +138,7 @@ struct State {
 
 async fn run(
     receiver: pipe::Receiver,
+    direct: std::io::PipeReader,
     mut rx: mpsc::UnboundedReceiver<Control>,
     mut state: State,
 ) -> Result<String, LogError> {
@@ -146,7 +150,7 @@ async fn run(
             biased;
             msg = rx.recv() => match msg {
                 Some(Control::Line(text, ack)) => {
-                    drain_now(&receiver, &mut buf, &mut state);
+                    drain_now(&direct, &mut buf, &mut state);
                     state.end_output();
                     let line = state.masker.mask_str(&text);
                     state.emit_line(line.as_bytes()).await;
@@ -154,7 +158,7 @@ async fn run(
                     let _ = ack.send(());
                 }
                 Some(Control::Secrets(secrets, ack)) => {
-                    drain_now(&receiver, &mut buf, &mut state);
+                    drain_now(&direct, &mut buf, &mut state);
                     state.end_output();
                     state.masker = Masker::new(&secrets);
                     let _ = ack.send(());
@@ -163,14 +167,14 @@ async fn run(
                     if open {
                         let _ = tokio::time::timeout(drain, drain_to_eof(&receiver, &mut buf, &mut state)).await;
                     }
-                    drain_now(&receiver, &mut buf, &mut state);
+                    drain_now(&direct, &mut buf, &mut state);
                     state.end_output();
                     state.flush_sink().await;
                     let _ = ack.send(());
                     break;
                 }
                 Some(Control::Capture(on, ack)) => {
-                    drain_now(&receiver, &mut buf, &mut state);
+                    drain_now(&direct, &mut buf, &mut state);
                     state.end_output();
                     let kept = state.tail.take().unwrap_or_default();
                     state.tail = on.then(Vec::new);
@@ -201,8 +205,9 @@ async fn run(
 }
 
 /// Reads everything already in the pipe without waiting.
-fn drain_now(receiver: &pipe::Receiver, buf: &mut [u8], state: &mut State) {
-    while let Ok(n) = receiver.try_read(buf) {
+fn drain_now(mut direct: &std::io::PipeReader, buf: &mut [u8], state: &mut State) {
+    use std::io::Read;
+    while let Ok(n) = direct.read(buf) {
         if n == 0 {
             break;
         }
@@ -308,6 +313,60 @@ impl State {
     fn flush_terminal(&mut self) {
         if let Some(term) = &mut self.terminal {
             let _ = term.flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_shared::adapters::local::FileLogSink;
+
+    async fn pipeline(secrets: &[&str]) -> (LogPipeline, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = Arc::new(FileLogSink::create(dir.path().join("log")).unwrap());
+        let log = LogPipeline::start(sink, None).unwrap();
+        log.set_secrets(secrets.iter().map(|s| s.to_string()).collect())
+            .await
+            .unwrap();
+        (log, dir)
+    }
+
+    #[tokio::test]
+    async fn long_output_without_newlines_is_cut_into_bounded_lines() {
+        let (log, dir) = pipeline(&[]).await;
+        let mut writer = log.output_writer().unwrap();
+        let blob = vec![b'x'; MAX_LINE * 3 + 10];
+        let writing = std::thread::spawn(move || writer.write_all(&blob));
+        log.line("after").await.unwrap();
+        writing.join().unwrap().unwrap();
+        let location = log.finish(Duration::from_millis(500)).await.unwrap();
+        let text = std::fs::read_to_string(location).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines.iter().all(|l| l.len() <= MAX_LINE + 60),
+            "a line is longer than MAX_LINE"
+        );
+        assert_eq!(text.matches('x').count(), MAX_LINE * 3 + 10);
+        drop(dir);
+    }
+
+    #[tokio::test]
+    async fn executor_lines_follow_all_output_written_before_them_and_secrets_are_masked() {
+        let (log, _dir) = pipeline(&["hunter2"]).await;
+        let mut writer = log.output_writer().unwrap();
+        for i in 0..100 {
+            writer.write_all(format!("out {i} hun").as_bytes()).unwrap();
+            writer.write_all(b"ter2\n").unwrap();
+            log.line(&format!("mark {i}")).await.unwrap();
+        }
+        drop(writer);
+        let location = log.finish(Duration::from_millis(500)).await.unwrap();
+        let text = std::fs::read_to_string(location).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for i in 0..100 {
+            assert_eq!(lines[2 * i], format!("out {i} ***"));
+            assert!(lines[2 * i + 1].ends_with(&format!("mark {i}")));
         }
     }
 }

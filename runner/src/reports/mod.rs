@@ -9,6 +9,7 @@ mod xml;
 
 use std::path::Path;
 
+use kiln_shared::buildspec;
 use serde::Serialize;
 
 use crate::artifacts::select::{self, SelectOptions, SymlinkPolicy};
@@ -96,6 +97,35 @@ impl ReportFormat {
             | Self::Nunit3xml
             | Self::Testngxml
             | Self::Visualstudiotrx => false,
+        }
+    }
+}
+
+impl From<buildspec::ReportFormat> for ReportFormat {
+    fn from(format: buildspec::ReportFormat) -> Self {
+        match format {
+            buildspec::ReportFormat::CucumberJson => Self::Cucumberjson,
+            buildspec::ReportFormat::JunitXml => Self::Junitxml,
+            buildspec::ReportFormat::NunitXml => Self::Nunitxml,
+            buildspec::ReportFormat::Nunit3Xml => Self::Nunit3xml,
+            buildspec::ReportFormat::TestNgXml => Self::Testngxml,
+            buildspec::ReportFormat::VisualStudioTrx => Self::Visualstudiotrx,
+            buildspec::ReportFormat::CloverXml => Self::Cloverxml,
+            buildspec::ReportFormat::CoberturaXml => Self::Coberturaxml,
+            buildspec::ReportFormat::JacocoXml => Self::Jacocoxml,
+            buildspec::ReportFormat::SimpleCov => Self::Simplecov,
+        }
+    }
+}
+
+impl From<&buildspec::ReportGroup> for ReportSpec {
+    fn from(group: &buildspec::ReportGroup) -> Self {
+        Self {
+            name: group.name.clone(),
+            files: group.files.clone(),
+            base_directory: group.base_directory.clone(),
+            discard_paths: group.discard_paths,
+            file_format: Some(ReportFormat::from(group.file_format).as_str().to_owned()),
         }
     }
 }

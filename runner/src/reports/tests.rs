@@ -163,3 +163,25 @@ fn failing_names_are_capped() {
     assert_eq!(s.failed, 60);
     assert_eq!(s.failing.len(), MAX_FAILING);
 }
+
+#[test]
+fn buildspec_report_groups_convert_and_summarise() {
+    let yaml = br#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - dotnet test
+reports:
+  dotnet-tests:
+    files:
+      - '**/*.trx'
+    base-directory: reports
+    file-format: VisualStudioTrx
+"#;
+    let parsed = kiln_shared::buildspec::parse(yaml).unwrap();
+    let spec = ReportSpec::from(&parsed.reports[0]);
+    assert_eq!(spec.file_format.as_deref(), Some("VISUALSTUDIOTRX"));
+    let s = summarise(&spec, &data());
+    assert_eq!((s.name.as_str(), s.total, s.failed), ("dotnet-tests", 3, 1));
+}

@@ -22,6 +22,7 @@ pub struct ProcessLauncher {
     args: Vec<String>,
     out_dir: PathBuf,
     children: Mutex<HashMap<u32, Child>>,
+    grace: std::time::Duration,
 }
 
 impl ProcessLauncher {
@@ -33,7 +34,14 @@ impl ProcessLauncher {
             args,
             out_dir,
             children: Mutex::new(HashMap::new()),
+            grace: std::time::Duration::from_secs(10),
         }
+    }
+
+    /// How long a stopped runner gets to clean up after SIGTERM before its group is killed (default 10 s).
+    pub fn with_grace(mut self, grace: std::time::Duration) -> ProcessLauncher {
+        self.grace = grace;
+        self
     }
 
     fn launch_sync(&self, build_id: &str) -> Result<String, LaunchError> {
@@ -71,12 +79,37 @@ impl ProcessLauncher {
 
     fn stop_sync(&self, task: &str) -> Result<(), LaunchError> {
         let (pid, _) = parse_task(task)?;
-        if self.is_alive_sync(task)? {
-            let pgid = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
-            // ESRCH means the group is already gone, which is what we want.
-            let _ = killpg(pgid, Signal::SIGKILL);
+        if !self.is_alive_sync(task)? {
+            self.reap(pid);
+            return Ok(());
         }
-        self.reap(pid);
+        let pgid = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+        // SIGTERM first: the runner cancels the build, and the executor kills the build's own process group
+        // (and anything that left it) before exiting. Whatever is left after the grace period is killed.
+        // ESRCH means the group is already gone, which is what we want.
+        let _ = killpg(pgid, Signal::SIGTERM);
+        let child = self.children.lock().ok().and_then(|mut c| c.remove(&pid));
+        let task = task.to_owned();
+        let grace = self.grace;
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + grace;
+            let mut child = child;
+            while std::time::Instant::now() < deadline {
+                let gone = match child.as_mut() {
+                    Some(c) => !matches!(c.try_wait(), Ok(None)),
+                    None => !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                };
+                if gone {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let _ = killpg(pgid, Signal::SIGKILL);
+            if let Some(mut c) = child {
+                let _ = c.wait();
+            }
+            tracing::debug!(task = %task, "runner stopped");
+        });
         Ok(())
     }
 

@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS notice_deliveries (
 pub struct SqliteStore {
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
+    /// Writes in this process take turns on one connection: SQLite's busy handler sleeps in steps of many
+    /// milliseconds, so in-process contention is settled here instead.
+    writer: Mutex<Option<Connection>>,
 }
 
 /// Turns a SQLite error into the port's error.
@@ -71,6 +74,7 @@ impl SqliteStore {
         let store = SqliteStore {
             path: path.to_path_buf(),
             pool: Mutex::new(Vec::new()),
+            writer: Mutex::new(None),
         };
         let conn = store.connect()?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
@@ -120,14 +124,25 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.with_conn(|conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let value = f(&tx)?;
-            tx.commit().map_err(backend)?;
-            Ok(value)
-        })
+        let mut writer = self.writer.lock().map_err(|_| StoreError::Backend {
+            message: "the writer lock is poisoned".into(),
+            retryable: false,
+        })?;
+        if writer.is_none() {
+            *writer = Some(self.connect()?);
+        }
+        let Some(conn) = writer.as_mut() else {
+            return Err(StoreError::Backend {
+                message: "no writer connection".into(),
+                retryable: true,
+            });
+        };
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let value = f(&tx)?;
+        tx.commit().map_err(backend)?;
+        Ok(value)
     }
 
     /// The synchronous body of [`BuildStore::create`].

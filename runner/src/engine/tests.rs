@@ -276,6 +276,17 @@ async fn secrets_are_resolved_masked_in_the_log_even_when_split_and_never_record
 }
 
 #[tokio::test]
+async fn aws_credentials_in_the_environment_are_masked_like_secrets() {
+    let run = build_with(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"key $AWS_ACCESS_KEY_ID\"\n",
+        |req, _| req.override_env = vec![EnvVarSpec::plain("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY123456")],
+    )
+    .await;
+    assert!(run.log.contains("key ***"), "{}", run.log);
+    assert!(!run.log.contains("AKIAEXAMPLEKEY123456"));
+}
+
+#[tokio::test]
 async fn exported_variables_are_captured_at_the_end_of_post_build() {
     let yaml = "version: 0.2\nenv:\n  variables:\n    STAGE: one\n  exported-variables:\n    - STAGE\n    - VERSION\n    - UNSET\n    - AWS_SECRET_THING\nphases:\n  build:\n    commands:\n      - export VERSION=1.2.3\n  post_build:\n    commands:\n      - STAGE=final\n";
     let run = build_with(yaml, |req, _| {
@@ -318,7 +329,7 @@ fn marker_processes(marker: &str) -> Vec<u32> {
 async fn build_timeout_kills_the_whole_process_group_and_ends_timed_out() {
     let marker = format!("kiln-timeout-marker-{}", std::process::id());
     let yaml = format!(
-        "version: 0.2\nphases:\n  build:\n    commands:\n      - sh -c 'sleep 1000; true {marker}-bg' &\n      - sh -c 'sh -c \"sleep 1000; true {marker}-grandchild\"; true'\n  post_build:\n    commands:\n      - touch post\n"
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - sh -c 'sleep 1000; true {marker}-bg' &\n      - setsid sh -c 'sleep 1000; true {marker}-setsid' &\n      - sh -c 'sh -c \"sleep 1000; true {marker}-grandchild\"; true'\n  post_build:\n    commands:\n      - touch post\n"
     );
     let run = build_with(&yaml, |req, _| req.timeout = Duration::from_secs(2)).await;
     assert_eq!(run.result.build_status, StatusType::TimedOut, "{}", run.log);
@@ -379,7 +390,7 @@ async fn runtime_versions_are_recorded_and_a_missing_runtime_is_reported() {
 
 #[tokio::test]
 async fn run_as_runs_commands_as_that_user_when_root() {
-    let run = build("version: 0.2\nphases:\n  install:\n    commands:\n      - export CARRIED=yes\n  build:\n    run-as: nobody\n    commands:\n      - id -un > /tmp/kiln-run-as-probe-$CODEBUILD_BUILD_NUMBER-$$ ; id -un | grep -qx nobody && test \"$CARRIED\" = yes\n  post_build:\n    commands:\n      - id -u > uid.txt\n").await;
+    let run = build("version: 0.2\nphases:\n  install:\n    commands:\n      - export CARRIED=yes\n  build:\n    run-as: nobody\n    commands:\n      - id -un; pwd; id -un | grep -qx nobody && test \"$CARRIED\" = yes\n  post_build:\n    commands:\n      - id -u > uid.txt\n").await;
     if nix::unistd::geteuid().is_root() {
         assert_eq!(
             run.phase(PhaseType::Build),
@@ -388,6 +399,7 @@ async fn run_as_runs_commands_as_that_user_when_root() {
             run.log
         );
         assert_eq!(run.file("uid.txt"), "0\n");
+        assert!(run.log.contains("Running command id -un; pwd;"), "{}", run.log);
     } else {
         let phase = run
             .result
@@ -576,4 +588,41 @@ async fn the_cache_is_restored_before_install_and_saved_after_a_successful_post_
         statuses.push(std::fs::read_to_string(src.join("status.txt")).unwrap());
     }
     assert_eq!(statuses, vec!["miss\n", "hit\n"]);
+}
+
+#[tokio::test]
+async fn the_result_becomes_a_codebuild_build_record_through_the_core_state_machine() {
+    let run = build("version: 0.2\nenv:\n  exported-variables: [V]\nphases:\n  install:\n    on-failure: CONTINUE\n    commands:\n      - 'false'\n  build:\n    commands:\n      - export V=1\n").await;
+    let record = crate::build_record::to_build(&run.result, "us-east-1", "000000000000").unwrap();
+    let json = serde_json::to_value(&record).unwrap();
+    assert_eq!(json["buildStatus"], "FAILED");
+    assert_eq!(json["currentPhase"], "COMPLETED");
+    assert_eq!(json["buildComplete"], true);
+    let phases: Vec<&str> = json["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phaseType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "SUBMITTED",
+            "QUEUED",
+            "PROVISIONING",
+            "DOWNLOAD_SOURCE",
+            "INSTALL",
+            "PRE_BUILD",
+            "BUILD",
+            "POST_BUILD",
+            "UPLOAD_ARTIFACTS",
+            "FINALIZING",
+            "COMPLETED"
+        ]
+    );
+    assert_eq!(
+        json["phases"][4]["contexts"][0]["statusCode"],
+        "COMMAND_EXECUTION_ERROR"
+    );
+    assert_eq!(json["exportedEnvironmentVariables"][0]["value"], "1");
 }
