@@ -54,13 +54,25 @@ try {
   await demo.getByRole("button", { name: "Start build" }).click();
   await page.waitForURL(/\/console\/builds\//);
   const firstBuild = page.url();
-  await page.evaluate(() => { window.__noReload = true; });
+  await page.evaluate(() => {
+    window.__noReload = true;
+    window.__lags = [];
+    // Lag from the build printing a tick (its epoch milliseconds are on the line) to the line on screen.
+    new MutationObserver(() => {
+      for (const code of document.querySelectorAll("#log .ln code")) {
+        const m = /^tick \d+ at (\d{13})$/.exec(code.textContent);
+        if (m && !code.dataset.seen) { code.dataset.seen = "1"; window.__lags.push(Date.now() - Number(m[1])); }
+      }
+    }).observe(document.getElementById("log"), { childList: true });
+  });
   await page.locator("#log .ln", { hasText: "tick 2" }).waitFor();
   assert.equal(await page.locator("#log .ln", { hasText: "tick 8" }).count(), 0, "lines arrive one by one");
   await page.locator("#build-status", { hasText: "IN_PROGRESS" }).waitFor();
   await page.locator("#log .ln", { hasText: "tick 8" }).waitFor();
   await page.locator("#build-status", { hasText: "SUCCEEDED" }).waitFor({ timeout: 60000 });
   assert.equal(await page.evaluate(() => window.__noReload), true, "no reload happened");
+  const lags = await page.evaluate(() => window.__lags);
+  console.log(`# log lag from print to screen (ms), ${lags.length} live lines: max ${Math.max(...lags)}, all ${lags.join(" ")}`);
   const exact = new RegExp("^" + XSS_TEXT.replace(/[()/]/g, "\\$&") + "$");
   assert.equal(await page.locator("#log .ln code").filter({ hasText: exact }).count(), 1, "the script tag shows as text");
   assert.ok(await page.locator("#log .ansi-fg1", { hasText: "red text" }).count() >= 1, "ANSI red is a span");
@@ -81,7 +93,27 @@ try {
   await page.goto(firstBuild + "#L3");
   assert.equal(await page.evaluate(() => document.querySelector(":target")?.id), "L3");
 
+  step("a log larger than a page loads the rest on demand while scrolling");
+  await page.goto(base + "/console/builds/" + encodeURIComponent(process.env.KILN_BIG_BUILD));
+  const initialLines = await page.locator("#log .ln").count();
+  assert.ok(await page.locator("#log-more").count() === 1, "a first page only, with a link to more");
+  const last = page.locator("#log .ln code").filter({ hasText: /ended: SUCCEEDED$/ });
+  for (let i = 0; i < 40 && (await last.count()) === 0; i++) {
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    await page.waitForTimeout(250);
+  }
+  const finalLines = await page.locator("#log .ln").count();
+  assert.ok(finalLines > initialLines, `more lines loaded (${initialLines} then ${finalLines})`);
+  await last.waitFor();
+  console.log(`# big log: ${initialLines} lines on the first page, ${finalLines} after scrolling`);
+  const lineOf = (text) => page.evaluate((t) => {
+    const hit = [...document.querySelectorAll("#log .ln code")].find((c) => c.textContent === t);
+    return hit ? Number(hit.parentElement.id.slice(1)) : NaN;
+  }, text);
+  assert.equal(await lineOf("big line 120000") - await lineOf("big line 1"), 119999, "numbering runs on across pages");
+
   step("Retry lands on a new build");
+  await page.goto(firstBuild);
   await page.getByRole("button", { name: "Retry" }).click();
   await page.waitForURL((u) => u.href !== firstBuild && /\/console\/builds\//.test(u.href));
   assert.notEqual(page.url(), firstBuild);

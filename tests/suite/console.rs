@@ -20,7 +20,8 @@ phases:
   build:
     commands:
       - 'if [ "$MODE" = sleep ]; then echo sleeping; sleep 120; fi'
-      - 'for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 0.5; done'
+      - 'if [ "$MODE" = big ]; then seq -f "big line %g" 1 120000; fi'
+      - 'for i in 1 2 3 4 5 6 7 8; do echo "tick $i at $(date +%s%3N)"; sleep 0.5; done'
       - "echo '<script>alert(1)</script>'"
       - 'printf "\033[31mred text\033[0m and plain\n"'
       - 'echo "evil is $EVIL"'
@@ -92,9 +93,10 @@ fn the_console_shows_live_builds_and_acts_on_them_in_headless_chromium() {
     let repo = GitRepo::with_buildspec(BUILDSPEC);
     let sleeper_env = "      environmentVariables:\n        - {name: MODE, value: sleep, type: PLAINTEXT}\n";
     let config = format!(
-        "allowInlineSecrets: true\nprojects:\n{}{}",
+        "allowInlineSecrets: true\nprojects:\n{}{}{}",
         project("demo", &repo, ""),
-        project("sleeper", &repo, sleeper_env)
+        project("sleeper", &repo, sleeper_env),
+        project("big", &repo, &sleeper_env.replace("sleep", "big"))
     );
     let kiln = TestKiln::spawn(&config);
 
@@ -104,12 +106,16 @@ fn the_console_shows_live_builds_and_acts_on_them_in_headless_chromium() {
     assert_eq!(status, 202, "{accepted}");
     let webhook_build = accepted["buildIds"][0].as_str().expect("a build id").to_owned();
     kiln.wait_for(&webhook_build, "TERMINAL");
+    // A log of about 2 MB, more than one page: the browser loads the rest as the reader scrolls.
+    let big = kiln.start_build("big");
+    kiln.wait_for(&big, "SUCCEEDED");
 
     let out = workspace_root().join("tests/output/console");
     let result = Command::new("node")
         .arg(workspace_root().join("tests/browser/console.test.mjs"))
         .arg(&kiln.endpoint)
         .arg(&out)
+        .env("KILN_BIG_BUILD", &big)
         .current_dir(workspace_root())
         .status()
         .expect("node runs (install Node.js 20+)");

@@ -2,7 +2,7 @@
 
 mod buildspec;
 mod console;
-mod console_login;
+mod console_http;
 mod executor;
 mod harness;
 mod serve;

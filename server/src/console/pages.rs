@@ -135,14 +135,13 @@ pub struct BuildsQuery {
     page: Option<String>,
 }
 
-const STATUSES: [&str; 7] = [
+const STATUSES: [&str; 6] = [
     "IN_PROGRESS",
     "SUCCEEDED",
     "FAILED",
     "FAULT",
     "STOPPED",
     "TIMED_OUT",
-    "QUEUED",
 ];
 const PAGE_SIZE: usize = 20;
 

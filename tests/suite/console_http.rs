@@ -1,5 +1,6 @@
-//! The console behind credentials: pages redirect to a login that checks the server's access key and secret
-//! and sets a signed, HttpOnly, SameSite=Strict session cookie; a tampered cookie is refused.
+//! The console over plain HTTP (as a browser without JavaScript sees it): behind credentials, pages redirect to
+//! a login that checks the server's access key and secret and sets a signed, HttpOnly, SameSite=Strict session
+//! cookie; builds pages page by 20 and filter by status.
 
 use kiln_tests::kiln::{GitRepo, TestKiln};
 
@@ -10,15 +11,75 @@ fn client() -> reqwest::blocking::Client {
         .expect("client")
 }
 
+fn config(repo: &GitRepo) -> String {
+    format!(
+        "projects:\n  - name: demo\n    source: {{type: GIT, location: {}}}\n    environment: {{type: LINUX_CONTAINER, image: local, computeType: BUILD_GENERAL1_SMALL}}\n    artifacts: {{type: NO_ARTIFACTS}}\n",
+        repo.url()
+    )
+}
+
+fn rows(html: &str) -> usize {
+    html.matches("<tr id=\"build-").count()
+}
+
+#[test]
+fn builds_pages_hold_twenty_builds_link_to_older_ones_and_filter_by_status() {
+    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n");
+    let kiln = TestKiln::spawn_with(&config(&repo), &["--paused"]);
+    for _ in 0..23 {
+        kiln.start_build("demo");
+    }
+    let http = client();
+    let first = http
+        .get(format!("{}/console/projects/demo", kiln.endpoint))
+        .send()
+        .expect("builds page")
+        .text()
+        .expect("body");
+    assert_eq!(rows(&first), 20, "the first page holds 20 builds");
+    assert!(
+        first.contains(">#23</a>") && !first.contains(">#3</a>"),
+        "newest first"
+    );
+    let older = first
+        .split("rel=\"next\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to older builds")
+        .replace("&amp;", "&");
+    let second = http
+        .get(format!("{}{older}", kiln.endpoint))
+        .send()
+        .expect("older page")
+        .text()
+        .expect("body");
+    assert_eq!(rows(&second), 3, "the second page holds the rest");
+    assert!(second.contains(">#1</a>") && !second.contains("rel=\"next\""));
+    let queued = http
+        .get(format!(
+            "{}/console/projects/demo?status=IN_PROGRESS",
+            kiln.endpoint
+        ))
+        .send()
+        .expect("filtered")
+        .text()
+        .expect("body");
+    assert_eq!(rows(&queued), 20);
+    let failed = http
+        .get(format!("{}/console/projects/demo?status=FAILED", kiln.endpoint))
+        .send()
+        .expect("filtered")
+        .text()
+        .expect("body");
+    assert_eq!(rows(&failed), 0);
+    assert!(failed.contains("No builds match."));
+}
+
 #[test]
 fn with_credentials_the_console_asks_for_them_and_keeps_a_signed_session() {
     let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n");
-    let config = format!(
-        "projects:\n  - name: demo\n    source: {{type: GIT, location: {}}}\n    environment: {{type: LINUX_CONTAINER, image: local, computeType: BUILD_GENERAL1_SMALL}}\n    artifacts: {{type: NO_ARTIFACTS}}\n",
-        repo.url()
-    );
     let kiln = TestKiln::spawn_with(
-        &config,
+        &config(&repo),
         &[
             "--access-key-id",
             "AKIDCONSOLE",
