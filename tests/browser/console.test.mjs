@@ -44,11 +44,10 @@ try {
   await page.getByRole("heading", { name: "Projects" }).waitFor();
   const demo = page.locator("section.card", { has: page.locator("h2", { hasText: /^demo$/ }) });
   await demo.getByRole("button", { name: "Start build" }).waitFor();
-  await page.keyboard.press("Tab");
-  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Skip to content");
   const title = await page.locator("time").first().getAttribute("title");
   assert.match(title, /UTC$/, "times carry the absolute UTC time on hover");
-  await page.screenshot({ path: join(out, "projects.png"), fullPage: true });
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Skip to content");
 
   step("Start: the build page shows log lines arriving and the status changing without a reload");
   await demo.getByRole("button", { name: "Start build" }).click();
@@ -138,6 +137,15 @@ try {
   await page.locator("#build-status", { hasText: /FAILED|FAULT|SUCCEEDED/ }).waitFor({ timeout: 60000 });
   assert.equal(await page.locator("img[src=x]").count(), 0, "no img element was injected");
 
+  step("a failed command shows in the phase timeline with its exit code");
+  await page.goto(base + "/");
+  await demo.getByLabel("Variables").fill("FAIL=yes");
+  await demo.getByRole("button", { name: "Start build" }).click();
+  await page.waitForURL(/\/console\/builds\//);
+  await page.locator("#build-status", { hasText: "FAILED" }).waitFor({ timeout: 60000 });
+  const failure = await page.locator(".phase-failed .context").first().innerText();
+  assert.match(failure, /COMMAND_EXECUTION_ERROR.*\(exit 3\).*exit status 3/, failure);
+
   step("builds page: the webhook build with a hostile branch name, status filter, paging");
   await page.goto(base + "/console/projects/demo");
   await page.locator("table.builds").getByText(XSS_REF).first().waitFor();
@@ -154,7 +162,9 @@ try {
   const cursors = (await page.locator("tbody tr td:first-child").allInnerTexts()).map(Number);
   assert.ok(cursors.length > 3, "notices are listed");
   assert.deepEqual(cursors, [...cursors].sort((a, b) => b - a), "newest first");
-  await page.screenshot({ path: join(out, "events.png"), fullPage: true });
+  await page.screenshot({ path: join(out, "events.png") });
+  await page.goto(base + "/");
+  await page.screenshot({ path: join(out, "projects.png"), fullPage: true });
 
   step("phone width: the build page fits without horizontal scrolling of the page");
   await page.setViewportSize({ width: 390, height: 844 });

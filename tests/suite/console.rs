@@ -21,6 +21,7 @@ phases:
     commands:
       - 'if [ "$MODE" = sleep ]; then echo sleeping; sleep 120; fi'
       - 'if [ "$MODE" = big ]; then seq -f "big line %g" 1 120000; fi'
+      - 'if [ "$FAIL" = yes ]; then echo failing on purpose; (exit 3); fi'
       - 'for i in 1 2 3 4 5 6 7 8; do echo "tick $i at $(date +%s%3N)"; sleep 0.5; done'
       - "echo '<script>alert(1)</script>'"
       - 'printf "\033[31mred text\033[0m and plain\n"'
