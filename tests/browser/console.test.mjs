@@ -44,6 +44,9 @@ try {
   await page.getByRole("heading", { name: "Projects" }).waitFor();
   const demo = page.locator("section.card", { has: page.locator("h2", { hasText: /^demo$/ }) });
   await demo.getByRole("button", { name: "Start build" }).waitFor();
+  const sleeperCard = page.locator("section.card", { has: page.locator("h2", { hasText: /^sleeper$/ }) });
+  await sleeperCard.getByText("Schedule nightly cron(0 3 * * ? *) (Europe/Paris)").waitFor();
+  await demo.getByText("EVENT PUSH").waitFor();
   const title = await page.locator("time").first().getAttribute("title");
   assert.match(title, /UTC$/, "times carry the absolute UTC time on hover");
   await page.keyboard.press("Tab");

@@ -93,10 +93,11 @@ fn the_console_shows_live_builds_and_acts_on_them_in_headless_chromium() {
     );
     let repo = GitRepo::with_buildspec(BUILDSPEC);
     let sleeper_env = "      environmentVariables:\n        - {name: MODE, value: sleep, type: PLAINTEXT}\n";
+    let nightly = "    schedules:\n      - {name: nightly, expression: \"cron(0 3 * * ? *)\", timezone: Europe/Paris}\n";
     let config = format!(
         "allowInlineSecrets: true\nprojects:\n{}{}{}",
         project("demo", &repo, ""),
-        project("sleeper", &repo, sleeper_env),
+        project("sleeper", &repo, &format!("{sleeper_env}{nightly}")),
         project("big", &repo, &sleeper_env.replace("sleep", "big"))
     );
     let kiln = TestKiln::spawn(&config);

@@ -397,3 +397,66 @@ pub async fn artifact(
     )
         .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_shared::ports::build_store::BuildState;
+
+    fn stored(record: Value) -> StoredBuild {
+        StoredBuild {
+            id: "web:1".into(),
+            project: "web".into(),
+            number: 1,
+            state: BuildState::Terminal,
+            version: 1,
+            record,
+        }
+    }
+
+    #[test]
+    fn report_summaries_list_the_failing_tests_as_text() {
+        let build = stored(json!({"reports": [{
+            "name": "unit", "status": "FAILED", "total": 3, "passed": 1, "failed": 1, "skipped": 0, "errors": 1,
+            "failing": ["test <b>one</b>", "suite.two"], "lineCoveragePercent": null
+        }]}));
+        let html = reports(&build);
+        assert!(html.contains("<strong>unit</strong>"), "{html}");
+        assert!(
+            html.contains("3 total, 1 passed, 1 failed, 0 skipped, 1 errors"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<li><code>test &lt;b&gt;one&lt;/b&gt;</code></li>"),
+            "{html}"
+        );
+        assert!(html.contains("status-failed"), "{html}");
+    }
+
+    #[test]
+    fn the_timeline_shows_the_failing_command_and_no_status_for_completed() {
+        let build = stored(json!({"phases": [
+            {"phaseType": "BUILD", "phaseStatus": "FAILED", "durationInSeconds": 2,
+             "contexts": [{"statusCode": "COMMAND_EXECUTION_ERROR",
+                           "message": "Error while executing command: echo \"<x>\"; exit 3. Reason: exit status 3"}]},
+            {"phaseType": "COMPLETED"}
+        ]}));
+        let html = phases(&build);
+        assert!(html.contains("<code>COMMAND_EXECUTION_ERROR</code> Error while executing command: echo &quot;&lt;x&gt;&quot;; exit 3. Reason: exit status 3"), "{html}");
+        assert!(html.contains("<li class=\"phase phase-\"><span class=\"name\">COMPLETED</span><span class=\"dur\"></span></li>"), "{html}");
+    }
+
+    #[test]
+    fn exported_variables_and_trigger_details_are_escaped() {
+        let vars = pairs(&json!([{"name": "A", "value": "<script>alert(1)</script>"}]));
+        assert!(vars.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{vars}");
+        let record = json!({"initiator": "GitHub-Hookshot", "trigger": {
+            "provider": "GITHUB", "event": "PUSH", "headRef": "refs/heads/\"><img src=x onerror=alert(1)>"}});
+        let html = trigger_details(&record);
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("github PUSH <code>refs/heads/&quot;&gt;&lt;img src=x onerror=alert(1)&gt;</code>"),
+            "{html}"
+        );
+    }
+}

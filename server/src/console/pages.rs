@@ -51,8 +51,12 @@ fn triggers(project: &Value) -> String {
                 .or_else(|| schedule.get("scheduleExpression"))
                 .and_then(Value::as_str)
                 .unwrap_or_default();
+            let zone = match s(schedule, "timezone") {
+                "" => String::new(),
+                zone => format!(" ({})", esc(zone)),
+            };
             out.push_str(&format!(
-                "<div>Schedule {} <code>{}</code></div>",
+                "<div>Schedule {} <code>{}</code>{zone}</div>",
                 esc(s(schedule, "name")),
                 esc(expression)
             ));
