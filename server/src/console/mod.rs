@@ -6,6 +6,7 @@
 
 pub mod ansi;
 pub mod build;
+pub mod details;
 pub mod html;
 pub mod log;
 pub mod pages;
@@ -35,7 +36,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/builds/{id}/live", get(build::live))
         .route("/console/builds/{id}/stop", post(build::stop))
         .route("/console/builds/{id}/retry", post(build::retry))
-        .route("/console/builds/{id}/artifact", get(build::artifact))
+        .route("/console/builds/{id}/artifact", get(details::artifact))
         .route("/console/builds/{id}/log", get(log::fragment))
         .route("/console/builds/{id}/log/stream", get(log::stream))
         .route("/console/login", get(session::login_page).post(session::login))
