@@ -149,6 +149,15 @@ fn with_credentials_the_console_asks_for_them_and_keeps_a_signed_session() {
         .send()
         .expect("GET /");
     assert_eq!(projects.status().as_u16(), 200);
+    let csp = projects.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(projects.headers()["x-content-type-options"], "nosniff");
     assert!(projects.text().expect("body").contains("demo"));
 
     let tampered = pair.replacen(".1.", ".2.", 1);
