@@ -219,22 +219,40 @@ pub async fn builds(
     Ok(Html(html::page(&format!("Builds of {name}"), &body)).into_response())
 }
 
-/// `GET /console/events`: the latest notices, newest first.
-pub async fn events(State(state): State<AppState>) -> Result<Html<String>, ConsoleError> {
-    // The feed reads forwards; keep the last 200 while walking it.
-    let mut cursor = 0;
-    let mut recent: std::collections::VecDeque<(u64, Value)> = std::collections::VecDeque::new();
-    loop {
-        let batch = state.feed.after(cursor, 1000).await?;
-        let Some((last, _)) = batch.last() else { break };
-        cursor = *last;
-        for item in batch {
-            recent.push_back(item);
-            if recent.len() > 200 {
-                recent.pop_front();
-            }
+/// How many notices the events page shows.
+const EVENTS_SHOWN: usize = 200;
+
+/// The largest cursor in the feed (0 when empty): doubling, then bisection, over "is there a notice after c?".
+async fn last_cursor(feed: &dyn crate::NoticeFeed) -> Result<u64, ConsoleError> {
+    let exists_after = |c: u64| async move { Ok::<_, ConsoleError>(!feed.after(c, 1).await?.is_empty()) };
+    if !exists_after(0).await? {
+        return Ok(0);
+    }
+    let mut low = 0; // a notice exists after `low`
+    let mut high = 1024; // none after `high`, once found
+    while exists_after(high).await? {
+        low = high;
+        high = high.saturating_mul(2);
+    }
+    while high - low > 1 {
+        let mid = low + (high - low) / 2;
+        if exists_after(mid).await? {
+            low = mid;
+        } else {
+            high = mid;
         }
     }
+    Ok(high)
+}
+
+/// `GET /console/events`: the latest notices, newest first.
+pub async fn events(State(state): State<AppState>) -> Result<Html<String>, ConsoleError> {
+    // The feed reads forwards only: find the last cursor in O(log n) probes, then read the last 200 from there.
+    let last = last_cursor(state.feed.as_ref()).await?;
+    let recent = state
+        .feed
+        .after(last.saturating_sub(EVENTS_SHOWN as u64), EVENTS_SHOWN)
+        .await?;
     let mut rows = String::new();
     for (cursor, event) in recent.iter().rev() {
         let detail = &event["detail"];
@@ -304,4 +322,45 @@ pub async fn start(
     let started = state.services.start_build(input, origin, state.now()).await?;
     let id = s(&started.record, "id");
     Ok(Redirect::to(&format!("/console/builds/{}", pct(id))).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_shared::ports::BoxFuture;
+    use kiln_shared::ports::build_store::StoreError;
+
+    struct Cursors(Vec<u64>);
+
+    impl crate::NoticeFeed for Cursors {
+        fn after(&self, cursor: u64, limit: usize) -> BoxFuture<'_, Result<Vec<(u64, Value)>, StoreError>> {
+            let found = self
+                .0
+                .iter()
+                .filter(|c| **c > cursor)
+                .take(limit)
+                .map(|c| (*c, json!({})));
+            let found: Vec<_> = found.collect();
+            Box::pin(async move { Ok(found) })
+        }
+    }
+
+    #[test]
+    fn the_last_cursor_is_found_by_probing_whatever_the_gaps() {
+        let cases: [(Vec<u64>, u64); 5] = [
+            (vec![], 0),
+            (vec![1], 1),
+            ((1..=5000).collect(), 5000),
+            (vec![3, 1500, 70_000], 70_000),
+            ((1..=1024).collect(), 1024),
+        ];
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        for (cursors, expected) in cases {
+            let feed = Cursors(cursors);
+            let last = runtime.block_on(last_cursor(&feed)).expect("probe");
+            assert_eq!(last, expected);
+        }
+    }
 }
