@@ -67,45 +67,68 @@ function liveBuild() {
   setTimeout(tick, 1000);
 }
 
-// Build log: older pages load on demand as the reader scrolls; the tail follows over server-sent events.
+// Build log: further pages load on demand as the reader scrolls; "Jump to the end" (automatic while the build
+// runs) loads the last page, leaving a gap that fills as the reader scrolls; the tail follows over SSE.
 function liveLog() {
   const log = document.getElementById("log");
   if (!log) return;
   const state = document.getElementById("log-state");
   const more = document.getElementById("log-more");
   const base = "/console/builds/" + log.dataset.build + "/log";
-  let next = Number(log.dataset.next), line = Number(log.dataset.line);
-  let atEnd = log.dataset.atEnd === "true";
+  const running = log.dataset.complete !== "true";
+  // head: where on-demand loading continues; tail: where the live stream continues.
+  const head = { next: Number(log.dataset.next), line: Number(log.dataset.line) };
+  let tail = null;
+  let gap = null; // the element between the loaded head and a loaded tail
+  let headDone = log.dataset.atEnd === "true";
   let loading = false;
   let follow = true;
   window.addEventListener("scroll", () => {
     follow = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
   }, { passive: true });
-  const append = (html) => {
-    log.insertAdjacentHTML("beforeend", html);
-    if (follow && !location.hash) window.scrollTo(0, document.body.scrollHeight);
-  };
+  const isVisible = (el) => el.getBoundingClientRect().top < window.innerHeight + 400;
   const loadPage = async () => {
-    if (loading || atEnd) return;
+    if (loading || headDone) return;
     loading = true;
     try {
-      const page = await getJSON(base + "?offset=" + next + "&line=" + line);
-      log.insertAdjacentHTML("beforeend", page.html);
-      next = page.next; line = page.line; atEnd = page.atEnd;
-      if (atEnd) { if (more) more.remove(); startTail(); }
+      const until = gap ? "&until=" + gap.dataset.start : "";
+      const page = await getJSON(base + "?offset=" + head.next + "&line=" + head.line + until);
+      (gap || log).insertAdjacentHTML(gap ? "beforebegin" : "beforeend", page.html);
+      head.next = page.next; head.line = page.line;
+      if (gap && head.next >= Number(gap.dataset.start)) { gap.remove(); gap = null; headDone = true; }
+      else if (!gap && page.atEnd) { headDone = true; tail = { ...head }; startTail(); }
+      if (headDone && more) more.remove();
     } finally { loading = false; }
-    if (!atEnd && more && isVisible(more)) loadPage();
+    if (!headDone && ((gap && isVisible(gap)) || (!gap && more && isVisible(more)))) loadPage();
   };
-  const isVisible = (el) => el.getBoundingClientRect().top < window.innerHeight + 400;
+  const jumpToEnd = async () => {
+    if (tail || headDone) { window.scrollTo(0, document.body.scrollHeight); return; }
+    const page = await getJSON(base + "?offset=" + head.next + "&line=" + head.line + "&tail=true");
+    if (page.start > head.next) {
+      gap = document.createElement("div");
+      gap.className = "log-gap";
+      gap.dataset.start = page.start;
+      gap.textContent = "… lines " + head.line + "–" + (page.startLine - 1) + " load as you scroll up to here …";
+      log.appendChild(gap);
+      if (more) observer.unobserve(more); // below the tail now: the gap is what loads on scroll
+    } else { headDone = true; if (more) more.remove(); }
+    log.insertAdjacentHTML("beforeend", page.html);
+    tail = { next: page.next, line: page.line };
+    window.scrollTo(0, document.body.scrollHeight);
+    // Watch the gap only from down here, so it fills when the reader scrolls back up to it.
+    if (gap) requestAnimationFrame(() => observer.observe(gap));
+    startTail();
+  };
   const startTail = () => {
-    if (log.dataset.complete === "true" || startTail.started) return;
+    if (log.dataset.complete === "true" || startTail.started || !tail) return;
     startTail.started = true;
     state.textContent = "Following the log…";
-    const source = new EventSource(base + "/stream?offset=" + next + "&line=" + line);
+    const source = new EventSource(base + "/stream?offset=" + tail.next + "&line=" + tail.line);
     source.addEventListener("lines", (e) => {
       const page = JSON.parse(e.data);
-      next = page.next; line = page.line;
-      append(page.html);
+      tail.next = page.next; tail.line = page.line;
+      log.insertAdjacentHTML("beforeend", page.html);
+      if (follow && !location.hash) window.scrollTo(0, document.body.scrollHeight);
     });
     source.addEventListener("end", (e) => {
       state.textContent = "Build ended: " + e.data;
@@ -113,14 +136,16 @@ function liveLog() {
       source.close();
     });
   };
+  const observer = new IntersectionObserver((entries) => {
+    if (entries.some((en) => en.isIntersecting)) loadPage();
+  });
   if (more) {
-    const link = more.querySelector("a");
-    link.addEventListener("click", (e) => { e.preventDefault(); loadPage(); });
-    new IntersectionObserver((entries) => {
-      if (entries.some((en) => en.isIntersecting)) loadPage();
-    }).observe(more);
+    more.querySelector("a.log-more").addEventListener("click", (e) => { e.preventDefault(); loadPage(); });
+    more.querySelector("a.log-jump").addEventListener("click", (e) => { e.preventDefault(); jumpToEnd(); });
+    observer.observe(more);
   }
-  if (atEnd) startTail();
+  if (headDone) { tail = { ...head }; startTail(); }
+  else if (running && !location.hash) jumpToEnd();
   if (location.hash) {
     const target = document.getElementById(location.hash.slice(1));
     if (target) target.scrollIntoView();

@@ -144,10 +144,12 @@ pub async fn page(
         String::new()
     } else {
         format!(
-            "<p id=\"log-more\"><a href=\"/console/builds/{}/log?offset={}&amp;line={}\">Load more of the log</a></p>",
-            pct(&id),
-            first.next,
-            first.line
+            "<p id=\"log-more\"><a class=\"log-more\" href=\"/console/builds/{id}/log?offset={n}&amp;line={l}\">Load more \
+of the log</a> · <a class=\"log-jump\" href=\"/console/builds/{id}/log?offset={n}&amp;line={l}&amp;tail=true\">Jump to \
+the end</a></p>",
+            id = pct(&id),
+            n = first.next,
+            l = first.line
         )
     };
     let body = format!(

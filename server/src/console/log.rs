@@ -120,17 +120,97 @@ async fn located(state: &AppState, id: &str) -> Result<(PathBuf, bool), ConsoleE
     Ok((crate::logs::log_path(state, &build_id), complete))
 }
 
-/// `GET /console/builds/{id}/log`: one page of rendered lines.
+/// Query of the page endpoint: where to start, and optionally where to stop or to read the end instead.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    // Not `#[serde(flatten)]`: flattened numbers do not parse from a query string.
+    #[serde(default)]
+    offset: u64,
+    #[serde(default = "first_line")]
+    line: u64,
+    /// Read no further than this offset (the start of an already loaded tail).
+    #[serde(default)]
+    until: Option<u64>,
+    /// Read the last page instead, numbering its lines by counting the newlines before it.
+    #[serde(default)]
+    tail: bool,
+}
+
+/// `GET /console/builds/{id}/log`: one page of rendered lines (`start`/`startLine` say where it begins).
 pub async fn fragment(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<LogQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Json<Value>, ConsoleError> {
     let (path, complete) = located(&state, &id).await?;
-    let page = read_page(&path, q, PAGE_BYTES, complete)
-        .await
-        .map_err(|e| ConsoleError::Internal(format!("reading the log: {e}")))?;
-    Ok(Json(page_json(&page, complete)))
+    let io = |e: std::io::Error| ConsoleError::Internal(format!("reading the log: {e}"));
+    let from = LogQuery {
+        offset: q.offset,
+        line: q.line,
+    };
+    let at = if q.tail {
+        tail_start(&path, from).await.map_err(io)?
+    } else {
+        from
+    };
+    let limit = match q.until {
+        Some(until) => until.saturating_sub(at.offset).min(PAGE_BYTES),
+        None => PAGE_BYTES,
+    };
+    let page = read_page(&path, at, limit, complete).await.map_err(io)?;
+    let mut body = page_json(&page, complete);
+    body["start"] = json!(at.offset);
+    body["startLine"] = json!(at.line);
+    Ok(Json(body))
+}
+
+/// The first line start at most [`PAGE_BYTES`] before the end of the file (never before `from`), and its number.
+pub async fn tail_start(path: &std::path::Path, from: LogQuery) -> std::io::Result<LogQuery> {
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(from),
+        Err(e) => return Err(e),
+    };
+    let size = file.metadata().await?.len();
+    let target = size.saturating_sub(PAGE_BYTES).max(from.offset);
+    if target == from.offset {
+        return Ok(from);
+    }
+    // Count lines from `from` to `target`, remembering the last line start at or before `target`.
+    file.seek(std::io::SeekFrom::Start(from.offset)).await?;
+    let mut at = from;
+    let mut pos = from.offset;
+    let mut buf = vec![0u8; 1 << 20];
+    while pos < target {
+        let want = usize::try_from((target - pos).min(buf.len() as u64)).unwrap_or(buf.len());
+        let n = file.read(&mut buf[..want]).await?;
+        if n == 0 {
+            break;
+        }
+        for i in memchr::memchr_iter(b'\n', &buf[..n]) {
+            at = LogQuery {
+                offset: pos + i as u64 + 1,
+                line: at.line + 1,
+            };
+        }
+        pos += n as u64;
+    }
+    // Move on to the first line start after `target`, so the tail fits in one page.
+    while at.offset < target {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            at = LogQuery {
+                offset: pos + i as u64 + 1,
+                line: at.line + 1,
+            };
+            break;
+        }
+        pos += n as u64;
+    }
+    Ok(at)
 }
 
 struct Follow {
@@ -223,5 +303,37 @@ mod tests {
         let last = run(read_page(&path, LogQuery { offset: 8, line: 3 }, 100, true)).expect("page");
         assert_eq!((last.next, last.line, last.at_end), (11, 4, true));
         assert!(last.html.contains("<code>thr</code>"), "{}", last.html);
+    }
+
+    #[test]
+    fn the_tail_starts_at_a_line_start_with_its_number_counted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("b.log");
+        let text: String = (1..=200_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&path, &text).expect("write");
+        let start = run(tail_start(&path, LogQuery { offset: 0, line: 1 })).expect("tail");
+        assert!(text.len() as u64 - start.offset <= PAGE_BYTES);
+        let first = text[usize::try_from(start.offset).expect("fits")..]
+            .lines()
+            .next()
+            .expect("a line");
+        assert_eq!(
+            first,
+            format!("line {}", start.line),
+            "the number matches the line"
+        );
+        let small = run(tail_start(
+            &path,
+            LogQuery {
+                offset: text.len() as u64 - 10,
+                line: 7,
+            },
+        ))
+        .expect("tail");
+        assert_eq!(
+            (small.offset, small.line),
+            (text.len() as u64 - 10, 7),
+            "never before `from`"
+        );
     }
 }
