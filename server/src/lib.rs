@@ -6,6 +6,7 @@
 //! only way they fail.
 
 pub mod api;
+pub mod console;
 pub mod error;
 pub mod events;
 pub mod forwarder;
@@ -116,5 +117,6 @@ pub fn app(state: AppState) -> Router {
         .route("/builds/{id}/logs/stream", get(logs::stream))
         .route("/events", get(events::list))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(console::router(state.clone()))
         .with_state(state)
 }

@@ -1,4 +1,5 @@
-//! The local [`LogSink`]: a build's log appended to a file on disk through a buffered writer.
+//! The local [`LogSink`]: a build's log appended to a file on disk through a buffered writer, flushed after each
+//! appended batch so the file can be followed live.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -56,7 +57,14 @@ impl FileLogSink {
 
 impl LogSink for FileLogSink {
     fn append<'a>(&'a self, lines: &'a [u8]) -> BoxFuture<'a, Result<(), LogSinkError>> {
-        Box::pin(async move { self.with_writer(|w| w.write_all(lines)) })
+        // Each append is a batch from the log pipeline (every 200 ms at most); flushing it makes the file a
+        // live tail that readers (`kiln logs -f`, the console) see within the batch interval.
+        Box::pin(async move {
+            self.with_writer(|w| {
+                w.write_all(lines)?;
+                w.flush()
+            })
+        })
     }
 
     fn finish(&self) -> BoxFuture<'_, Result<String, LogSinkError>> {

@@ -1,0 +1,264 @@
+//! One build: summary, trigger details, phase timeline (status, duration, failing command and exit code),
+//! the log (first page rendered on the server, the rest on demand, live tail over SSE), the [`super::details`]
+//! known once it ends, and Stop and Retry.
+//! `GET /console/builds/{id}/live` returns the changing parts as HTML for the script to swap in.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use kiln_shared::build::BuildId;
+use kiln_shared::ports::build_store::StoredBuild;
+use serde_json::{Value, json};
+
+use super::html::{self, esc, pct, s};
+use super::log::{LogQuery, PAGE_BYTES, read_page};
+use super::session::Session;
+use super::{ConsoleError, now_secs, trigger_text};
+use crate::AppState;
+
+pub(crate) async fn load(state: &AppState, id: &str) -> Result<StoredBuild, ConsoleError> {
+    state
+        .services
+        .builds
+        .get(id)
+        .await?
+        .ok_or_else(|| ConsoleError::NotFound(format!("build {id:?} cannot be found")))
+}
+
+async fn compute_type(state: &AppState, build: &StoredBuild) -> String {
+    let from_record = s(&build.record["environment"], "computeType");
+    if !from_record.is_empty() {
+        return from_record.to_owned();
+    }
+    match state.services.projects.get_project(&build.project).await {
+        Ok(Some(p)) => s(&p["environment"], "computeType").to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// The summary list: status, times, duration, cost, versions.
+fn summary(build: &StoredBuild, compute: &str) -> String {
+    let r = &build.record;
+    let secs = html::seconds_between(&r["startTime"], &r["endTime"], now_secs());
+    format!(
+        "<dl class=\"summary\"><dt>Status</dt><dd id=\"build-status\">{st}</dd>\
+<dt>Current phase</dt><dd>{phase}</dd><dt>Trigger</dt><dd>{tr}</dd>\
+<dt>Source version</dt><dd><code>{sv}</code></dd><dt>Resolved commit</dt><dd><code>{rc}</code></dd>\
+<dt>Started</dt><dd>{start}</dd><dt>Ended</dt><dd>{end}</dd><dt>Duration</dt><dd>{d}</dd>\
+<dt>Estimated cost</dt><dd>{cost} <small>({ct})</small></dd></dl>",
+        st = html::status(s(r, "buildStatus")),
+        phase = esc(s(r, "currentPhase")),
+        tr = trigger_text(r),
+        sv = esc(s(r, "sourceVersion")),
+        rc = esc(s(r, "resolvedSourceVersion")),
+        start = html::time(&r["startTime"]),
+        end = html::time(&r["endTime"]),
+        d = html::duration(secs),
+        cost = html::cost(compute, secs),
+        ct = esc(compute),
+    )
+}
+
+/// The phase timeline, with the failing command and its exit code where a phase failed.
+fn phases(build: &StoredBuild) -> String {
+    let r = &build.record;
+    let mut rows = String::new();
+    let empty = Vec::new();
+    for phase in r["phases"].as_array().unwrap_or(&empty) {
+        let status = match (s(phase, "phaseType"), s(phase, "phaseStatus")) {
+            // COMPLETED marks the end; it has no status or duration of its own.
+            ("COMPLETED", _) => "",
+            (_, "") if phase["endTime"].is_null() => "IN_PROGRESS",
+            (_, other) => other,
+        };
+        let secs = match phase["durationInSeconds"].as_f64() {
+            Some(d) => Some(d),
+            None => html::seconds_between(&phase["startTime"], &phase["endTime"], now_secs()),
+        };
+        let secs = if s(phase, "phaseType") == "COMPLETED" {
+            None
+        } else {
+            secs
+        };
+        let contexts: Vec<String> = phase["contexts"]
+            .as_array()
+            .unwrap_or(&empty)
+            .iter()
+            .filter(|c| !s(c, "message").is_empty() || !s(c, "statusCode").is_empty())
+            .map(|c| {
+                format!(
+                    "<div class=\"context\"><code>{}</code> {}</div>",
+                    esc(s(c, "statusCode")),
+                    esc(s(c, "message"))
+                )
+            })
+            .collect();
+        rows.push_str(&format!(
+            "<li class=\"phase phase-{cls}\"><span class=\"name\">{name}</span>{st}<span class=\"dur\">{d}</span>{ctx}</li>",
+            cls = esc(&status.to_ascii_lowercase()),
+            name = esc(s(phase, "phaseType")),
+            st = if status.is_empty() { String::new() } else { html::status(status) },
+            d = if status.is_empty() { String::new() } else { html::duration(secs) },
+            ctx = contexts.join(""),
+        ));
+    }
+    if rows.is_empty() {
+        return "<p>No phases yet.</p>".into();
+    }
+    format!("<ol class=\"phases\">{rows}</ol>")
+}
+
+fn actions(build: &StoredBuild, csrf: &str) -> String {
+    let done = build.record["buildComplete"].as_bool() == Some(true);
+    let id = pct(&build.id);
+    let field = html::csrf_field(csrf);
+    let stop = if done {
+        String::new()
+    } else {
+        format!(
+            "<form method=\"post\" action=\"/console/builds/{id}/stop\">{field}<button type=\"submit\" class=\"danger\">Stop</button></form>"
+        )
+    };
+    format!(
+        "<div class=\"actions\">{stop}<form method=\"post\" action=\"/console/builds/{id}/retry\">{field}<button type=\"submit\">Retry</button></form></div>"
+    )
+}
+
+/// `GET /console/builds/{id}`.
+pub async fn page(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<String>,
+) -> Result<Html<String>, ConsoleError> {
+    let build = load(&state, &id).await?;
+    let compute = compute_type(&state, &build).await;
+    let r = &build.record;
+    let complete = r["buildComplete"].as_bool() == Some(true);
+    let build_id = BuildId::parse(&id).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
+    let path = crate::logs::log_path(&state, &build_id);
+    let first = read_page(&path, LogQuery { offset: 0, line: 1 }, PAGE_BYTES, complete)
+        .await
+        .map_err(|e| ConsoleError::Internal(format!("reading the log: {e}")))?;
+    let more = if first.at_end {
+        String::new()
+    } else {
+        format!(
+            "<p id=\"log-more\"><a class=\"log-more\" href=\"/console/builds/{id}/log?offset={n}&amp;line={l}\">Load more \
+of the log</a> · <a class=\"log-jump\" href=\"/console/builds/{id}/log?offset={n}&amp;line={l}&amp;tail=true\">Jump to \
+the end</a></p>",
+            id = pct(&id),
+            n = first.next,
+            l = first.line
+        )
+    };
+    let body = format!(
+        "<p class=\"crumbs\"><a href=\"/\">Projects</a> › <a href=\"/console/projects/{pp}\">{p}</a> › #{n}</p>\
+<h1>Build #{n} of {p}</h1><p class=\"build-id\"><code>{idt}</code></p>\
+<div id=\"build-live\" data-live=\"/console/builds/{idp}/live\" data-complete=\"{complete}\">\
+<section id=\"summary\">{sum}</section>{act}</div>\
+<section><h2>Phases</h2><div id=\"phases\">{ph}</div></section>\
+<section><h2>Log</h2><div id=\"log\" class=\"log\" role=\"log\" aria-live=\"off\" data-build=\"{idp}\" \
+data-next=\"{next}\" data-line=\"{line}\" data-at-end=\"{at_end}\" data-complete=\"{complete}\">{lines}</div>{more}\
+<p class=\"log-state\" id=\"log-state\" aria-live=\"polite\"></p></section>\
+<div id=\"details\">{details}</div>",
+        pp = pct(&build.project),
+        p = esc(&build.project),
+        n = build.number,
+        idt = esc(&id),
+        idp = pct(&id),
+        sum = summary(&build, &compute),
+        act = actions(&build, &session.csrf),
+        ph = phases(&build),
+        next = first.next,
+        line = first.line,
+        at_end = first.at_end,
+        lines = first.html,
+        details = super::details::details(&state, &build),
+    );
+    Ok(Html(html::page(
+        &format!("Build #{} of {}", build.number, build.project),
+        &body,
+    )))
+}
+
+/// `GET /console/builds/{id}/live`: status, summary, actions, phases and the builds-table row, as HTML.
+pub async fn live(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ConsoleError> {
+    let build = load(&state, &id).await?;
+    let compute = compute_type(&state, &build).await;
+    Ok(Json(json!({
+        "status": s(&build.record, "buildStatus"),
+        "complete": build.record["buildComplete"].as_bool() == Some(true),
+        "summary": summary(&build, &compute),
+        "actions": actions(&build, &session.csrf),
+        "phases": phases(&build),
+        "details": super::details::details(&state, &build),
+        "row": super::build_row(&build, &compute, now_secs()),
+    })))
+}
+
+/// `POST /console/builds/{id}/stop`.
+pub async fn stop(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ConsoleError> {
+    if !session.check(super::field(&super::form(&body), "csrf")) {
+        return Err(ConsoleError::Forbidden(
+            "the form's CSRF token is missing or stale; reload the page".into(),
+        ));
+    }
+    state.services.stop_build(&id, state.now()).await?;
+    Ok(Redirect::to(&format!("/console/builds/{}", pct(&id))).into_response())
+}
+
+/// `POST /console/builds/{id}/retry`: starts a new build like this one and goes to it.
+pub async fn retry(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ConsoleError> {
+    if !session.check(super::field(&super::form(&body), "csrf")) {
+        return Err(ConsoleError::Forbidden(
+            "the form's CSRF token is missing or stale; reload the page".into(),
+        ));
+    }
+    let started = state.services.retry_build(&id, None, state.now()).await?;
+    Ok(Redirect::to(&format!("/console/builds/{}", pct(s(&started.record, "id")))).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_shared::ports::build_store::BuildState;
+
+    fn stored(record: Value) -> StoredBuild {
+        StoredBuild {
+            id: "web:1".into(),
+            project: "web".into(),
+            number: 1,
+            state: BuildState::Terminal,
+            version: 1,
+            record,
+        }
+    }
+
+    #[test]
+    fn the_timeline_shows_the_failing_command_and_no_status_for_completed() {
+        let build = stored(json!({"phases": [
+            {"phaseType": "BUILD", "phaseStatus": "FAILED", "durationInSeconds": 2,
+             "contexts": [{"statusCode": "COMMAND_EXECUTION_ERROR",
+                           "message": "Error while executing command: echo \"<x>\"; exit 3. Reason: exit status 3"}]},
+            {"phaseType": "COMPLETED"}
+        ]}));
+        let html = phases(&build);
+        assert!(html.contains("<code>COMMAND_EXECUTION_ERROR</code> Error while executing command: echo &quot;&lt;x&gt;&quot;; exit 3. Reason: exit status 3"), "{html}");
+        assert!(html.contains("<li class=\"phase phase-\"><span class=\"name\">COMPLETED</span><span class=\"dur\"></span></li>"), "{html}");
+    }
+}

@@ -1,0 +1,229 @@
+//! The parts of a build page known once it ends: artifacts (size, SHA-256, MD5 and a download route served from
+//! the local object store), report summaries with failing test names, exported variables and trigger details.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use kiln_shared::ports::build_store::StoredBuild;
+use serde_json::Value;
+
+use super::html::{self, esc, pct, s};
+use super::{ConsoleError, trigger_text};
+use crate::AppState;
+
+/// Artifacts, reports, exported variables and trigger details (known once the build ends).
+pub(crate) fn details(state: &AppState, build: &StoredBuild) -> String {
+    format!(
+        "<section><h2>Artifacts</h2>{}</section><section><h2>Reports</h2>{}</section>\
+<section><h2>Exported variables</h2>{}</section><section><h2>Trigger</h2>{}</section>",
+        artifacts(state, build),
+        reports(build),
+        pairs(&build.record["exportedEnvironmentVariables"]),
+        trigger_details(&build.record),
+    )
+}
+
+fn artifacts(state: &AppState, build: &StoredBuild) -> String {
+    let a = &build.record["artifacts"];
+    let location = s(a, "location");
+    if location.is_empty() {
+        return "<p>None.</p>".into();
+    }
+    let size = artifact_file(state, location)
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| html::bytes(m.len()));
+    let link = match &size {
+        Some(_) => format!(
+            " <a href=\"/console/builds/{}/artifact\" download>Download</a>",
+            pct(&build.id)
+        ),
+        None => String::new(),
+    };
+    format!(
+        "<dl><dt>Location</dt><dd><code>{}</code>{link}</dd><dt>Size</dt><dd>{}</dd>\
+<dt>SHA-256</dt><dd><code class=\"hash\">{}</code></dd><dt>MD5</dt><dd><code class=\"hash\">{}</code></dd></dl>",
+        esc(location),
+        esc(size.as_deref().unwrap_or("—")),
+        esc(s(a, "sha256sum")),
+        esc(s(a, "md5sum")),
+    )
+}
+
+fn reports(build: &StoredBuild) -> String {
+    let Some(list) = build.record["reports"].as_array().filter(|l| !l.is_empty()) else {
+        return "<p>None.</p>".into();
+    };
+    let mut out = String::from("<ul class=\"reports\">");
+    for report in list {
+        let n = |k: &str| report[k].as_u64().unwrap_or(0);
+        let failing: Vec<String> = report["failing"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .filter_map(Value::as_str)
+                    .map(|t| format!("<li><code>{}</code></li>", esc(t)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let coverage = report["lineCoveragePercent"]
+            .as_f64()
+            .map(|c| format!(", line coverage {c:.1}%"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "<li><strong>{}</strong> {} — {} total, {} passed, {} failed, {} skipped, {} errors{coverage}{}</li>",
+            esc(s(report, "name")),
+            html::status(s(report, "status")),
+            n("total"),
+            n("passed"),
+            n("failed"),
+            n("skipped"),
+            n("errors"),
+            if failing.is_empty() { String::new() } else { format!("<ul class=\"failing\">{}</ul>", failing.join("")) }
+        ));
+    }
+    out.push_str("</ul>");
+    out
+}
+
+fn pairs(list: &Value) -> String {
+    let Some(list) = list.as_array().filter(|l| !l.is_empty()) else {
+        return "<p>None.</p>".into();
+    };
+    let rows: String = list
+        .iter()
+        .map(|v| {
+            format!(
+                "<dt><code>{}</code></dt><dd><code>{}</code></dd>",
+                esc(s(v, "name")),
+                esc(s(v, "value"))
+            )
+        })
+        .collect();
+    format!("<dl class=\"vars\">{rows}</dl>")
+}
+
+fn trigger_details(r: &Value) -> String {
+    let Some(t) = r["trigger"].as_object().filter(|t| !t.is_empty()) else {
+        return format!("<p>{}</p>", trigger_text(r));
+    };
+    let rows: String = t
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            format!("<dt>{}</dt><dd><code>{}</code></dd>", esc(k), esc(&text))
+        })
+        .collect();
+    format!(
+        "<p>{}</p><dl>{rows}<dt>initiator</dt><dd><code>{}</code></dd></dl>",
+        trigger_text(r),
+        esc(s(r, "initiator"))
+    )
+}
+
+/// The local file behind an artifact location, if it is in the data dir's object store.
+fn artifact_file(state: &AppState, location: &str) -> Option<std::path::PathBuf> {
+    let data = state.logs_dir.parent()?;
+    let key = location
+        .strip_prefix("arn:aws:s3:::")
+        .or_else(|| location.strip_prefix("s3://"))
+        .or_else(|| location.strip_prefix("file://"))
+        .unwrap_or(location);
+    let candidates = [
+        std::path::PathBuf::from(key),
+        data.join("objects").join(key.trim_start_matches('/')),
+    ];
+    let objects = data.join("objects").canonicalize().ok();
+    let data = data.canonicalize().ok()?;
+    candidates.into_iter().find_map(|c| {
+        let c = c.canonicalize().ok()?;
+        let inside = c.starts_with(&data) || objects.as_ref().is_some_and(|o| c.starts_with(o));
+        (inside && c.is_file()).then_some(c)
+    })
+}
+
+/// `GET /console/builds/{id}/artifact`: the primary artifact from the local object store.
+pub async fn artifact(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let build = super::build::load(&state, &id).await?;
+    let location = s(&build.record["artifacts"], "location");
+    let path = artifact_file(&state, location).ok_or_else(|| {
+        ConsoleError::NotFound(format!("artifact {location:?} is not in the local object store"))
+    })?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| ConsoleError::Internal(format!("opening the artifact: {e}")))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("artifact")
+        .replace(['"', '\\'], "_");
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_shared::ports::build_store::BuildState;
+    use serde_json::json;
+
+    fn stored(record: Value) -> StoredBuild {
+        StoredBuild {
+            id: "web:1".into(),
+            project: "web".into(),
+            number: 1,
+            state: BuildState::Terminal,
+            version: 1,
+            record,
+        }
+    }
+
+    #[test]
+    fn report_summaries_list_the_failing_tests_as_text() {
+        let build = stored(json!({"reports": [{
+            "name": "unit", "status": "FAILED", "total": 3, "passed": 1, "failed": 1, "skipped": 0, "errors": 1,
+            "failing": ["test <b>one</b>", "suite.two"], "lineCoveragePercent": null
+        }]}));
+        let html = reports(&build);
+        assert!(html.contains("<strong>unit</strong>"), "{html}");
+        assert!(
+            html.contains("3 total, 1 passed, 1 failed, 0 skipped, 1 errors"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<li><code>test &lt;b&gt;one&lt;/b&gt;</code></li>"),
+            "{html}"
+        );
+        assert!(html.contains("status-failed"), "{html}");
+    }
+
+    #[test]
+    fn exported_variables_and_trigger_details_are_escaped() {
+        let vars = pairs(&json!([{"name": "A", "value": "<script>alert(1)</script>"}]));
+        assert!(vars.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{vars}");
+        let record = json!({"initiator": "GitHub-Hookshot", "trigger": {
+            "provider": "GITHUB", "event": "PUSH", "headRef": "refs/heads/\"><img src=x onerror=alert(1)>"}});
+        let html = trigger_details(&record);
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("github PUSH <code>refs/heads/&quot;&gt;&lt;img src=x onerror=alert(1)&gt;</code>"),
+            "{html}"
+        );
+    }
+}

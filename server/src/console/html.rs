@@ -1,0 +1,192 @@
+//! HTML building blocks for the console: escaping (every value from a build goes through [`esc`]), the page
+//! layout, status badges, times (UTC ISO text that the browser rewrites into the viewer's zone) and durations.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+/// Escapes text for an HTML text node or a double-quoted attribute.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a path segment or query value (everything but unreserved characters).
+pub fn pct(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The string at `key` of a JSON object, or "".
+pub fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// A full page: navigation, `title` and `body` (already-escaped HTML).
+pub fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{t} · Kiln</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/console/assets/console.css\">\
+<script src=\"/console/assets/console.js\" defer></script></head><body>\
+<a class=\"skip\" href=\"#main\">Skip to content</a>\
+<header class=\"top\"><nav aria-label=\"Main\"><a class=\"brand\" href=\"/\">Kiln</a>\
+<a href=\"/\">Projects</a><a href=\"/console/events\">Events</a></nav></header>\
+<main id=\"main\">{body}</main></body></html>",
+        t = esc(title)
+    )
+}
+
+/// A status as text and colour: `<span class="status status-failed">FAILED</span>`.
+pub fn status(status: &str) -> String {
+    let status = if status.is_empty() { "UNKNOWN" } else { status };
+    format!(
+        "<span class=\"status status-{}\">{}</span>",
+        esc(&status.to_ascii_lowercase()),
+        esc(status)
+    )
+}
+
+/// CodeBuild JSON timestamps are epoch seconds; some records carry ISO text.
+pub fn epoch(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.timestamp_millis() as f64 / 1000.0),
+        _ => None,
+    }
+}
+
+/// `<time>` with UTC ISO text (no-JS fallback) and the UTC time in `title`; the script localises it.
+pub fn time(v: &Value) -> String {
+    let Some(secs) = epoch(v) else {
+        return "—".into();
+    };
+    let Some(t) = chrono::DateTime::from_timestamp_millis((secs * 1000.0) as i64) else {
+        return "—".into();
+    };
+    let iso = t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let human = t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    format!("<time datetime=\"{iso}\" title=\"{human}\">{human}</time>")
+}
+
+/// Seconds between two record timestamps (`end` absent: until `now`).
+pub fn seconds_between(start: &Value, end: &Value, now: f64) -> Option<f64> {
+    let start = epoch(start)?;
+    let end = epoch(end).unwrap_or(now);
+    Some((end - start).max(0.0))
+}
+
+/// `1h 02m 03s`, `2m 05s`, `4s`.
+pub fn duration(secs: Option<f64>) -> String {
+    let Some(secs) = secs else {
+        return "—".into();
+    };
+    let total = secs.round() as u64;
+    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
+    if h > 0 {
+        format!("{h}h {m:02}m {s:02}s")
+    } else if m > 0 {
+        format!("{m}m {s:02}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// The estimated cost of `secs` on CodeBuild's on-demand Linux price for `compute_type` (per started minute).
+pub fn cost(compute_type: &str, secs: Option<f64>) -> String {
+    let Some(secs) = secs else {
+        return "—".into();
+    };
+    let per_minute = match compute_type {
+        "BUILD_GENERAL1_MEDIUM" => 0.01,
+        "BUILD_GENERAL1_LARGE" => 0.02,
+        "BUILD_GENERAL1_XLARGE" => 0.04,
+        "BUILD_GENERAL1_2XLARGE" => 0.08,
+        _ => 0.005,
+    };
+    let minutes = (secs / 60.0).ceil().max(1.0);
+    format!("${:.3}", minutes * per_minute)
+}
+
+/// Bytes as `1.2 MiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// A hidden CSRF field for a POST form.
+pub fn csrf_field(token: &str) -> String {
+    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn escaping_turns_markup_from_builds_into_text() {
+        assert_eq!(
+            esc("\"><img src=x onerror=alert(1)>"),
+            "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"
+        );
+        assert_eq!(
+            esc("<script>a&'b'</script>"),
+            "&lt;script&gt;a&amp;&#39;b&#39;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn percent_encoding_keeps_only_unreserved_characters() {
+        assert_eq!(pct("web:1a-b"), "web%3A1a-b");
+        assert_eq!(pct("a b/\"<"), "a%20b%2F%22%3C");
+    }
+
+    #[test]
+    fn times_render_as_utc_iso_with_the_absolute_time_in_the_title() {
+        assert_eq!(
+            time(&json!(1_700_000_000.5)),
+            "<time datetime=\"2023-11-14T22:13:20Z\" title=\"2023-11-14 22:13:20 UTC\">2023-11-14 22:13:20 UTC</time>"
+        );
+        assert_eq!(time(&Value::Null), "—");
+    }
+
+    #[test]
+    fn durations_costs_and_sizes_read_as_people_write_them() {
+        assert_eq!(duration(Some(3723.0)), "1h 02m 03s");
+        assert_eq!(duration(Some(125.0)), "2m 05s");
+        assert_eq!(duration(None), "—");
+        assert_eq!(cost("BUILD_GENERAL1_SMALL", Some(61.0)), "$0.010");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(12), "12 B");
+    }
+}

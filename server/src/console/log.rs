@@ -1,0 +1,339 @@
+//! The build log for the console as rendered HTML: `GET /console/builds/{id}/log?offset=&line=` returns one
+//! page (complete lines only, up to 512 KiB) as JSON `{html, next, line, complete}` so huge logs load on demand,
+//! and `GET /console/builds/{id}/log/stream?offset=&line=` follows the log live as server-sent events
+//! (`lines` with the same JSON, then `end` with the build status), polling the file every 200 ms.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use kiln_shared::build::BuildId;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::ConsoleError;
+use super::ansi::lines_to_html;
+use crate::AppState;
+
+/// The most bytes one page carries.
+pub const PAGE_BYTES: u64 = 512 * 1024;
+
+/// Where to read from: a byte offset at a line start, and that line's number (1-based).
+#[derive(Debug, Deserialize, Clone, Copy)]
+pub struct LogQuery {
+    #[serde(default)]
+    pub offset: u64,
+    #[serde(default = "first_line")]
+    pub line: u64,
+}
+
+fn first_line() -> u64 {
+    1
+}
+
+/// One rendered page of the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogPage {
+    /// Rendered lines (empty when nothing new is complete).
+    pub html: String,
+    /// The offset after the last rendered line.
+    pub next: u64,
+    /// The number of the next line.
+    pub line: u64,
+    /// Whether the file ends at `next` (nothing more to read now).
+    pub at_end: bool,
+}
+
+/// Reads up to `limit` bytes from `offset` and renders the complete lines; `complete` (the build has ended)
+/// renders a trailing partial line too.
+pub async fn read_page(
+    path: &std::path::Path,
+    q: LogQuery,
+    limit: u64,
+    complete: bool,
+) -> std::io::Result<LogPage> {
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(LogPage {
+                html: String::new(),
+                next: q.offset,
+                line: q.line,
+                at_end: true,
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let size = file.metadata().await?.len();
+    file.seek(std::io::SeekFrom::Start(q.offset)).await?;
+    let mut buf = Vec::new();
+    file.take(limit).read_to_end(&mut buf).await?;
+    let whole = q.offset + buf.len() as u64 >= size;
+    let cut = match memchr_last_newline(&buf) {
+        Some(i) => i + 1,
+        None if complete && whole => buf.len(),
+        None => 0,
+    };
+    let cut = if complete && whole { buf.len() } else { cut };
+    let taken = &buf[..cut];
+    if taken.is_empty() {
+        return Ok(LogPage {
+            html: String::new(),
+            next: q.offset,
+            line: q.line,
+            at_end: whole,
+        });
+    }
+    let text = String::from_utf8_lossy(taken);
+    let body = text.strip_suffix('\n').unwrap_or(&text);
+    let count = body.split('\n').count() as u64;
+    Ok(LogPage {
+        html: lines_to_html(body, q.line),
+        next: q.offset + cut as u64,
+        line: q.line + count,
+        at_end: q.offset + cut as u64 >= size,
+    })
+}
+
+fn memchr_last_newline(buf: &[u8]) -> Option<usize> {
+    buf.iter().rposition(|b| *b == b'\n')
+}
+
+fn page_json(page: &LogPage, complete: bool) -> Value {
+    json!({"html": page.html, "next": page.next, "line": page.line, "atEnd": page.at_end, "complete": complete})
+}
+
+async fn located(state: &AppState, id: &str) -> Result<(PathBuf, bool), ConsoleError> {
+    let build_id = BuildId::parse(id).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
+    let stored = state
+        .services
+        .builds
+        .get(id)
+        .await?
+        .ok_or_else(|| ConsoleError::NotFound(format!("build {id:?} cannot be found")))?;
+    let complete = stored.record["buildComplete"].as_bool() == Some(true);
+    Ok((crate::logs::log_path(state, &build_id), complete))
+}
+
+/// Query of the page endpoint: where to start, and optionally where to stop or to read the end instead.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    // Not `#[serde(flatten)]`: flattened numbers do not parse from a query string.
+    #[serde(default)]
+    offset: u64,
+    #[serde(default = "first_line")]
+    line: u64,
+    /// Read no further than this offset (the start of an already loaded tail).
+    #[serde(default)]
+    until: Option<u64>,
+    /// Read the last page instead, numbering its lines by counting the newlines before it.
+    #[serde(default)]
+    tail: bool,
+}
+
+/// `GET /console/builds/{id}/log`: one page of rendered lines (`start`/`startLine` say where it begins).
+pub async fn fragment(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Value>, ConsoleError> {
+    let (path, complete) = located(&state, &id).await?;
+    let io = |e: std::io::Error| ConsoleError::Internal(format!("reading the log: {e}"));
+    let from = LogQuery {
+        offset: q.offset,
+        line: q.line,
+    };
+    let at = if q.tail {
+        tail_start(&path, from).await.map_err(io)?
+    } else {
+        from
+    };
+    let limit = match q.until {
+        Some(until) => until.saturating_sub(at.offset).min(PAGE_BYTES),
+        None => PAGE_BYTES,
+    };
+    let page = read_page(&path, at, limit, complete).await.map_err(io)?;
+    let mut body = page_json(&page, complete);
+    body["start"] = json!(at.offset);
+    body["startLine"] = json!(at.line);
+    Ok(Json(body))
+}
+
+/// The first line start at most [`PAGE_BYTES`] before the end of the file (never before `from`), and its number.
+pub async fn tail_start(path: &std::path::Path, from: LogQuery) -> std::io::Result<LogQuery> {
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(from),
+        Err(e) => return Err(e),
+    };
+    let size = file.metadata().await?.len();
+    let target = size.saturating_sub(PAGE_BYTES).max(from.offset);
+    if target == from.offset {
+        return Ok(from);
+    }
+    // Count lines from `from` to `target`, remembering the last line start at or before `target`.
+    file.seek(std::io::SeekFrom::Start(from.offset)).await?;
+    let mut at = from;
+    let mut pos = from.offset;
+    let mut buf = vec![0u8; 1 << 20];
+    while pos < target {
+        let want = usize::try_from((target - pos).min(buf.len() as u64)).unwrap_or(buf.len());
+        let n = file.read(&mut buf[..want]).await?;
+        if n == 0 {
+            break;
+        }
+        for i in memchr::memchr_iter(b'\n', &buf[..n]) {
+            at = LogQuery {
+                offset: pos + i as u64 + 1,
+                line: at.line + 1,
+            };
+        }
+        pos += n as u64;
+    }
+    // Move on to the first line start after `target`, so the tail fits in one page.
+    while at.offset < target {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            at = LogQuery {
+                offset: pos + i as u64 + 1,
+                line: at.line + 1,
+            };
+            break;
+        }
+        pos += n as u64;
+    }
+    Ok(at)
+}
+
+struct Follow {
+    state: AppState,
+    id: String,
+    path: PathBuf,
+    at: LogQuery,
+    done: bool,
+}
+
+/// `GET /console/builds/{id}/log/stream`: new lines as they are written, then `end`.
+pub async fn stream(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<LogQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ConsoleError> {
+    let (path, _) = located(&state, &id).await?;
+    let start = Follow {
+        state,
+        id,
+        path,
+        at: q,
+        done: false,
+    };
+    let events = stream::unfold(start, |mut f| async move {
+        if f.done {
+            return None;
+        }
+        loop {
+            let complete = f
+                .state
+                .services
+                .builds
+                .get(&f.id)
+                .await
+                .ok()
+                .flatten()
+                .map(|b| b.record)
+                .filter(|r| r["buildComplete"].as_bool() == Some(true));
+            let page = read_page(&f.path, f.at, PAGE_BYTES, complete.is_some())
+                .await
+                .ok();
+            if let Some(page) = page.filter(|p| !p.html.is_empty()) {
+                f.at = LogQuery {
+                    offset: page.next,
+                    line: page.line,
+                };
+                let event = Event::default()
+                    .event("lines")
+                    .data(page_json(&page, false).to_string());
+                return Some((Ok(event), f));
+            }
+            if let Some(record) = complete {
+                f.done = true;
+                let status = record["buildStatus"].as_str().unwrap_or("UNKNOWN").to_owned();
+                return Some((Ok(Event::default().event("end").data(status)), f));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn pages_end_at_line_boundaries_and_carry_the_next_line_number() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("b.log");
+        std::fs::write(&path, "one\ntwo\nthr").expect("write");
+        let first = run(read_page(&path, LogQuery { offset: 0, line: 1 }, 6, false)).expect("page");
+        assert_eq!((first.next, first.line, first.at_end), (4, 2, false));
+        assert!(first.html.contains("id=\"L1\""));
+        let second = run(read_page(&path, LogQuery { offset: 4, line: 2 }, 100, false)).expect("page");
+        assert_eq!(
+            (second.next, second.line),
+            (8, 3),
+            "the partial last line waits while running"
+        );
+        let last = run(read_page(&path, LogQuery { offset: 8, line: 3 }, 100, true)).expect("page");
+        assert_eq!((last.next, last.line, last.at_end), (11, 4, true));
+        assert!(last.html.contains("<code>thr</code>"), "{}", last.html);
+    }
+
+    #[test]
+    fn the_tail_starts_at_a_line_start_with_its_number_counted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("b.log");
+        let text: String = (1..=200_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&path, &text).expect("write");
+        let start = run(tail_start(&path, LogQuery { offset: 0, line: 1 })).expect("tail");
+        assert!(text.len() as u64 - start.offset <= PAGE_BYTES);
+        let first = text[usize::try_from(start.offset).expect("fits")..]
+            .lines()
+            .next()
+            .expect("a line");
+        assert_eq!(
+            first,
+            format!("line {}", start.line),
+            "the number matches the line"
+        );
+        let small = run(tail_start(
+            &path,
+            LogQuery {
+                offset: text.len() as u64 - 10,
+                line: 7,
+            },
+        ))
+        .expect("tail");
+        assert_eq!(
+            (small.offset, small.line),
+            (text.len() as u64 - 10, 7),
+            "never before `from`"
+        );
+    }
+}

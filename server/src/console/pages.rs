@@ -1,0 +1,366 @@
+//! The list pages: projects (last build, source, triggers, Start form), a project's builds (paging, status
+//! filter, live rows) and the notice stream (newest first); and the Start action.
+
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use kiln_shared::ports::build_store::SortOrder;
+use kiln_shared::usecases::start::{Origin, StartBuildInput};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::html::{self, esc, pct, s};
+use super::session::Session;
+use super::{ConsoleError, build_row, builds_table_head, now_secs};
+use crate::AppState;
+
+fn triggers(project: &Value) -> String {
+    let mut out = String::new();
+    if let Some(groups) = project["webhook"]["filterGroups"].as_array() {
+        out.push_str("<div>Webhook filter groups:<ul>");
+        for group in groups {
+            let filters: Vec<String> = group
+                .as_array()
+                .map(|g| {
+                    g.iter()
+                        .map(|f| {
+                            let negate = if f["excludeMatchedPattern"].as_bool() == Some(true) {
+                                "not "
+                            } else {
+                                ""
+                            };
+                            format!(
+                                "{} {negate}<code>{}</code>",
+                                esc(s(f, "type")),
+                                esc(s(f, "pattern"))
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push_str(&format!("<li>{}</li>", filters.join(" and ")));
+        }
+        out.push_str("</ul></div>");
+    } else if project["webhook"].is_object() {
+        out.push_str("<div>Webhook: every event</div>");
+    }
+    if let Some(schedules) = project["schedules"].as_array() {
+        for schedule in schedules {
+            let expression = schedule
+                .get("expression")
+                .or_else(|| schedule.get("scheduleExpression"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let zone = match s(schedule, "timezone") {
+                "" => String::new(),
+                zone => format!(" ({})", esc(zone)),
+            };
+            out.push_str(&format!(
+                "<div>Schedule {} <code>{}</code>{zone}</div>",
+                esc(s(schedule, "name")),
+                esc(expression)
+            ));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("<div>Manual only</div>");
+    }
+    out
+}
+
+fn start_form(name: &str, csrf: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"/console/projects/{p}/start\" class=\"start\">{c}\
+<label>Source version <input name=\"source_version\" placeholder=\"branch, tag or commit\"></label>\
+<label>Variables <textarea name=\"variables\" rows=\"2\" placeholder=\"NAME=value, one a line\"></textarea></label>\
+<button type=\"submit\">Start build</button></form>",
+        p = pct(name),
+        c = html::csrf_field(csrf)
+    )
+}
+
+/// `GET /`: every project with its last build, source, triggers and a Start form.
+pub async fn projects(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Result<Html<String>, ConsoleError> {
+    let mut names = state.services.projects.project_names().await?;
+    names.sort();
+    let mut body = String::from("<h1>Projects</h1>");
+    if names.is_empty() {
+        body.push_str("<p>No projects yet: add them to kiln.yaml or call CreateProject.</p>");
+    }
+    body.push_str("<div class=\"cards\">");
+    for name in names {
+        let Some(project) = state.services.projects.get_project(&name).await? else {
+            continue;
+        };
+        let last = state
+            .services
+            .builds
+            .list(Some(&name), SortOrder::Descending, None, 1)
+            .await?;
+        let last = match last.ids.first() {
+            Some(id) => state.services.builds.get(id).await?,
+            None => None,
+        };
+        let last_html = match last {
+            Some(b) => format!(
+                "<a href=\"/console/builds/{}\">#{}</a> {} {}",
+                pct(&b.id),
+                b.number,
+                html::status(s(&b.record, "buildStatus")),
+                html::time(&b.record["startTime"])
+            ),
+            None => "no builds yet".into(),
+        };
+        body.push_str(&format!(
+            "<section class=\"card\"><h2><a href=\"/console/projects/{p}\">{n}</a></h2>\
+<dl><dt>Last build</dt><dd>{last_html}</dd><dt>Source</dt><dd>{t} <code>{loc}</code></dd>\
+<dt>Triggers</dt><dd>{trig}</dd></dl>{form}</section>",
+            p = pct(&name),
+            n = esc(&name),
+            t = esc(s(&project["source"], "type")),
+            loc = esc(s(&project["source"], "location")),
+            trig = triggers(&project),
+            form = start_form(&name, &session.csrf),
+        ));
+    }
+    body.push_str("</div>");
+    Ok(Html(html::page("Projects", &body)))
+}
+
+/// Query of the builds page.
+#[derive(Debug, Deserialize)]
+pub struct BuildsQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    page: Option<String>,
+}
+
+const STATUSES: [&str; 6] = [
+    "IN_PROGRESS",
+    "SUCCEEDED",
+    "FAILED",
+    "FAULT",
+    "STOPPED",
+    "TIMED_OUT",
+];
+const PAGE_SIZE: usize = 20;
+
+/// `GET /console/projects/{name}`: the builds, newest first, 20 a page, optionally of one status.
+pub async fn builds(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<BuildsQuery>,
+) -> Result<Response, ConsoleError> {
+    let Some(project) = state.services.projects.get_project(&name).await? else {
+        return Err(ConsoleError::NotFound(format!(
+            "project {name:?} cannot be found"
+        )));
+    };
+    let compute = s(&project["environment"], "computeType").to_owned();
+    let mut rows = String::new();
+    let mut token = query.page.clone().filter(|t| !t.is_empty());
+    let mut shown = 0;
+    let mut scanned_pages = 0;
+    let now = now_secs();
+    // A status filter scans pages until it has a page of matches (or 50 pages).
+    let next = loop {
+        let listed = state
+            .services
+            .builds
+            .list(Some(&name), SortOrder::Descending, token.as_deref(), PAGE_SIZE)
+            .await?;
+        for id in &listed.ids {
+            if let Some(b) = state.services.builds.get(id).await?
+                && (query.status.is_empty() || s(&b.record, "buildStatus") == query.status)
+            {
+                rows.push_str(&build_row(&b, &compute, now));
+                shown += 1;
+            }
+        }
+        scanned_pages += 1;
+        if shown >= PAGE_SIZE || listed.next_token.is_none() || scanned_pages >= 50 {
+            break listed.next_token;
+        }
+        token = listed.next_token;
+    };
+    let options: String = std::iter::once(("", "any status"))
+        .chain(STATUSES.iter().map(|s| (*s, *s)))
+        .map(|(value, label)| {
+            let selected = if value == query.status { " selected" } else { "" };
+            format!("<option value=\"{value}\"{selected}>{label}</option>")
+        })
+        .collect();
+    let mut body = format!(
+        "<p class=\"crumbs\"><a href=\"/\">Projects</a> › {n}</p><h1>Builds of {n}</h1>\
+<form method=\"get\" class=\"filter\"><label>Status <select name=\"status\">{options}</select></label>\
+<button type=\"submit\">Filter</button></form>",
+        n = esc(&name)
+    );
+    if shown == 0 {
+        body.push_str("<p>No builds match.</p>");
+    } else {
+        body.push_str(&format!(
+            "<div class=\"scroll\"><table class=\"builds\">{}<tbody>{rows}</tbody></table></div>",
+            builds_table_head()
+        ));
+    }
+    if let Some(next) = next {
+        body.push_str(&format!(
+            "<p><a rel=\"next\" href=\"/console/projects/{}?status={}&amp;page={}\">Older builds →</a></p>",
+            pct(&name),
+            pct(&query.status),
+            pct(&next)
+        ));
+    }
+    Ok(Html(html::page(&format!("Builds of {name}"), &body)).into_response())
+}
+
+/// How many notices the events page shows.
+const EVENTS_SHOWN: usize = 200;
+
+/// The largest cursor in the feed (0 when empty): doubling, then bisection, over "is there a notice after c?".
+async fn last_cursor(feed: &dyn crate::NoticeFeed) -> Result<u64, ConsoleError> {
+    let exists_after = |c: u64| async move { Ok::<_, ConsoleError>(!feed.after(c, 1).await?.is_empty()) };
+    if !exists_after(0).await? {
+        return Ok(0);
+    }
+    let mut low = 0; // a notice exists after `low`
+    let mut high = 1024; // none after `high`, once found
+    while exists_after(high).await? {
+        low = high;
+        high = high.saturating_mul(2);
+    }
+    while high - low > 1 {
+        let mid = low + (high - low) / 2;
+        if exists_after(mid).await? {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    Ok(high)
+}
+
+/// `GET /console/events`: the latest notices, newest first.
+pub async fn events(State(state): State<AppState>) -> Result<Html<String>, ConsoleError> {
+    // The feed reads forwards only: find the last cursor in O(log n) probes, then read the last 200 from there.
+    let last = last_cursor(state.feed.as_ref()).await?;
+    let recent = state
+        .feed
+        .after(last.saturating_sub(EVENTS_SHOWN as u64), EVENTS_SHOWN)
+        .await?;
+    let mut rows = String::new();
+    for (cursor, event) in recent.iter().rev() {
+        let detail = &event["detail"];
+        let id = s(detail, "build-id");
+        let build_link = match id.rsplit_once('/') {
+            Some((_, short)) => format!("<a href=\"/console/builds/{}\">{}</a>", pct(short), esc(short)),
+            None => esc(id),
+        };
+        let state_text = match s(detail, "build-status") {
+            "" => s(detail, "completed-phase-status"),
+            other => other,
+        };
+        rows.push_str(&format!(
+            "<tr><td>{cursor}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td></tr>",
+            html::time(&event["time"]),
+            esc(s(event, "detail-type")),
+            esc(s(detail, "project-name")),
+            build_link,
+            esc(s(detail, "completed-phase")),
+            html::status(state_text),
+        ));
+    }
+    let body = format!(
+        "<h1>Events</h1><p>Build state and phase changes, newest first (the last 200).</p>\
+<div class=\"scroll\"><table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Time</th><th scope=\"col\">Type</th>\
+<th scope=\"col\">Project</th><th scope=\"col\">Build</th><th scope=\"col\">State</th></tr></thead><tbody>{rows}</tbody></table></div>"
+    );
+    Ok(Html(html::page("Events", &body)))
+}
+
+/// `POST /console/projects/{name}/start`: starts a build and goes to its page.
+pub async fn start(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ConsoleError> {
+    let form = super::form(&body);
+    if !session.check(super::field(&form, "csrf")) {
+        return Err(ConsoleError::Forbidden(
+            "the form's CSRF token is missing or stale; reload the page".into(),
+        ));
+    }
+    let mut overrides = Vec::new();
+    for line in super::field(&form, "variables")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(ConsoleError::Invalid(format!(
+                "variable line {line:?} has no '='; write NAME=value"
+            )));
+        };
+        overrides.push(json!({"name": k.trim(), "value": v, "type": "PLAINTEXT"}));
+    }
+    let mut input = json!({"projectName": name, "environmentVariablesOverride": overrides});
+    if !super::field(&form, "source_version").trim().is_empty() {
+        input["sourceVersion"] = json!(super::field(&form, "source_version").trim());
+    }
+    let input: StartBuildInput =
+        serde_json::from_value(input).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
+    let origin = Origin {
+        initiator: Some("kiln-console".into()),
+        ..Origin::default()
+    };
+    let started = state.services.start_build(input, origin, state.now()).await?;
+    let id = s(&started.record, "id");
+    Ok(Redirect::to(&format!("/console/builds/{}", pct(id))).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_shared::ports::BoxFuture;
+    use kiln_shared::ports::build_store::StoreError;
+
+    struct Cursors(Vec<u64>);
+
+    impl crate::NoticeFeed for Cursors {
+        fn after(&self, cursor: u64, limit: usize) -> BoxFuture<'_, Result<Vec<(u64, Value)>, StoreError>> {
+            let found = self
+                .0
+                .iter()
+                .filter(|c| **c > cursor)
+                .take(limit)
+                .map(|c| (*c, json!({})));
+            let found: Vec<_> = found.collect();
+            Box::pin(async move { Ok(found) })
+        }
+    }
+
+    #[test]
+    fn the_last_cursor_is_found_by_probing_whatever_the_gaps() {
+        let cases: [(Vec<u64>, u64); 5] = [
+            (vec![], 0),
+            (vec![1], 1),
+            ((1..=5000).collect(), 5000),
+            (vec![3, 1500, 70_000], 70_000),
+            ((1..=1024).collect(), 1024),
+        ];
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        for (cursors, expected) in cases {
+            let feed = Cursors(cursors);
+            let last = runtime.block_on(last_cursor(&feed)).expect("probe");
+            assert_eq!(last, expected);
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! Console sessions and cross-site protection. A session is a signed cookie `kiln_console` =
+//! `<id>.<auth>.<expiry>.<hmac>` (HMAC-SHA256; HttpOnly, SameSite=Strict); `auth` is `1` after a login with the
+//! server's credentials. Every POST must come from this origin (`Sec-Fetch-Site`, `Origin`) and carry the
+//! session's CSRF token. Without configured credentials (loopback only) a session is issued on first visit.
+
+use std::sync::OnceLock;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::AppState;
+
+/// The cookie's name.
+pub const COOKIE: &str = "kiln_console";
+const LIFETIME_SECS: u64 = 12 * 3600;
+
+/// The session of the request, put in its extensions by [`guard`].
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The token every POST form carries.
+    pub csrf: String,
+}
+
+impl Session {
+    /// Whether `token` is this session's CSRF token (constant time).
+    pub fn check(&self, token: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        !token.is_empty() && bool::from(self.csrf.as_bytes().ct_eq(token.as_bytes()))
+    }
+}
+
+fn key(state: &AppState) -> Vec<u8> {
+    // With credentials the key derives from the secret (sessions survive restarts); else it is per process.
+    static RANDOM: OnceLock<Vec<u8>> = OnceLock::new();
+    match &state.credentials {
+        Some(c) => mac_bytes(c.secret_access_key().as_bytes(), "kiln console session key"),
+        None => RANDOM
+            .get_or_init(|| {
+                let mut k = uuid::Uuid::new_v4().as_bytes().to_vec();
+                k.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+                k
+            })
+            .clone(),
+    }
+}
+
+fn mac_bytes(key: &[u8], message: &str) -> Vec<u8> {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return Vec::new();
+    };
+    mac.update(message.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn sign(key: &[u8], message: &str) -> String {
+    hex::encode(mac_bytes(key, message))
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A new cookie value for a session, `authenticated` or not.
+fn issue(key: &[u8], authenticated: bool) -> (Session, String) {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let payload = format!("{id}.{}.{}", u8::from(authenticated), now_secs() + LIFETIME_SECS);
+    let value = format!("{payload}.{}", sign(key, &payload));
+    (session(key, id), value)
+}
+
+fn session(key: &[u8], id: String) -> Session {
+    let csrf = sign(key, &format!("csrf:{id}"));
+    Session { csrf }
+}
+
+/// The session a cookie value proves, and whether it logged in.
+fn verify(key: &[u8], value: &str) -> Option<(Session, bool)> {
+    let (payload, mac) = value.rsplit_once('.')?;
+    let expected = sign(key, payload);
+    use subtle::ConstantTimeEq;
+    if !bool::from(expected.as_bytes().ct_eq(mac.as_bytes())) {
+        return None;
+    }
+    let mut parts = payload.split('.');
+    let (id, auth, expiry) = (parts.next()?, parts.next()?, parts.next()?);
+    if expiry.parse::<u64>().ok()? < now_secs() {
+        return None;
+    }
+    Some((session(key, id.to_owned()), auth == "1"))
+}
+
+fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+fn set_cookie(value: &str, max_age: u64) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+    ))
+    .ok()
+}
+
+/// A POST from another site: `Sec-Fetch-Site` other than same-origin/none, or an `Origin` not this host.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if let Some(site) = fetch_site
+        && site != "same-origin"
+        && site != "none"
+    {
+        return true;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => false,
+        Some(origin) => {
+            let bare = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                .unwrap_or(origin);
+            bare != host
+        }
+    }
+}
+
+fn forbidden(message: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        super::html::page(
+            "Forbidden",
+            &format!("<h1>Forbidden</h1><p>{}</p>", super::html::esc(message)),
+        ),
+    )
+        .into_response()
+}
+
+/// Middleware of every console route: adds the security headers to what [`check`] answers.
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut response = check(state, request, next).await;
+    let headers = response.headers_mut();
+    // Scripts and styles only from this server, no framing (clickjacking), no MIME sniffing.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+             form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response
+}
+
+/// Checks or issues the session and refuses cross-site POSTs.
+async fn check(state: AppState, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let public = path.starts_with("/console/assets/") || path == "/console/login";
+    if request.method() == Method::POST && cross_site(request.headers()) {
+        return forbidden("cross-site request refused");
+    }
+    let key = key(&state);
+    let existing = cookie_value(request.headers()).and_then(|v| verify(&key, &v));
+    let needs_login = state.credentials.is_some();
+    match existing {
+        Some((session, authenticated)) if authenticated || !needs_login => {
+            request.extensions_mut().insert(session);
+            next.run(request).await
+        }
+        _ if public => next.run(request).await,
+        _ if needs_login => {
+            if request.method() == Method::GET {
+                Redirect::to(&format!("/console/login?next={}", super::html::pct(&path))).into_response()
+            } else {
+                forbidden("log in first")
+            }
+        }
+        _ => {
+            let (session, value) = issue(&key, false);
+            request.extensions_mut().insert(session);
+            let mut response = next.run(request).await;
+            if let Some(cookie) = set_cookie(&value, LIFETIME_SECS) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
+    }
+}
+
+/// `next` if it is a local path, else `/`.
+fn local_next(next: &str) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+/// Query of the login page.
+#[derive(Debug, serde::Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    failed: bool,
+}
+
+/// `GET /console/login`.
+pub async fn login_page(
+    axum::extract::Query(q): axum::extract::Query<NextQuery>,
+) -> axum::response::Html<String> {
+    let error = if q.failed {
+        "<p class=\"error\" role=\"alert\">Those credentials are not the server's.</p>"
+    } else {
+        ""
+    };
+    axum::response::Html(super::html::page(
+        "Log in",
+        &format!(
+            "<h1>Log in</h1>{error}<form method=\"post\" action=\"/console/login\" class=\"card login\">\
+<input type=\"hidden\" name=\"next\" value=\"{}\">\
+<label>Access key id <input name=\"access_key_id\" autocomplete=\"username\" required></label>\
+<label>Secret access key <input name=\"secret_access_key\" type=\"password\" autocomplete=\"current-password\" required></label>\
+<button type=\"submit\">Log in</button></form>",
+            super::html::esc(&local_next(&q.next))
+        ),
+    ))
+}
+
+/// `POST /console/login`: checks the credentials against the server's and sets the session cookie.
+pub async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    let form = super::form(&body);
+    let next = super::field(&form, "next");
+    let Some(credentials) = &state.credentials else {
+        return Redirect::to(&local_next(next)).into_response();
+    };
+    use subtle::ConstantTimeEq;
+    let key = key(&state);
+    let id_ok = credentials
+        .access_key_id()
+        .as_bytes()
+        .ct_eq(super::field(&form, "access_key_id").as_bytes());
+    let secret_ok = credentials
+        .secret_access_key()
+        .as_bytes()
+        .ct_eq(super::field(&form, "secret_access_key").as_bytes());
+    if !bool::from(id_ok & secret_ok) {
+        return Redirect::to(&format!(
+            "/console/login?failed=true&next={}",
+            super::html::pct(&local_next(next))
+        ))
+        .into_response();
+    }
+    let (_, value) = issue(&key, true);
+    let mut response = Redirect::to(&local_next(next)).into_response();
+    if let Some(cookie) = set_cookie(&value, LIFETIME_SECS) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signed_cookie_verifies_and_a_tampered_one_does_not() {
+        let key = b"0123456789abcdef".to_vec();
+        let (session, value) = issue(&key, true);
+        let (again, authenticated) = verify(&key, &value).expect("valid");
+        assert!(authenticated);
+        assert_eq!(again.csrf, session.csrf);
+        let tampered = value.replacen(".1.", ".0.", 1);
+        assert!(verify(&key, &tampered).is_none());
+        assert!(verify(b"another key", &value).is_none());
+        assert!(session.check(&session.csrf));
+        assert!(!session.check("x"));
+        assert!(!session.check(""));
+    }
+
+    #[test]
+    fn posts_from_other_sites_are_recognised() {
+        let cases = [
+            (
+                vec![("host", "127.0.0.1:1"), ("origin", "http://127.0.0.1:1")],
+                false,
+            ),
+            (
+                vec![("host", "127.0.0.1:1"), ("origin", "http://evil.example")],
+                true,
+            ),
+            (
+                vec![("host", "127.0.0.1:1"), ("sec-fetch-site", "cross-site")],
+                true,
+            ),
+            (
+                vec![("host", "127.0.0.1:1"), ("sec-fetch-site", "same-origin")],
+                false,
+            ),
+            (vec![("host", "127.0.0.1:1")], false),
+        ];
+        for (pairs, expected) in cases {
+            let mut headers = HeaderMap::new();
+            for (name, value) in &pairs {
+                headers.insert(*name, HeaderValue::from_static(value));
+            }
+            assert_eq!(cross_site(&headers), expected, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(local_next("/console/events"), "/console/events");
+        assert_eq!(local_next("//evil.example"), "/");
+        assert_eq!(local_next("https://evil.example"), "/");
+    }
+}

@@ -1,0 +1,187 @@
+//! The console over plain HTTP (as a browser without JavaScript sees it): behind credentials, pages redirect to
+//! a login that checks the server's access key and secret and sets a signed, HttpOnly, SameSite=Strict session
+//! cookie; builds pages page by 20 and filter by status.
+
+use kiln_tests::kiln::{GitRepo, TestKiln};
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+fn config(repo: &GitRepo) -> String {
+    format!(
+        "projects:\n  - name: demo\n    source: {{type: GIT, location: {}}}\n    environment: {{type: LINUX_CONTAINER, image: local, computeType: BUILD_GENERAL1_SMALL}}\n    artifacts: {{type: NO_ARTIFACTS}}\n",
+        repo.url()
+    )
+}
+
+fn rows(html: &str) -> usize {
+    html.matches("<tr id=\"build-").count()
+}
+
+#[test]
+fn builds_pages_hold_twenty_builds_link_to_older_ones_and_filter_by_status() {
+    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n");
+    let kiln = TestKiln::spawn_with(&config(&repo), &["--paused"]);
+    for _ in 0..23 {
+        kiln.start_build("demo");
+    }
+    let http = client();
+    let first = http
+        .get(format!("{}/console/projects/demo", kiln.endpoint))
+        .send()
+        .expect("builds page")
+        .text()
+        .expect("body");
+    assert_eq!(rows(&first), 20, "the first page holds 20 builds");
+    assert!(
+        first.contains(">#23</a>") && !first.contains(">#3</a>"),
+        "newest first"
+    );
+    let older = first
+        .split("rel=\"next\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to older builds")
+        .replace("&amp;", "&");
+    let second = http
+        .get(format!("{}{older}", kiln.endpoint))
+        .send()
+        .expect("older page")
+        .text()
+        .expect("body");
+    assert_eq!(rows(&second), 3, "the second page holds the rest");
+    assert!(second.contains(">#1</a>") && !second.contains("rel=\"next\""));
+    let queued = http
+        .get(format!(
+            "{}/console/projects/demo?status=IN_PROGRESS",
+            kiln.endpoint
+        ))
+        .send()
+        .expect("filtered")
+        .text()
+        .expect("body");
+    assert_eq!(rows(&queued), 20);
+    let failed = http
+        .get(format!("{}/console/projects/demo?status=FAILED", kiln.endpoint))
+        .send()
+        .expect("filtered")
+        .text()
+        .expect("body");
+    assert_eq!(rows(&failed), 0);
+    assert!(failed.contains("No builds match."));
+}
+
+#[test]
+fn with_credentials_the_console_asks_for_them_and_keeps_a_signed_session() {
+    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n");
+    let kiln = TestKiln::spawn_with(
+        &config(&repo),
+        &[
+            "--access-key-id",
+            "AKIDCONSOLE",
+            "--secret-access-key",
+            "console-secret-key",
+        ],
+    );
+    let http = client();
+    let base = &kiln.endpoint;
+
+    let page = http.get(format!("{base}/")).send().expect("GET /");
+    assert_eq!(
+        page.status().as_u16(),
+        303,
+        "an anonymous visitor is sent to the login"
+    );
+    assert_eq!(page.headers()["location"], "/console/login?next=%2F");
+    let login = http
+        .get(format!("{base}/console/login"))
+        .send()
+        .expect("login page");
+    assert_eq!(login.status().as_u16(), 200);
+    assert!(login.text().expect("body").contains("Secret access key"));
+
+    let wrong = http
+        .post(format!("{base}/console/login"))
+        .header("Origin", base.as_str())
+        .form(&[
+            ("access_key_id", "AKIDCONSOLE"),
+            ("secret_access_key", "guess"),
+            ("next", "/"),
+        ])
+        .send()
+        .expect("login");
+    assert!(
+        wrong.headers().get("set-cookie").is_none(),
+        "wrong credentials set no cookie"
+    );
+    assert!(
+        wrong.headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .contains("failed=true"),
+        "wrong credentials go back to the login"
+    );
+
+    let right = http
+        .post(format!("{base}/console/login"))
+        .header("Origin", base.as_str())
+        .form(&[
+            ("access_key_id", "AKIDCONSOLE"),
+            ("secret_access_key", "console-secret-key"),
+            ("next", "/console/events"),
+        ])
+        .send()
+        .expect("login");
+    assert_eq!(right.headers()["location"], "/console/events");
+    let cookie = right.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} missing from {cookie}");
+    }
+    let pair = cookie.split(';').next().expect("name=value").to_owned();
+
+    let projects = http
+        .get(format!("{base}/"))
+        .header("Cookie", &pair)
+        .send()
+        .expect("GET /");
+    assert_eq!(projects.status().as_u16(), 200);
+    let csp = projects.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(projects.headers()["x-content-type-options"], "nosniff");
+    assert!(projects.text().expect("body").contains("demo"));
+
+    let tampered = pair.replacen(".1.", ".2.", 1);
+    let refused = http
+        .get(format!("{base}/"))
+        .header("Cookie", &tampered)
+        .send()
+        .expect("GET /");
+    assert_eq!(
+        refused.status().as_u16(),
+        303,
+        "a tampered cookie is not a session"
+    );
+
+    let forged = http
+        .post(format!("{base}/console/projects/demo/start"))
+        .header("Cookie", &pair)
+        .header("Origin", "http://evil.example")
+        .form(&[("csrf", "x")])
+        .send()
+        .expect("POST");
+    assert_eq!(
+        forged.status().as_u16(),
+        403,
+        "a POST from another origin is refused"
+    );
+}
