@@ -29,10 +29,20 @@ fn repository(root: &Node<'_>) -> Result<Repository, FieldError> {
     let full_name = repo.field("full_name").text()?;
     let links = repo.field("links");
     let html = links.field("html");
-    let href = html.field("href").text()?;
-    let host = href
+    let href_node = html.field("href");
+    let href = href_node.text()?;
+    let (host, path) = href
         .split_once("://")
-        .map(|(_, rest)| rest.split('/').next().unwrap_or_default());
+        .map(|(_, rest)| rest.split_once('/').unwrap_or((rest, "")))
+        .unwrap_or_default();
+    // Bitbucket's repository page is https://bitbucket.org/<full_name>. A payload whose page names another
+    // repository contradicts itself (the documentation templates do: `team_name/repo_name` beside
+    // `.../bitbucket/bitbucket`), and building it would clone a repository the event is not about.
+    if !path.trim_end_matches('/').eq_ignore_ascii_case(full_name) {
+        let problem = format!("{href:?} is not the page of repository {full_name:?} (repository.full_name)");
+        return Err(href_node.invalid(&problem));
+    }
+    let host = Some(host);
     Ok(Repository {
         full_name: full_name.to_owned(),
         clone_url_http: format!("{}.git", href.trim_end_matches('/')),

@@ -47,6 +47,11 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// An error about this field's value (it is present but says something impossible).
+    pub fn invalid(&self, problem: &str) -> FieldError {
+        self.error(problem)
+    }
+
     fn error(&self, problem: &str) -> FieldError {
         FieldError(format!("{}: {problem}", self.path()))
     }
