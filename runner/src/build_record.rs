@@ -70,7 +70,14 @@ pub fn to_build(result: &BuildResult, region: &str, account: &str) -> Result<Bui
         deep_link: Some(location.clone()),
         ..LogsLocation::default()
     });
-    let summaries: Vec<ReportSummary> = result
+    let summaries = report_summaries(result);
+    build.report_summaries = (!summaries.is_empty()).then_some(summaries);
+    Ok(build)
+}
+
+/// The build record's `reportSummaries` for the executor's report groups (errors count as failures).
+pub fn report_summaries(result: &BuildResult) -> Vec<ReportSummary> {
+    result
         .reports
         .iter()
         .map(|r| ReportSummary {
@@ -83,9 +90,7 @@ pub fn to_build(result: &BuildResult, region: &str, account: &str) -> Result<Bui
             duration_in_seconds: Some(r.duration_seconds),
             failing_tests: r.failing.clone(),
         })
-        .collect();
-    build.report_summaries = (!summaries.is_empty()).then_some(summaries);
-    Ok(build)
+        .collect()
 }
 
 fn replay(build: &mut Build, phase: &PhaseRecord) -> Result<(), RecordError> {

@@ -148,6 +148,10 @@ async fn finish(
         .map(|v| json!({"name": v.name, "value": v.value}))
         .collect();
     members.insert("exportedEnvironmentVariables".into(), Value::Array(exported));
+    let reports = kiln_runner::build_record::report_summaries(result);
+    if !reports.is_empty() {
+        members.insert("reportSummaries".into(), json!(reports));
+    }
     if let Some(primary) = result.artifacts.first() {
         let mut artifact = json!({"location": primary.location, "sha256sum": primary.sha256sum});
         if let Some(md5) = &primary.md5sum {

@@ -50,14 +50,18 @@ fn artifacts(state: &AppState, build: &StoredBuild) -> String {
     )
 }
 
+/// The build record's `reportSummaries` (written by the executor): totals and the failing test names.
 fn reports(build: &StoredBuild) -> String {
-    let Some(list) = build.record["reports"].as_array().filter(|l| !l.is_empty()) else {
+    let Some(list) = build.record["reportSummaries"]
+        .as_array()
+        .filter(|l| !l.is_empty())
+    else {
         return "<p>None.</p>".into();
     };
     let mut out = String::from("<ul class=\"reports\">");
     for report in list {
         let n = |k: &str| report[k].as_u64().unwrap_or(0);
-        let failing: Vec<String> = report["failing"]
+        let failing: Vec<String> = report["failingTests"]
             .as_array()
             .map(|f| {
                 f.iter()
@@ -66,20 +70,24 @@ fn reports(build: &StoredBuild) -> String {
                     .collect()
             })
             .unwrap_or_default();
-        let coverage = report["lineCoveragePercent"]
-            .as_f64()
-            .map(|c| format!(", line coverage {c:.1}%"))
+        let status = if n("failed") > 0 { "FAILED" } else { "SUCCEEDED" };
+        let format = report["fileFormat"]
+            .as_str()
+            .map(|f| format!(" ({})", esc(f)))
             .unwrap_or_default();
         out.push_str(&format!(
-            "<li><strong>{}</strong> {} — {} total, {} passed, {} failed, {} skipped, {} errors{coverage}{}</li>",
+            "<li><strong>{}</strong>{format} {} — {} total, {} passed, {} failed, {} skipped{}</li>",
             esc(s(report, "name")),
-            html::status(s(report, "status")),
+            html::status(status),
             n("total"),
             n("passed"),
             n("failed"),
             n("skipped"),
-            n("errors"),
-            if failing.is_empty() { String::new() } else { format!("<ul class=\"failing\">{}</ul>", failing.join("")) }
+            if failing.is_empty() {
+                String::new()
+            } else {
+                format!("<ul class=\"failing\">{}</ul>", failing.join(""))
+            }
         ));
     }
     out.push_str("</ul>");
@@ -196,16 +204,13 @@ mod tests {
 
     #[test]
     fn report_summaries_list_the_failing_tests_as_text() {
-        let build = stored(json!({"reports": [{
-            "name": "unit", "status": "FAILED", "total": 3, "passed": 1, "failed": 1, "skipped": 0, "errors": 1,
-            "failing": ["test <b>one</b>", "suite.two"], "lineCoveragePercent": null
+        let build = stored(json!({"reportSummaries": [{
+            "name": "unit", "fileFormat": "JUNITXML", "total": 3, "passed": 1, "failed": 2, "skipped": 0,
+            "failingTests": ["test <b>one</b>", "suite.two"]
         }]}));
         let html = reports(&build);
         assert!(html.contains("<strong>unit</strong>"), "{html}");
-        assert!(
-            html.contains("3 total, 1 passed, 1 failed, 0 skipped, 1 errors"),
-            "{html}"
-        );
+        assert!(html.contains("3 total, 1 passed, 2 failed, 0 skipped"), "{html}");
         assert!(
             html.contains("<li><code>test &lt;b&gt;one&lt;/b&gt;</code></li>"),
             "{html}"
