@@ -107,12 +107,15 @@ try {
   await page.getByRole("link", { name: "Jump to the end" }).click();
   const last = page.locator("#log .ln code").filter({ hasText: /ended: SUCCEEDED$/ });
   await last.waitFor();
-  await page.locator(".log-gap").waitFor();
   const lastNumber = await page.evaluate(() => {
     const all = document.querySelectorAll("#log .ln");
     return Number(all[all.length - 1].id.slice(1));
   });
-  for (let i = 0; i < 60 && (await page.locator(".log-gap").count()) > 0; i++) {
+  // The gap between the first page and the end fills page by page as it scrolls into view. It may already be
+  // filling (or filled) by now, so poll for the finished state rather than wait for the gap to appear.
+  for (let i = 0; i < 480; i++) {
+    const gaps = await page.locator(".log-gap").count();
+    if (gaps === 0 && (await page.locator("#log .ln").count()) === lastNumber) break;
     await page.evaluate(() => document.querySelector(".log-gap")?.scrollIntoView());
     await page.waitForTimeout(250);
   }
