@@ -5,7 +5,7 @@
 // The fixture helpers below are test code outside `#[test]` functions.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use kiln_runner::artifacts::Packaging;
@@ -16,23 +16,8 @@ use kiln_shared::adapters::local::object_store::DirObjectStore;
 use kiln_shared::adapters::local::{FileLogSink, LocalSecrets};
 use kiln_shared::build::{PhaseType, StatusType};
 
-/// `KILN_FIXTURES`, else the first `shared/fixtures` (with `README.md` and `webhooks/`) above this crate.
 fn fixtures() -> PathBuf {
-    if let Some(dir) = std::env::var_os("KILN_FIXTURES") {
-        return PathBuf::from(dir);
-    }
-    let mut dir = Some(Path::new(env!("CARGO_MANIFEST_DIR")));
-    while let Some(current) = dir {
-        let candidate = current.join("shared/fixtures");
-        if candidate.join("README.md").exists() && candidate.join("webhooks").is_dir() {
-            return candidate;
-        }
-        dir = current.parent();
-    }
-    panic!(
-        "shared/fixtures not found above {}; set KILN_FIXTURES",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    kiln_tests::paths::fixtures_dir()
 }
 
 /// A temp workspace: `src/` (the source), `bin/` (stubs), `out/` (artifacts), and the log.

@@ -11,5 +11,6 @@ mod console;
 mod console_http;
 mod executor;
 mod harness;
+mod kiln_run;
 mod serve;
 mod template;
