@@ -1,5 +1,8 @@
 //! `kiln run` as a user runs it: a real process, stopped by a signal like Ctrl-C or `kill`.
 
+// The helper below is test code outside `#[test]` functions.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
