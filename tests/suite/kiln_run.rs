@@ -81,3 +81,40 @@ fn sigint_to_kiln_run_ends_the_build_stopped_and_leaves_no_process_behind() {
     assert_eq!(record["buildStatus"], "STOPPED", "{record}");
     assert!(!survivor, "the build's sleeping command survived");
 }
+
+#[test]
+fn kiln_run_piped_into_a_reader_that_goes_away_still_exits_with_the_build_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("buildspec.yml"),
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - seq 1 20000\n",
+    )
+    .unwrap();
+    let mut child = Command::new(kiln_bin())
+        .arg("run")
+        .arg(&src)
+        .arg("--artifacts")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Like `kiln run | head -1`: read one line, then close the pipe.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("[Container]"), "{first}");
+    let code = child.wait().unwrap().code();
+    assert_eq!(
+        code,
+        Some(0),
+        "a closed stdout must not turn a SUCCEEDED build into a failure"
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("build.json")).unwrap()).unwrap();
+    assert_eq!(record["buildStatus"], "SUCCEEDED");
+}

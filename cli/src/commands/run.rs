@@ -6,6 +6,7 @@
 //!
 //! Exit codes: 0 SUCCEEDED, 1 FAILED, 2 usage or setup error, 3 FAULT, 4 TIMED_OUT, 5 STOPPED.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -122,10 +123,17 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     let record_path = out_dir.join("build.json");
     std::fs::write(&record_path, &json)
         .with_context(|| format!("could not write {}", record_path.display()))?;
-    if args.json {
-        println!("{json}");
+    let text = if args.json {
+        format!("{json}\n")
     } else {
-        print!("{}", summary(&result, &record_path));
+        summary(&result, &record_path)
+    };
+    // A reader that went away (`kiln run | head`) must not turn the build's exit code into a panic.
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush())
+        && err.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(err).context("could not print the build summary");
     }
     Ok(ExitCode::from(exit_code(result.build_status)))
 }
