@@ -9,6 +9,19 @@ use std::time::Duration;
 
 use kiln_tests::kiln::kiln_bin;
 
+/// `kiln run SRC --artifacts OUT` with stdout piped to the test (stderr discarded).
+fn spawn_kiln_run(src: &std::path::Path, out: &std::path::Path) -> std::process::Child {
+    Command::new(kiln_bin())
+        .arg("run")
+        .arg(src)
+        .arg("--artifacts")
+        .arg(out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Starts `kiln run` on a buildspec whose BUILD phase sleeps, waits until that command runs, sends `signal`,
 /// and returns the exit code, the build record and whether the sleeper survived.
 fn stop_kiln_run_with(signal: &str) -> (Option<i32>, serde_json::Value, bool) {
@@ -24,15 +37,7 @@ fn stop_kiln_run_with(signal: &str) -> (Option<i32>, serde_json::Value, bool) {
         ),
     )
     .unwrap();
-    let mut child = Command::new(kiln_bin())
-        .arg("run")
-        .arg(&src)
-        .arg("--artifacts")
-        .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_kiln_run(&src, &out);
     let stdout = child.stdout.take().unwrap();
     // Keep draining stdout after the command shows up, as a terminal would.
     let (seen_tx, seen_rx) = std::sync::mpsc::channel();
@@ -93,15 +98,7 @@ fn kiln_run_piped_into_a_reader_that_goes_away_still_exits_with_the_build_status
         "version: 0.2\nphases:\n  build:\n    commands:\n      - seq 1 20000\n",
     )
     .unwrap();
-    let mut child = Command::new(kiln_bin())
-        .arg("run")
-        .arg(&src)
-        .arg("--artifacts")
-        .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_kiln_run(&src, &out);
     // Like `kiln run | head -1`: read one line, then close the pipe.
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap())
