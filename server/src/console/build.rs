@@ -236,18 +236,7 @@ pub async fn retry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_shared::ports::build_store::BuildState;
-
-    fn stored(record: Value) -> StoredBuild {
-        StoredBuild {
-            id: "web:1".into(),
-            project: "web".into(),
-            number: 1,
-            state: BuildState::Terminal,
-            version: 1,
-            record,
-        }
-    }
+    use crate::console::test_support::stored;
 
     #[test]
     fn the_timeline_shows_the_failing_command_and_no_status_for_completed() {

@@ -188,19 +188,8 @@ pub async fn artifact(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_shared::ports::build_store::BuildState;
+    use crate::console::test_support::stored;
     use serde_json::json;
-
-    fn stored(record: Value) -> StoredBuild {
-        StoredBuild {
-            id: "web:1".into(),
-            project: "web".into(),
-            number: 1,
-            state: BuildState::Terminal,
-            version: 1,
-            record,
-        }
-    }
 
     #[test]
     fn report_summaries_list_the_failing_tests_as_text() {

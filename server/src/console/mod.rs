@@ -205,3 +205,22 @@ pub(crate) fn build_row(build: &StoredBuild, compute_type: &str, now: f64) -> St
         cost = html::cost(compute_type, secs),
     )
 }
+
+/// Helpers for the console's unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use kiln_shared::ports::build_store::{BuildState, StoredBuild};
+    use serde_json::Value;
+
+    /// A terminal build `web:1` holding `record`.
+    pub(crate) fn stored(record: Value) -> StoredBuild {
+        StoredBuild {
+            id: "web:1".into(),
+            project: "web".into(),
+            number: 1,
+            state: BuildState::Terminal,
+            version: 1,
+            record,
+        }
+    }
+}
