@@ -1,0 +1,17 @@
+//! What every Kiln Lambda function shares: structured JSON logs for CloudWatch, and (as the functions arrive)
+//! the wiring of the use cases to the AWS adapters from the environment the template sets.
+
+/// Starts JSON tracing for a Lambda function: one object per event on stdout, level from `RUST_LOG`
+/// (default `info`), no ANSI colours and no timestamps (CloudWatch adds its own).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second call (tests initialise more than once) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .without_time()
+        .with_current_span(false)
+        .try_init();
+}
