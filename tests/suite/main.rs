@@ -3,6 +3,8 @@
 mod aws_dynamodb;
 mod aws_ecs;
 mod aws_notify;
+mod aws_projects;
+mod aws_runner;
 mod aws_s3;
 mod aws_secrets;
 mod aws_support;

@@ -12,7 +12,7 @@ use super::config::AwsClients;
 use super::dynamodb::DynamoBuildStore;
 use super::ecs::{Capacity, EcsLauncher, EcsSettings, TaskSize};
 use super::notifier::AwsNotifier;
-use crate::build::AccountContext;
+use crate::build::{AccountContext, BuildId};
 use crate::ports::BoxFuture;
 use crate::ports::launcher::{LaunchError, TaskLauncher};
 use crate::usecases::Services;
@@ -314,6 +314,11 @@ impl TaskLauncher for NoCluster {
     fn is_alive<'a>(&'a self, _task: &'a str) -> BoxFuture<'a, Result<bool, LaunchError>> {
         Box::pin(async { Err(NoCluster::error()) })
     }
+}
+
+/// The key of a build's log object in the logs bucket: `<project>/<uuid>.log`.
+pub fn log_key(id: &BuildId) -> String {
+    format!("{}/{}.log", id.project(), id.uuid())
 }
 
 fn need<'a>(

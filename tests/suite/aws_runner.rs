@@ -1,0 +1,407 @@
+//! The runner in its ECS task, against moto: the real `kiln runner` binary with no `--data-dir`, configured by
+//! the `KILN_*` environment the task definition sets, runs a build the use cases queued and dispatched. It must
+//! record phases and the final status in DynamoDB, put the log in S3 and the same lines on stdout, upload the
+//! artifact, and send one final notice to the notice queue and one through the SNS topic. Then: a failing
+//! buildspec ends FAILED, SIGTERM (ECS StopTask) ends STOPPED, and an S3 zip source builds.
+
+use std::io::Write as _;
+use std::process::{Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use kiln_shared::adapters::aws::settings::log_key;
+use kiln_shared::adapters::aws::{AwsClients, AwsSettings, DynamoBuildStore};
+use kiln_shared::build::{BuildId, Timestamp};
+use kiln_shared::ports::BoxFuture;
+use kiln_shared::ports::build_store::PutMode;
+use kiln_shared::ports::launcher::{LaunchError, TaskLauncher};
+use kiln_shared::usecases::Services;
+use kiln_shared::usecases::start::{Origin, StartBuildInput};
+use kiln_tests::kiln::{GitRepo, kiln_bin};
+use serde_json::{Value, json};
+
+use crate::aws_support::{REGION, create_bucket, create_queue, with_moto};
+
+const TABLE: &str = "kiln-builds";
+const ARTIFACTS: &str = "kiln-artifacts";
+const LOGS: &str = "kiln-logs";
+const CACHE: &str = "kiln-cache";
+
+/// The dispatch function's launcher stand-in: moto's tasks never run anything, so the test starts the runner.
+struct TestLauncher;
+
+impl TaskLauncher for TestLauncher {
+    fn launch<'a>(&'a self, build_id: &'a str) -> BoxFuture<'a, Result<String, LaunchError>> {
+        Box::pin(async move { Ok(format!("arn:aws:ecs:{REGION}:123456789012:task/kiln/{build_id}")) })
+    }
+    fn stop<'a>(&'a self, _task: &'a str) -> BoxFuture<'a, Result<(), LaunchError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn is_alive<'a>(&'a self, _task: &'a str) -> BoxFuture<'a, Result<bool, LaunchError>> {
+        Box::pin(async { Ok(true) })
+    }
+}
+
+/// A deployment in moto: table, buckets, notice queue, topic with a subscribed queue; the task environment.
+struct Deployment {
+    clients: AwsClients,
+    services: Services,
+    env: Vec<(String, String)>,
+    notices: String,
+    subscriber: String,
+}
+
+async fn deploy(clients: AwsClients, endpoint: &str) -> Deployment {
+    DynamoBuildStore::new(clients.dynamodb.clone(), TABLE)
+        .create_table()
+        .await
+        .expect("create the table");
+    for bucket in [ARTIFACTS, LOGS, CACHE, "kiln-sources"] {
+        create_bucket(&clients, bucket).await;
+    }
+    let notices = create_queue(&clients, "kiln-notices").await;
+    let subscriber = create_queue(&clients, "topic-subscriber").await;
+    let topic = clients
+        .sns
+        .create_topic()
+        .name("kiln-notices")
+        .send()
+        .await
+        .expect("create topic")
+        .topic_arn()
+        .expect("a topic arn")
+        .to_owned();
+    let subscriber_arn = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&subscriber)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .expect("a queue arn")
+        .clone();
+    clients
+        .sns
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(subscriber_arn)
+        .send()
+        .await
+        .expect("subscribe");
+    // What the runner task definition sets, plus what ECS and the test add.
+    let env: Vec<(String, String)> = [
+        ("KILN_TABLE", TABLE),
+        ("KILN_ARTIFACTS_BUCKET", ARTIFACTS),
+        ("KILN_LOGS_BUCKET", LOGS),
+        ("KILN_CACHE_BUCKET", CACHE),
+        ("KILN_NOTICE_QUEUE_URL", &notices),
+        ("KILN_NOTICE_TOPIC_ARN", &topic),
+        ("KILN_SECRETS_PREFIX", "kiln"),
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_REGION", REGION),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let settings =
+        AwsSettings::from_lookup(|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            .expect("settings");
+    let services = Services {
+        launcher: Arc::new(TestLauncher),
+        ..settings.services(&clients).expect("services")
+    };
+    Deployment {
+        clients,
+        services,
+        env,
+        notices,
+        subscriber,
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from(SystemTime::now())
+}
+
+impl Deployment {
+    /// Creates project `name` with `source`, starts a build and dispatches it (QUEUED → PROVISIONING).
+    async fn queue_build(&self, name: &str, source: Value) -> String {
+        let project = json!({
+            "name": name,
+            "source": source,
+            "artifacts": {"type": "S3", "location": ARTIFACTS, "packaging": "ZIP"},
+            "environment": {"type": "LINUX_CONTAINER", "image": "kiln/runner", "computeType": "BUILD_GENERAL1_SMALL"},
+            "timeoutInMinutes": 10,
+        });
+        self.services
+            .projects
+            .put_project(name, project, PutMode::Create)
+            .await
+            .expect("create the project");
+        let input = StartBuildInput {
+            project_name: name.to_owned(),
+            ..StartBuildInput::default()
+        };
+        let started = self
+            .services
+            .start_build(input, Origin::default(), now())
+            .await
+            .expect("start the build");
+        let id = started.record["id"].as_str().expect("an id").to_owned();
+        let dispatched = self.services.dispatch_step(now()).await.expect("dispatch");
+        assert_eq!(dispatched.launched, vec![id.clone()]);
+        id
+    }
+
+    fn runner(&self, id: &str) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(kiln_bin());
+        command
+            .arg("runner")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::temp_dir())
+            .env("KILN_BUILD_ID", id)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
+    async fn run_runner(&self, id: &str) -> Output {
+        let output = tokio::time::timeout(Duration::from_secs(300), self.runner(id).output())
+            .await
+            .expect("the runner ends")
+            .expect("the runner starts");
+        assert!(
+            output.status.success(),
+            "the runner exits 0 once the build has a final status: {:?}\nstderr: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    async fn record(&self, id: &str) -> Value {
+        self.services
+            .builds
+            .get(id)
+            .await
+            .expect("get")
+            .expect("the build is stored")
+            .record
+    }
+
+    async fn object(&self, bucket: &str, key: &str) -> Vec<u8> {
+        let object = self
+            .clients
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("s3://{bucket}/{key} exists: {e:?}"));
+        object.body.collect().await.expect("read the body").to_vec()
+    }
+
+    /// Every message body on a queue (drained).
+    async fn drain(&self, url: &str) -> Vec<Value> {
+        let mut bodies = Vec::new();
+        loop {
+            let received = self
+                .clients
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive");
+            if received.messages().is_empty() {
+                return bodies;
+            }
+            for message in received.messages() {
+                let body = message.body().unwrap_or_default();
+                bodies.push(serde_json::from_str(body).expect("a JSON body"));
+                self.clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(message.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+    }
+}
+
+/// The final state-change notices among `events` (SNS envelopes unwrapped).
+fn final_notices(events: &[Value], id: &str) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match e["Message"].as_str() {
+            Some(inner) => serde_json::from_str(inner).expect("an SNS message with the event"),
+            None => e.clone(),
+        })
+        .filter(|e| e["detail-type"] == "CodeBuild Build State Change")
+        .filter(|e| e["detail"]["build-id"].as_str().is_some_and(|b| b.ends_with(id)))
+        .filter_map(|e| e["detail"]["build-status"].as_str().map(str::to_owned))
+        .filter(|status| status != "IN_PROGRESS")
+        .collect()
+}
+
+fn git_source(repo: &GitRepo) -> Value {
+    json!({"type": "GIT", "location": repo.url()})
+}
+
+#[test]
+fn a_dispatched_build_runs_in_its_task_and_leaves_record_log_artifact_and_notices() {
+    let repo = GitRepo::with_buildspec(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hello-from-the-task\n      \
+         - mkdir -p out && echo built > out/result.txt\nartifacts:\n  files:\n    - out/result.txt\n",
+    );
+    with_moto(|clients, endpoint| async move {
+        let aws = deploy(clients, &endpoint).await;
+        let id = aws.queue_build("app", git_source(&repo)).await;
+        let output = aws.run_runner(&id).await;
+
+        let record = aws.record(&id).await;
+        assert_eq!(record["buildStatus"], "SUCCEEDED", "{record:#}");
+        assert_eq!(record["resolvedSourceVersion"], repo.head.as_str());
+        let phases: Vec<(&str, &str)> = record["phases"]
+            .as_array()
+            .expect("phases")
+            .iter()
+            .filter_map(|p| Some((p["phaseType"].as_str()?, p["phaseStatus"].as_str()?)))
+            .collect();
+        for phase in ["DOWNLOAD_SOURCE", "BUILD", "UPLOAD_ARTIFACTS", "FINALIZING"] {
+            assert!(phases.contains(&(phase, "SUCCEEDED")), "{phase} in {phases:?}");
+        }
+
+        let build_id = BuildId::parse(&id).expect("a build id");
+        let log = String::from_utf8(aws.object(LOGS, &log_key(&build_id)).await).expect("utf-8 log");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(log.contains("hello-from-the-task"), "{log}");
+        for line in log.lines() {
+            assert!(
+                stdout.contains(line),
+                "log line {line:?} is on stdout too:\n{stdout}"
+            );
+        }
+        assert_eq!(
+            record["logs"]["s3Logs"]["location"],
+            format!("{LOGS}/{}", log_key(&build_id)).as_str()
+        );
+
+        let artifact = record["artifacts"]["location"]
+            .as_str()
+            .expect("an artifact location");
+        let key = artifact
+            .strip_prefix(&format!("arn:aws:s3:::{ARTIFACTS}/"))
+            .unwrap_or_else(|| panic!("{artifact} is in the artifacts bucket"));
+        assert!(!aws.object(ARTIFACTS, key).await.is_empty());
+
+        let queued = aws.drain(&aws.notices).await;
+        assert_eq!(final_notices(&queued, &id), vec!["SUCCEEDED"]);
+        let via_topic = aws.drain(&aws.subscriber).await;
+        assert_eq!(final_notices(&via_topic, &id), vec!["SUCCEEDED"]);
+    });
+}
+
+#[test]
+fn a_failing_buildspec_ends_failed_and_the_runner_still_exits_zero() {
+    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - exit 3\n");
+    with_moto(|clients, endpoint| async move {
+        let aws = deploy(clients, &endpoint).await;
+        let id = aws.queue_build("app", git_source(&repo)).await;
+        aws.run_runner(&id).await;
+        let record = aws.record(&id).await;
+        assert_eq!(record["buildStatus"], "FAILED", "{record:#}");
+        assert_eq!(final_notices(&aws.drain(&aws.notices).await, &id), vec!["FAILED"]);
+    });
+}
+
+#[test]
+fn sigterm_mid_build_ends_the_build_stopped() {
+    let repo = GitRepo::with_buildspec(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo started && sleep 120\n",
+    );
+    with_moto(|clients, endpoint| async move {
+        let aws = deploy(clients, &endpoint).await;
+        let id = aws.queue_build("app", git_source(&repo)).await;
+        let child = aws.runner(&id).spawn().expect("the runner starts");
+        let pid = child.id().expect("a pid").to_string();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while aws.record(&id).await["currentPhase"] != "BUILD" {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the build never reached BUILD"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("the runner ends soon after SIGTERM")
+            .expect("wait");
+        assert!(
+            output.status.success(),
+            "{:?}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let record = aws.record(&id).await;
+        assert_eq!(record["buildStatus"], "STOPPED", "{record:#}");
+        assert_eq!(
+            final_notices(&aws.drain(&aws.notices).await, &id),
+            vec!["STOPPED"]
+        );
+    });
+}
+
+#[test]
+fn an_s3_zip_source_is_downloaded_unpacked_and_built() {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file("buildspec.yml", options).expect("zip entry");
+    zip.write_all(b"version: 0.2\nphases:\n  build:\n    commands:\n      - cat src/message.txt\n")
+        .expect("write");
+    zip.start_file("src/message.txt", options).expect("zip entry");
+    zip.write_all(b"from-the-zip\n").expect("write");
+    let bytes = zip.finish().expect("finish the zip").into_inner();
+    with_moto(|clients, endpoint| async move {
+        let aws = deploy(clients, &endpoint).await;
+        aws.clients
+            .s3
+            .put_object()
+            .bucket("kiln-sources")
+            .key("app/source.zip")
+            .body(bytes.into())
+            .send()
+            .await
+            .expect("upload the source");
+        let id = aws
+            .queue_build(
+                "app",
+                json!({"type": "S3", "location": "kiln-sources/app/source.zip"}),
+            )
+            .await;
+        let output = aws.run_runner(&id).await;
+        let record = aws.record(&id).await;
+        assert_eq!(record["buildStatus"], "SUCCEEDED", "{record:#}");
+        assert!(String::from_utf8_lossy(&output.stdout).contains("from-the-zip"));
+    });
+}
