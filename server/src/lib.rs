@@ -1,11 +1,13 @@
 //! Kiln's HTTP front: one [`axum::Router`] that serves `kiln serve` locally and, later, the `api` Lambda.
 //!
-//! [`app`] wires the routes: `POST /webhooks/{project}` ([`webhooks`]), the CodeBuild JSON 1.1 API at `POST /`
+//! [`app`] wires the routes: `POST /webhooks/{project}` ([`webhooks`]), `POST /codecommit/events`
+//! ([`codecommit`]), the CodeBuild JSON 1.1 API at `POST /`
 //! ([`api`]), build logs and their live stream ([`logs`]) and the notice feed ([`events`]). Handlers decode the
 //! request, call one use case from [`kiln_shared::usecases`] and map the result; [`error::AppError`] is the
 //! only way they fail.
 
 pub mod api;
+pub mod codecommit;
 pub mod console;
 pub mod error;
 pub mod events;
@@ -113,6 +115,7 @@ pub fn app(state: AppState) -> Router {
             "/webhooks/{project}",
             post(webhooks::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES)),
         )
+        .route("/codecommit/events", post(codecommit::receive))
         .route("/builds/{id}/logs", get(logs::read))
         .route("/builds/{id}/logs/stream", get(logs::stream))
         .route("/events", get(events::list))

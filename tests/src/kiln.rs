@@ -34,7 +34,8 @@ pub fn kiln_bin() -> PathBuf {
 
 /// A git repository in a temp dir with one commit holding `buildspec.yml`.
 pub struct GitRepo {
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+    path: PathBuf,
     /// The commit `main` points at.
     pub head: String,
 }
@@ -64,18 +65,41 @@ fn git(dir: &Path, args: &[&str]) -> String {
 impl GitRepo {
     /// A repository whose only commit adds `buildspec.yml` with `buildspec`.
     pub fn with_buildspec(buildspec: &str) -> GitRepo {
+        GitRepo::create(None, buildspec)
+    }
+
+    /// The same in a directory called `name` (a local stand-in for the CodeCommit repository `name`).
+    pub fn named(name: &str, buildspec: &str) -> GitRepo {
+        GitRepo::create(Some(name), buildspec)
+    }
+
+    fn create(name: Option<&str>, buildspec: &str) -> GitRepo {
         let dir = tempfile::tempdir().expect("temp dir");
-        git(dir.path(), &["init", "-q"]);
-        std::fs::write(dir.path().join("buildspec.yml"), buildspec).expect("write buildspec");
-        git(dir.path(), &["add", "."]);
-        git(dir.path(), &["commit", "-q", "-m", "first commit"]);
-        let head = git(dir.path(), &["rev-parse", "HEAD"]);
-        GitRepo { dir, head }
+        let path = match name {
+            Some(name) => dir.path().join(name),
+            None => dir.path().to_path_buf(),
+        };
+        std::fs::create_dir_all(&path).expect("repository dir");
+        git(&path, &["init", "-q"]);
+        std::fs::write(path.join("buildspec.yml"), buildspec).expect("write buildspec");
+        git(&path, &["add", "."]);
+        git(&path, &["commit", "-q", "-m", "first commit"]);
+        let head = git(&path, &["rev-parse", "HEAD"]);
+        GitRepo {
+            _dir: dir,
+            path,
+            head,
+        }
+    }
+
+    /// Runs `git args` in the repository and returns its output.
+    pub fn git(&self, args: &[&str]) -> String {
+        git(&self.path, args)
     }
 
     /// `file://` URL of the repository.
     pub fn url(&self) -> String {
-        format!("file://{}", self.dir.path().display())
+        format!("file://{}", self.path.display())
     }
 }
 
@@ -200,6 +224,19 @@ impl TestKiln {
             .body(body.to_vec())
             .send()
             .expect("webhook answers");
+        let status = response.status().as_u16();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
+    /// Posts an EventBridge event (e.g. a CodeCommit "Repository State Change") to `/codecommit/events`.
+    pub fn post_codecommit_event(&self, event: &Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}/codecommit/events", self.endpoint))
+            .header("Content-Type", "application/json")
+            .body(event.to_string())
+            .send()
+            .expect("the codecommit endpoint answers");
         let status = response.status().as_u16();
         (status, response.json().unwrap_or(Value::Null))
     }

@@ -9,6 +9,8 @@ mod aws_s3;
 mod aws_secrets;
 mod aws_support;
 mod buildspec;
+mod codecommit;
+mod codecommit_lambda;
 mod console;
 mod console_http;
 mod executor;

@@ -75,7 +75,7 @@ async fn run_build(build_id: &str, data_dir: PathBuf) -> anyhow::Result<ExitCode
             std::fs::create_dir_all(&empty).ok();
             SourceSpec::Dir(empty)
         }
-        _ => git_source(&stored.record),
+        _ => git_source(&stored.record)?,
     };
     let request = build_request(&stored.record, &id, stored.number, source, data.work_dir(&id))?;
     let store_dir: Arc<DirObjectStore> = Arc::new(DirObjectStore::new(data.root().join("objects")));

@@ -6,10 +6,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use kiln_runner::artifacts::Packaging;
 use kiln_runner::env::{EnvValue, EnvVarSpec};
-use kiln_runner::source::SourceSpec;
+use kiln_runner::source::{SourceSpec, codecommit_git_config};
 use kiln_runner::{BuildEvent, BuildRequest, BuildResult, BuildspecSource, CancellationToken};
 use kiln_shared::build::{BuildId, FailureAction, PhaseContext, PhaseType, StatusType, Timestamp};
 use kiln_shared::ports::secrets::SecretRef;
@@ -66,14 +66,23 @@ pub fn build_request(
     Ok(request)
 }
 
-/// The git source of a record: repository URL (`source.location`), version and clone depth.
-pub fn git_source(record: &Value) -> SourceSpec {
+/// The git source of a record: repository URL (`source.location`), version and clone depth; CODECOMMIT
+/// sources are fetched with this very binary as git's credential helper (`kiln git-credential-codecommit`).
+pub fn git_source(record: &Value) -> anyhow::Result<SourceSpec> {
     let source = &record["source"];
-    SourceSpec::Git {
+    let git_config = if source["type"].as_str() == Some("CODECOMMIT") {
+        let kiln =
+            std::env::current_exe().context("cannot find the kiln executable for git's credential helper")?;
+        codecommit_git_config(&kiln)
+    } else {
+        Vec::new()
+    };
+    Ok(SourceSpec::Git {
         url: source["location"].as_str().unwrap_or_default().to_owned(),
         version: record["sourceVersion"].as_str().map(str::to_owned),
         depth: clone_depth(record),
-    }
+        git_config,
+    })
 }
 
 /// The record's `source.gitCloneDepth` (0 = full history, which the executor treats as depth 1 for fetches).

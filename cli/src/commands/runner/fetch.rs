@@ -76,7 +76,17 @@ pub async fn fetch_source(
                 Value::String(resource) if !resource.is_empty() => Some(token(secrets, resource).await?),
                 _ => None,
             };
-            let credentials = token.map(|t| (git_username(kind), t));
+            let credentials = match token {
+                Some(t) => Some(GitAuth::Token(git_username(kind), t)),
+                // CodeCommit: this very binary signs each git request with the task role's credentials.
+                None if kind == "CODECOMMIT" => Some(GitAuth::CodeCommit(std::env::current_exe().map_err(
+                    |source| FetchError::Io {
+                        path: "the kiln executable".to_owned(),
+                        source,
+                    },
+                )?)),
+                None => None,
+            };
             let version = record["sourceVersion"].as_str();
             clone(
                 location,
@@ -178,7 +188,7 @@ async fn clone(
     version: Option<&str>,
     depth: u32,
     dest: &Path,
-    credentials: Option<&(&str, String)>,
+    credentials: Option<&GitAuth>,
 ) -> Result<(), FetchError> {
     git(dest, &["init", "-q"], url, None).await?;
     let wanted = version.map(fetch_ref).unwrap_or_else(|| "HEAD".to_owned());
@@ -193,6 +203,25 @@ async fn clone(
         git(dest, &["checkout", "-q", "--detach", "FETCH_HEAD"], url, None).await?;
     }
     Ok(())
+}
+
+/// How git authenticates to the source host.
+#[derive(Debug, Clone)]
+enum GitAuth {
+    /// A token from Secrets Manager or SSM, with the user name the host expects beside it.
+    Token(&'static str, String),
+    /// CodeCommit over HTTPS: `kiln git-credential-codecommit` (this executable) signs each request.
+    CodeCommit(PathBuf),
+}
+
+/// `-c name=value` settings passed to git through its environment (`GIT_CONFIG_COUNT`), never its arguments.
+fn git_config_env(settings: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env = vec![("GIT_CONFIG_COUNT".to_owned(), settings.len().to_string())];
+    for (i, (key, value)) in settings.iter().enumerate() {
+        env.push((format!("GIT_CONFIG_KEY_{i}"), key.clone()));
+        env.push((format!("GIT_CONFIG_VALUE_{i}"), value.clone()));
+    }
+    env
 }
 
 /// The credential helper: prints the user name and the token from `KILN_GIT_TOKEN` of the git process.
@@ -216,7 +245,7 @@ async fn git(
     dir: &Path,
     args: &[&str],
     url: &str,
-    credentials: Option<&(&str, String)>,
+    credentials: Option<&GitAuth>,
 ) -> Result<String, FetchError> {
     let mut command = Command::new("git");
     command
@@ -224,8 +253,14 @@ async fn git(
         .current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
         .kill_on_drop(true);
-    if let Some((username, token)) = credentials {
-        command.envs(credential_env(username, token));
+    match credentials {
+        Some(GitAuth::Token(username, token)) => {
+            command.envs(credential_env(username, token));
+        }
+        Some(GitAuth::CodeCommit(kiln)) => {
+            command.envs(git_config_env(&kiln_runner::source::codecommit_git_config(kiln)));
+        }
+        None => {}
     }
     let output = command.output().await.map_err(FetchError::GitMissing)?;
     if !output.status.success() {
@@ -241,6 +276,22 @@ async fn git(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codecommit_sources_get_kiln_as_their_credential_helper_through_the_environment() {
+        let env = git_config_env(&kiln_runner::source::codecommit_git_config(Path::new(
+            "/usr/bin/kiln",
+        )));
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("GIT_CONFIG_COUNT"), Some("3"));
+        assert_eq!(get("GIT_CONFIG_KEY_0"), Some("credential.helper"));
+        assert_eq!(get("GIT_CONFIG_VALUE_0"), Some(""));
+        assert_eq!(
+            get("GIT_CONFIG_VALUE_1"),
+            Some("!'/usr/bin/kiln' git-credential-codecommit")
+        );
+        assert_eq!(get("GIT_CONFIG_KEY_2"), Some("credential.UseHttpPath"));
+    }
 
     #[test]
     fn s3_locations_split_into_bucket_and_key_and_bad_ones_are_named() {
