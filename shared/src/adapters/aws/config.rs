@@ -62,6 +62,11 @@ impl AwsClients {
     }
 }
 
+/// The `SdkConfig` every client is built from (for clients `AwsClients` does not hold, such as Scheduler's).
+pub async fn load_sdk_config(endpoint_override: Option<&str>) -> SdkConfig {
+    load(loader(endpoint_override)).await
+}
+
 fn loader(endpoint_override: Option<&str>) -> ConfigLoader {
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))

@@ -9,6 +9,7 @@ pub mod ecs;
 pub mod notifier;
 pub mod retry;
 pub mod s3;
+pub mod scheduler;
 pub mod secrets;
 pub mod sqs;
 
@@ -17,5 +18,6 @@ pub use dynamodb::DynamoBuildStore;
 pub use ecs::{Capacity, EcsLauncher, EcsSettings, TaskRequest, TaskSize};
 pub use notifier::AwsNotifier;
 pub use s3::{S3LogSink, S3ObjectStore};
+pub use scheduler::ScheduleGroup;
 pub use secrets::AwsSecretResolver;
 pub use sqs::SqsQueue;
