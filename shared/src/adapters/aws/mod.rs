@@ -11,6 +11,7 @@ pub mod retry;
 pub mod s3;
 pub mod scheduler;
 pub mod secrets;
+pub mod settings;
 pub mod sqs;
 
 pub use config::AwsClients;
@@ -19,5 +20,7 @@ pub use ecs::{Capacity, EcsLauncher, EcsSettings, TaskRequest, TaskSize};
 pub use notifier::AwsNotifier;
 pub use s3::{S3LogSink, S3ObjectStore};
 pub use scheduler::ScheduleGroup;
+pub use s3::{S3LogReader, S3LogSink, S3ObjectStore};
 pub use secrets::AwsSecretResolver;
+pub use settings::{AwsSettings, SettingsError};
 pub use sqs::SqsQueue;
