@@ -2,6 +2,9 @@
 //! directory; locally we skip the copy for speed, so a build's writes land in the directory it was given), or a
 //! git repository (URL, `file://` or local path) cloned at a revision with a depth using the `git` CLI.
 //!
+//! CodeCommit repositories are fetched with `kiln git-credential-codecommit` as git's credential helper
+//! ([`codecommit_git_config`]), which signs each request with the task role's credentials.
+//!
 //! A revision may be a branch, a tag, a commit sha, a full `refs/...` name, or `pr/<n>` (GitHub's pull-request
 //! form, fetched as `refs/pull/<n>/head`). The checked-out commit becomes `CODEBUILD_RESOLVED_SOURCE_VERSION`.
 
@@ -14,12 +17,38 @@ use tokio::process::Command;
 pub enum SourceSpec {
     /// A directory used in place.
     Dir(PathBuf),
-    /// A git repository cloned at `version` (its default branch when `None`), `depth` commits deep.
+    /// A git repository cloned at `version` (its default branch when `None`), `depth` commits deep, with
+    /// `git_config` given to every git command as `-c name=value` (e.g. a credential helper).
     Git {
         url: String,
         version: Option<String>,
         depth: u32,
+        git_config: Vec<(String, String)>,
     },
+}
+
+/// The git configuration that fetches a CodeCommit repository with `<kiln> git-credential-codecommit` as the
+/// only credential helper (the empty value first clears helpers configured elsewhere) and the repository path
+/// sent to it (`credential.UseHttpPath`), since the path is part of what is signed.
+pub fn codecommit_git_config(kiln: &Path) -> Vec<(String, String)> {
+    let quoted = format!("'{}'", kiln.display().to_string().replace('\'', r"'\''"));
+    vec![
+        ("credential.helper".into(), String::new()),
+        (
+            "credential.helper".into(),
+            format!("!{quoted} git-credential-codecommit"),
+        ),
+        ("credential.UseHttpPath".into(), "true".into()),
+    ]
+}
+
+/// The arguments of one git command: `-c name=value` for each setting, then `args`.
+pub fn git_args(git_config: &[(String, String)], args: &[&str]) -> Vec<String> {
+    git_config
+        .iter()
+        .flat_map(|(name, value)| ["-c".to_owned(), format!("{name}={value}")])
+        .chain(args.iter().map(|arg| (*arg).to_owned()))
+        .collect()
 }
 
 /// The source once downloaded.
@@ -60,6 +89,7 @@ impl SourceSpec {
                 url: source.to_owned(),
                 version: version.map(str::to_owned),
                 depth,
+                git_config: Vec::new(),
             };
         }
         SourceSpec::Dir(PathBuf::from(source))
@@ -93,7 +123,12 @@ pub async fn prepare(spec: &SourceSpec, dest: &Path) -> Result<PreparedSource, S
                 resolved_version: resolved,
             })
         }
-        SourceSpec::Git { url, version, depth } => clone(url, version.as_deref(), *depth, dest).await,
+        SourceSpec::Git {
+            url,
+            version,
+            depth,
+            git_config,
+        } => clone(url, version.as_deref(), *depth, git_config, dest).await,
     }
 }
 
@@ -101,6 +136,7 @@ async fn clone(
     url: &str,
     version: Option<&str>,
     depth: u32,
+    config: &[(String, String)],
     dest: &Path,
 ) -> Result<PreparedSource, SourceError> {
     let fetch_url = local_url(url);
@@ -111,15 +147,15 @@ async fn clone(
     git(dest, &["init", "-q"], url).await?;
     let wanted = version.map(fetch_ref).unwrap_or_else(|| "HEAD".to_owned());
     let depth_arg = format!("--depth={}", depth.max(1));
-    let shallow = git(dest, &["fetch", "-q", &depth_arg, &fetch_url, &wanted], url).await;
+    let fetch = git_args(config, &["fetch", "-q", &depth_arg, &fetch_url, &wanted]);
+    let shallow = git(dest, &fetch, url).await;
     if shallow.is_err() {
         // A commit sha the server will not hand out directly: fetch everything and look for it.
-        git(
-            dest,
+        let fetch_all = git_args(
+            config,
             &["fetch", "-q", &fetch_url, "+refs/*:refs/remotes/origin/*"],
-            url,
-        )
-        .await?;
+        );
+        git(dest, &fetch_all, url).await?;
         git(dest, &["checkout", "-q", "--detach", &wanted], url).await?;
     } else {
         git(dest, &["checkout", "-q", "--detach", "FETCH_HEAD"], url).await?;
@@ -143,7 +179,7 @@ fn local_url(url: &str) -> String {
     }
 }
 
-async fn git(dir: &Path, args: &[&str], url: &str) -> Result<String, SourceError> {
+async fn git<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S], url: &str) -> Result<String, SourceError> {
     let output = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -154,12 +190,26 @@ async fn git(dir: &Path, args: &[&str], url: &str) -> Result<String, SourceError
         .map_err(SourceError::GitMissing)?;
     if !output.status.success() {
         return Err(SourceError::Git {
-            step: args.first().copied().unwrap_or("").to_owned(),
+            step: subcommand(args),
             url: url.to_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
         });
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// The git subcommand in `args`, after any `-c name=value` pairs.
+fn subcommand<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    let mut rest = args;
+    while let [flag, _, tail @ ..] = rest {
+        if flag.as_ref() != "-c" {
+            break;
+        }
+        rest = tail;
+    }
+    rest.first()
+        .map(|arg| arg.as_ref().to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -212,6 +262,45 @@ mod tests {
             let prepared = prepare(&spec, &dest.path().join("src")).await.unwrap();
             assert_eq!(prepared.resolved_version.as_ref(), Some(expected), "{version:?}");
         }
+    }
+
+    #[test]
+    fn a_codecommit_fetch_uses_kiln_as_the_only_credential_helper_with_the_http_path() {
+        let config = codecommit_git_config(Path::new("/opt/kiln tools/it's/kiln"));
+        let url = "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/web";
+        let args = git_args(&config, &["fetch", "-q", "--depth=1", url, "main"]);
+        assert_eq!(
+            args,
+            [
+                "-c",
+                "credential.helper=",
+                "-c",
+                r"credential.helper=!'/opt/kiln tools/it'\''s/kiln' git-credential-codecommit",
+                "-c",
+                "credential.UseHttpPath=true",
+                "fetch",
+                "-q",
+                "--depth=1",
+                url,
+                "main"
+            ]
+        );
+        assert_eq!(subcommand(&args), "fetch");
+        assert_eq!(subcommand(&["rev-parse", "HEAD"]), "rev-parse");
+    }
+
+    #[tokio::test]
+    async fn the_credential_helper_settings_leave_a_local_clone_working() {
+        let (repo, _, second) = repo();
+        let dest = tempfile::tempdir().unwrap();
+        let spec = SourceSpec::Git {
+            url: repo.path().display().to_string(),
+            version: Some("main".into()),
+            depth: 1,
+            git_config: codecommit_git_config(Path::new("/nonexistent/kiln")),
+        };
+        let prepared = prepare(&spec, &dest.path().join("src")).await.unwrap();
+        assert_eq!(prepared.resolved_version, Some(second));
     }
 
     #[tokio::test]

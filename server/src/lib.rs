@@ -1,12 +1,14 @@
 //! Kiln's HTTP front: one [`axum::Router`] that serves `kiln serve` locally and the `api` Lambda on AWS.
 //!
-//! [`app`] wires the routes: `POST /webhooks/{project}` ([`webhooks`]), the CodeBuild JSON 1.1 API at `POST /`
+//! [`app`] wires the routes: `POST /webhooks/{project}` ([`webhooks`]), `POST /codecommit/events`
+//! ([`codecommit`]), the CodeBuild JSON 1.1 API at `POST /`
 //! ([`api`]), build logs and their live stream ([`logs`]) and the notice feed ([`events`]). Handlers decode the
 //! request, call one use case from [`kiln_shared::usecases`] and map the result; [`error::AppError`] is the
 //! only way they fail. What differs between the two hosts is in [`AppState`]: where logs are read from, whether
 //! there is a notice feed, what happens when a build is queued, and whether streams follow a build live.
 
 pub mod api;
+pub mod codecommit;
 pub mod console;
 pub mod error;
 pub mod events;
@@ -159,6 +161,7 @@ pub fn app(state: AppState) -> Router {
             "/webhooks/{project}",
             post(webhooks::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES)),
         )
+        .route("/codecommit/events", post(codecommit::receive))
         .route("/builds/{id}/logs", get(logs::read))
         .route("/builds/{id}/logs/stream", get(logs::stream))
         .route("/events", get(events::list))

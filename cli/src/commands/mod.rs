@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod client_commands;
+pub mod git_credential;
 pub mod run;
 pub mod runner;
 pub mod serve;
@@ -38,6 +39,8 @@ pub enum Command {
     Run(Box<run::RunArgs>),
     /// Check a buildspec: print `ok` or every error with its line and column.
     Validate(validate::Args),
+    /// git's credential helper for CodeCommit: signs with the environment's or task role's AWS credentials.
+    GitCredentialCodecommit(git_credential::Args),
 }
 
 /// Runs one subcommand and returns the process exit code.
@@ -58,5 +61,6 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Events(args) => client_commands::events(args),
         Command::Run(args) => run::run(*args),
         Command::Validate(args) => validate::run(&args),
+        Command::GitCredentialCodecommit(args) => git_credential::run(&args),
     }
 }

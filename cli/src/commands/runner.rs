@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use kiln_runner::artifacts::Packaging;
 use kiln_runner::env::{EnvValue, EnvVarSpec};
 use kiln_runner::outputs::{ArtifactTarget, CacheTarget};
-use kiln_runner::source::SourceSpec;
+use kiln_runner::source::{SourceSpec, codecommit_git_config};
 use kiln_runner::{BuildEvent, BuildRequest, BuildResult, BuildspecSource, CancellationToken, Ports};
 use kiln_shared::adapters::local::log_file::FileLogSink;
 use kiln_shared::adapters::local::object_store::DirObjectStore;
@@ -200,7 +200,8 @@ async fn finish(
 fn request(record: &Value, data: &DataDir, id: &BuildId, number: u64) -> anyhow::Result<BuildRequest> {
     let source = &record["source"];
     let location = source["location"].as_str().unwrap_or_default();
-    let source_spec = match source["type"].as_str().unwrap_or("NO_SOURCE") {
+    let source_type = source["type"].as_str().unwrap_or("NO_SOURCE");
+    let source_spec = match source_type {
         "NO_SOURCE" => SourceSpec::Dir(data.work_dir(id).join("empty")),
         _ => SourceSpec::Git {
             url: location.to_owned(),
@@ -209,6 +210,7 @@ fn request(record: &Value, data: &DataDir, id: &BuildId, number: u64) -> anyhow:
                 .as_u64()
                 .and_then(|d| u32::try_from(d).ok())
                 .unwrap_or(0),
+            git_config: git_config(source_type)?,
         },
     };
     if let SourceSpec::Dir(dir) = &source_spec {
@@ -242,6 +244,15 @@ fn request(record: &Value, data: &DataDir, id: &BuildId, number: u64) -> anyhow:
         .to_owned();
     request.region = "local".into();
     Ok(request)
+}
+
+/// CODECOMMIT sources are fetched with this very binary as git's credential helper.
+fn git_config(source_type: &str) -> anyhow::Result<Vec<(String, String)>> {
+    if source_type != "CODECOMMIT" {
+        return Ok(Vec::new());
+    }
+    let kiln = std::env::current_exe().context("the path of the kiln binary, for git's credential helper")?;
+    Ok(codecommit_git_config(&kiln))
 }
 
 fn env_specs(vars: &Value) -> Vec<EnvVarSpec> {

@@ -41,7 +41,7 @@ pub(crate) fn input<T: DeserializeOwned>(body: Value) -> Result<T, AppError> {
 }
 
 /// Checks the SigV4 signature when credentials are configured.
-fn authenticate(
+pub(crate) fn authenticate(
     state: &AppState,
     method: &Method,
     uri: &Uri,

@@ -14,6 +14,8 @@ pub enum TriggerProvider {
     Gitlab,
     Bitbucket,
     Gitea,
+    /// An EventBridge "CodeCommit Repository State Change" event.
+    Codecommit,
     Schedule,
     Api,
 }

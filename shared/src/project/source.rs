@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{FieldPath, Problem, ProjectError};
 use super::names::codebuild_enum;
+use crate::trigger::codecommit::CodeCommitLocation;
 
 codebuild_enum! {
     /// Where the source comes from (CodeBuild's `SourceType`, plus Kiln's `GITEA` and plain `GIT`).
@@ -233,6 +234,10 @@ fn check_location(
             l,
             "GITHUB locations start with https://github.com/; use GITHUB_ENTERPRISE or GIT for other hosts",
         )),
+        (SourceType::Codecommit, Some(l)) => match CodeCommitLocation::parse(&l) {
+            Ok(_) => Ok(Some(l)),
+            Err(reason) => Err(path.invalid(l, reason)),
+        },
         (SourceType::S3, Some(l)) if !l.contains('/') || l.starts_with("s3://") => {
             Err(path.invalid(l, "S3 locations are bucket/key, e.g. my-bucket/src/app.zip"))
         }
@@ -327,6 +332,10 @@ mod tests {
             ("GIT", "/srv/repos/app"),
             ("GIT", "git@example.com:o/app.git"),
             ("GITEA", "https://gitea.example.com/o/app.git"),
+            (
+                "CODECOMMIT",
+                "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/app",
+            ),
             ("S3", "my-bucket/src/app.zip"),
         ] {
             assert!(
@@ -350,6 +359,11 @@ mod tests {
             (
                 raw("GITHUB", Some("https://gitlab.com/o/r")),
                 "source.location: invalid value \"https://gitlab.com/o/r\"",
+            ),
+            (
+                raw("CODECOMMIT", Some("https://github.com/o/r")),
+                "source.location: invalid value \"https://github.com/o/r\": host \"github.com\" is not \
+                 git-codecommit.REGION.amazonaws.com (https://git-codecommit.REGION.amazonaws.com/v1/repos/NAME)",
             ),
             (
                 raw("NO_SOURCE", None),

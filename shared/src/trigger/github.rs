@@ -125,7 +125,9 @@ fn pull_request(context: &Context, root: &Node<'_>) -> Result<Parsed, FieldError
     };
     let source_version = match context.provider {
         Provider::GitHub => format!("pr/{number}"),
-        Provider::Gitea | Provider::GitLab | Provider::Bitbucket => head_sha.to_owned(),
+        Provider::Gitea | Provider::GitLab | Provider::Bitbucket | Provider::CodeCommit => {
+            head_sha.to_owned()
+        }
     };
     Ok(Parsed::Event(Box::new(TriggerEvent {
         provider: context.provider,

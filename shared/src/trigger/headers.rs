@@ -13,6 +13,8 @@ pub enum Provider {
     Bitbucket,
     /// Gitea, Forgejo (and Gogs-compatible headers).
     Gitea,
+    /// AWS CodeCommit: not a webhook but an EventBridge "CodeCommit Repository State Change" event.
+    CodeCommit,
 }
 
 impl Provider {
@@ -23,6 +25,7 @@ impl Provider {
             Provider::GitLab => "gitlab",
             Provider::Bitbucket => "bitbucket",
             Provider::Gitea => "gitea",
+            Provider::CodeCommit => "codecommit",
         }
     }
 }

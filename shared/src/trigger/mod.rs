@@ -1,10 +1,13 @@
 //! Webhook triggers: signature verification, provider payloads normalised into one [`TriggerEvent`], filter
 //! groups with CodeBuild's semantics, and the `CODEBUILD_WEBHOOK_*` variables a triggered build gets.
 //!
+//! CodeCommit pushes arrive as EventBridge events instead: [`codecommit::parse_codecommit_event`].
+//!
 //! Entry points: [`parse_webhook`] (verify, then parse: a pure function of headers, raw body and secret),
 //! [`FilterGroups::compile`] then [`CompiledFilterGroups::evaluate`], and [`webhook_variables`].
 
 mod bitbucket;
+pub mod codecommit;
 mod evaluate;
 mod event;
 pub mod filter;

@@ -105,6 +105,10 @@ fn parse_body(provider: Provider, event: &str, headers: &Headers, body: &[u8]) -
         Provider::GitHub | Provider::Gitea => github::parse(&context, event, &root),
         Provider::GitLab => gitlab::parse(&context, event, &root),
         Provider::Bitbucket => bitbucket::parse(&context, event, &root),
+        // `headers::detect` never names CodeCommit: its events come from EventBridge (`trigger::codecommit`).
+        Provider::CodeCommit => Ok(Parsed::Ignored(
+            "CodeCommit events arrive from EventBridge, not as webhook deliveries".into(),
+        )),
     };
     match parsed {
         Ok(Parsed::Event(event)) => Outcome::Accepted(*event),
@@ -121,7 +125,7 @@ fn decode_body<'b>(provider: Provider, headers: &Headers, body: &'b [u8]) -> Res
     });
     let form_capable = match provider {
         Provider::GitHub | Provider::Gitea => true,
-        Provider::GitLab | Provider::Bitbucket => false,
+        Provider::GitLab | Provider::Bitbucket | Provider::CodeCommit => false,
     };
     if !(is_form && form_capable) {
         return Ok(Cow::Borrowed(body));
@@ -145,6 +149,7 @@ fn delivery_id(provider: Provider, event: &str, headers: &Headers, body: &[u8]) 
             "x-gogs-delivery",
             "x-github-delivery",
         ],
+        Provider::CodeCommit => &[],
     };
     if let Some(id) = headers.first_of(names) {
         return DeliveryId::new(id.to_owned());

@@ -5,6 +5,7 @@
 //! payload names the merge or squash commit (GitHub, GitLab, Bitbucket, Gitea alike).
 
 use super::event::{TriggerEvent, WebhookEvent};
+use super::headers::Provider;
 
 /// `(name, value)` pairs in a fixed order: EVENT, TRIGGER, HEAD_REF, BASE_REF, ACTOR_ACCOUNT_ID, PREV_COMMIT,
 /// MERGE_COMMIT.
@@ -51,10 +52,16 @@ pub fn trigger(event: &TriggerEvent) -> String {
 }
 
 /// The build's initiator (`CODEBUILD_INITIATOR`): the provider's user agent as CodeBuild reports it, e.g.
-/// `GitHub-Hookshot/044aadd`, or `<provider>-webhook` when the request carried none.
+/// `GitHub-Hookshot/044aadd`, or `<provider>-webhook` when the request carried none; `aws.codecommit` (the
+/// EventBridge source) for CodeCommit events.
 pub fn initiator(event: &TriggerEvent) -> String {
-    event
-        .user_agent
-        .clone()
-        .unwrap_or_else(|| format!("{}-webhook", event.provider.as_str()))
+    if let Some(agent) = &event.user_agent {
+        return agent.clone();
+    }
+    match event.provider {
+        Provider::CodeCommit => "aws.codecommit".to_owned(),
+        Provider::GitHub | Provider::GitLab | Provider::Bitbucket | Provider::Gitea => {
+            format!("{}-webhook", event.provider.as_str())
+        }
+    }
 }

@@ -27,6 +27,8 @@ pub(crate) fn verify(
             verify_prefixed("X-Hub-Signature", value, body, secret)
         }
         Provider::Gitea => verify_gitea(headers, body, secret),
+        // CodeCommit events are not webhooks: EventBridge (AWS) or the API's SigV4 (`kiln serve`) authenticates them.
+        Provider::CodeCommit => Err("CodeCommit events carry no webhook signature".into()),
     }
 }
 

@@ -6,6 +6,7 @@
 //! state machine and a conditional store write ([`Services::modify`]), and publishes the notices it causes.
 
 pub mod apply_projects;
+pub mod codecommit;
 pub mod dispatch;
 pub mod lifecycle;
 pub mod notices;

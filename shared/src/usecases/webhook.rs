@@ -62,6 +62,7 @@ fn provider(provider: Provider) -> TriggerProvider {
         Provider::GitLab => TriggerProvider::Gitlab,
         Provider::Bitbucket => TriggerProvider::Bitbucket,
         Provider::Gitea => TriggerProvider::Gitea,
+        Provider::CodeCommit => TriggerProvider::Codecommit,
     }
 }
 
@@ -121,7 +122,20 @@ impl Services {
             Outcome::Ignored { reason } => return Ok(Delivery::Ignored { reason }),
             Outcome::Accepted(event) => event,
         };
-        if let Some(reason) = refusal(&project, webhook, &event)? {
+        self.build_for_event(name, &project, &event, "webhook", now).await
+    }
+
+    /// Starts the build `event` asks of project `name` unless its filter groups or fork policy refuse it;
+    /// idempotent on `<kind>:<project>:<delivery id>`.
+    pub(super) async fn build_for_event(
+        &self,
+        name: &str,
+        project: &Value,
+        event: &TriggerEvent,
+        kind: &str,
+        now: Timestamp,
+    ) -> Result<Delivery, UseCaseError> {
+        if let Some(reason) = refusal(project, event)? {
             return Ok(Delivery::Ignored { reason });
         }
         let input = StartBuildInput {
@@ -130,10 +144,10 @@ impl Services {
             ..StartBuildInput::default()
         };
         let origin = Origin {
-            initiator: Some(initiator(&event)),
-            trigger: Some(trigger_details(&event)),
-            key: Some(format!("webhook:{name}:{}", event.delivery_id.as_str())),
-            webhook_env: webhook_variables(&event)
+            initiator: Some(initiator(event)),
+            trigger: Some(trigger_details(event)),
+            key: Some(format!("{kind}:{name}:{}", event.delivery_id.as_str())),
+            webhook_env: webhook_variables(event)
                 .into_iter()
                 .map(|(n, v)| (n.to_owned(), v))
                 .collect(),
@@ -147,9 +161,10 @@ impl Services {
     }
 }
 
-/// Why the project's filter groups or fork policy refuse `event`, if they do.
-fn refusal(project: &Value, webhook: &Value, event: &TriggerEvent) -> Result<Option<String>, UseCaseError> {
-    let groups: FilterGroups = match webhook.get("filterGroups") {
+/// Why the project's webhook filter groups or fork policy refuse `event`, if they do (a project without a
+/// webhook, or without filter groups, builds every push and pull request).
+fn refusal(project: &Value, event: &TriggerEvent) -> Result<Option<String>, UseCaseError> {
+    let groups: FilterGroups = match project.get("webhook").and_then(|w| w.get("filterGroups")) {
         Some(groups) if !groups.is_null() => serde_json::from_value(groups.clone())
             .map_err(|e| UseCaseError::Corrupt(format!("filter groups: {e}")))?,
         _ => FilterGroups::default(),

@@ -4,6 +4,7 @@
 //! retrying.
 
 pub mod config;
+pub mod credentials;
 pub mod dynamodb;
 pub mod ecs;
 pub mod notifier;
