@@ -51,6 +51,19 @@ impl ScheduleGroup {
         ScheduleGroup::new(aws_sdk_scheduler::Client::new(&config), group)
     }
 
+    /// The group `group` at `endpoint` with static credentials (tests against moto).
+    pub async fn with_static_credentials(
+        endpoint: &str,
+        region: &str,
+        access_key_id: &str,
+        secret_access_key: &str,
+        group: impl Into<String>,
+    ) -> ScheduleGroup {
+        let config =
+            super::config::load_static_sdk_config(endpoint, region, access_key_id, secret_access_key).await;
+        ScheduleGroup::new(aws_sdk_scheduler::Client::new(&config), group)
+    }
+
     /// The group `group` through `client`.
     pub fn new(client: aws_sdk_scheduler::Client, group: impl Into<String>) -> ScheduleGroup {
         ScheduleGroup {
@@ -83,7 +96,7 @@ impl ScheduleGroup {
         }
     }
 
-    /// Every schedule of the group whose name starts with `prefix`, read in full.
+    /// Every schedule of the group whose name starts with `prefix` (all of them for `""`), read in full.
     pub async fn list(&self, prefix: &str) -> Result<Vec<ExistingSchedule>, SchedulerError> {
         let mut names = Vec::new();
         let mut token: Option<String> = None;
@@ -92,7 +105,7 @@ impl ScheduleGroup {
                 .client
                 .list_schedules()
                 .group_name(&self.group)
-                .name_prefix(prefix)
+                .set_name_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
                 .set_next_token(token.take())
                 .send()
                 .await
