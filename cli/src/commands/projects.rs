@@ -97,7 +97,7 @@ async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let name = args.file.display().to_string();
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {name}"))?;
     let config = KilnConfig::from_yaml(&text).with_context(|| format!("{name} is not a valid kiln.yaml"))?;
-    let desired = desired_schedules(&config).with_context(|| format!("{name}"))?;
+    let desired = desired_schedules(&config).with_context(|| name.clone())?;
     let target = ScheduleTarget {
         arn: args.schedule_target_arn.clone(),
         role_arn: args.schedule_role_arn.clone(),
