@@ -768,6 +768,12 @@ fn every_function_is_built_from_its_binary_with_the_stack_settings_in_its_enviro
     ] {
         assert!(variables[name].is_object(), "{name} is set from the stack");
     }
+    // The container the runner's task definition names.
+    assert_eq!(variables["KILN_CONTAINER"], "runner");
+    assert_eq!(
+        t["Resources"]["RunnerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Name"],
+        "runner"
+    );
     // The lists are comma-joined, as the settings parse them.
     assert_eq!(
         variables["KILN_SUBNETS"],
