@@ -46,7 +46,7 @@ pub async fn receive(
     Ok(match delivery {
         CodeCommitDelivery::Routed(projects) => {
             if !build_ids.is_empty() {
-                state.wake.notify_one();
+                state.queued.queued(&build_ids).await;
             }
             tracing::info!(builds = ?build_ids, "codecommit event accepted");
             let projects: Vec<Value> = projects.iter().map(|(name, d)| project_json(name, d)).collect();

@@ -16,5 +16,6 @@ mod console_http;
 mod executor;
 mod harness;
 mod kiln_run;
+mod projects_apply;
 mod serve;
 mod template;

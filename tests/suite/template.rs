@@ -6,6 +6,7 @@
 
 mod cfn;
 mod checks;
+mod foreach;
 mod functions;
 mod iam;
 
@@ -37,10 +38,24 @@ fn run_offline(program: &Path, args: &[&str]) -> std::process::Output {
         .unwrap_or_else(|err| panic!("could not run {}: {err}", program.display()))
 }
 
+/// Two CodeCommit repositories stand for the deployer's `CodeCommitRepositories` (one with characters that
+/// `&{}` drops from logical ids).
+const SAMPLE_REPOSITORIES: [&str; 2] = ["web-app", "infra.tools"];
+
+/// template.yaml in JSON form with its `Fn::ForEach` loops expanded (list parameters take the sample items).
 fn template() -> Value {
     let path = workspace_root().join("template.yaml");
     let text = std::fs::read_to_string(&path).expect("template.yaml is readable");
-    cfn::parse(&text).unwrap_or_else(|err| panic!("template.yaml: {err}"))
+    let mut t = cfn::parse(&text).unwrap_or_else(|err| panic!("template.yaml: {err}"));
+    let samples = |parameter: &str| -> Vec<String> {
+        assert_eq!(
+            parameter, "CodeCommitRepositories",
+            "a loop over an unexpected parameter"
+        );
+        SAMPLE_REPOSITORIES.iter().map(|r| r.to_string()).collect()
+    };
+    foreach::expand(&mut t, &samples).unwrap_or_else(|err| panic!("template.yaml: {err}"));
+    t
 }
 
 fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
@@ -78,17 +93,19 @@ fn the_template_passes_sam_validate_lint() {
 }
 
 #[test]
-fn the_runner_dockerfile_passes_hadolint() {
-    let out = run_offline(
-        &lint_tool(".venv", "hadolint"),
-        &["--failure-threshold", "info", "infra/runner/Dockerfile"],
-    );
-    assert!(
-        out.status.success(),
-        "hadolint found problems:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+fn the_runner_dockerfiles_pass_hadolint() {
+    for dockerfile in ["infra/runner/Dockerfile", "examples/docker-on-fargate/Dockerfile"] {
+        let out = run_offline(
+            &lint_tool(".venv", "hadolint"),
+            &["--failure-threshold", "info", dockerfile],
+        );
+        assert!(
+            out.status.success(),
+            "hadolint found problems in {dockerfile}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]
@@ -127,10 +144,24 @@ fn every_iam_statement_in_the_template_is_least_privilege() {
         "IAM statements that are not least privilege:\n{}",
         violations.join("\n")
     );
-    // The check looked at the roles the template has (a renamed property would make it look at nothing).
+    // The check looked at the roles and function policies the template has (a renamed property would make it
+    // look at nothing).
     assert!(
-        resources_of_type(&t, "AWS::IAM::Role").len() >= 2,
-        "the task and execution roles"
+        resources_of_type(&t, "AWS::IAM::Role").len() >= 3,
+        "the task, execution and schedule-invoke roles"
+    );
+    let functions = resources_of_type(&t, "AWS::Serverless::Function");
+    assert_eq!(functions.len(), 7, "the seven functions");
+    for (name, function) in functions {
+        assert!(
+            function["Properties"]["Policies"][0]["Statement"].is_array(),
+            "{name} has an inline Statement list the check read"
+        );
+    }
+    assert_eq!(
+        resources_of_type(&t, "AWS::IAM::Policy").len(),
+        SAMPLE_REPOSITORIES.len(),
+        "one GitPull policy per CodeCommit repository"
     );
 }
 
@@ -143,8 +174,7 @@ fn every_schedule_expression_in_the_template_parses_with_kilns_parser() {
         checks::schedule_expressions(&t).len(),
         "every expression found was checked"
     );
-    // None yet: the reaper's schedule arrives with the functions (see the comment block in template.yaml).
-    eprintln!("schedule expressions checked in template.yaml: {checked}");
+    assert_eq!(checked, 1, "the reaper's rate(5 minutes)");
     assert!(
         violations.is_empty(),
         "schedule expressions that do not parse:\n{}",
@@ -203,6 +233,14 @@ Resources:
               Effect: Allow
               Action: ssm:GetParameter
               Resource: !Sub "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${Prefix}/*"
+            - Sid: OneRepository
+              Effect: Allow
+              Action: codecommit:GitPull
+              Resource: !Sub "arn:${AWS::Partition}:codecommit:${AWS::Region}:${AWS::AccountId}:web"
+            - Sid: AnyRepository
+              Effect: Allow
+              Action: codecommit:GitPull
+              Resource: !Sub "arn:${AWS::Partition}:codecommit:${AWS::Region}:${AWS::AccountId}:*"
   Bucket:
     Type: AWS::S3::Bucket
   BucketPolicy:
@@ -286,16 +324,18 @@ fn the_iam_check_catches_wildcards_unscoped_resources_and_managed_policies() {
             &format!("{statements}[2] (Sid WholeAccount): Resource"),
             &format!("{statements}[3] (Sid LiteralArn): literal Resource"),
             "Resources.BucketPolicy.Statement[1] (Sid World): Principal \"*\" without a Condition",
+            &format!("{statements}[7] (Sid AnyRepository): Resource"),
         ],
     );
     assert!(
-        !violations
-            .iter()
-            .any(|v| v.contains("Fine") || v.contains("TlsOnly") || v.contains("Policies[1]")),
-        "a star-only action, a Deny and a scoped SAM template are allowed; violations:\n{}",
+        !violations.iter().any(|v| v.contains("Fine")
+            || v.contains("TlsOnly")
+            || v.contains("OneRepository")
+            || v.contains("Policies[1]")),
+        "a star-only action, a Deny, one named resource and a scoped SAM template are allowed; violations:\n{}",
         violations.join("\n")
     );
-    assert_eq!(violations.len(), 8, "violations:\n{}", violations.join("\n"));
+    assert_eq!(violations.len(), 9, "violations:\n{}", violations.join("\n"));
 }
 
 #[test]
@@ -502,7 +542,6 @@ fn the_runner_image_runs_kiln_runner_as_a_non_root_user_and_gives_a_reason_for_e
 #[test]
 fn every_function_crate_has_a_function_built_by_cargo_lambda_for_the_stack_architecture() {
     let binaries = functions::function_binaries(&workspace_root().join("functions"));
-    // None yet: the function crates come after the AWS adapters (see the comment block in template.yaml).
     eprintln!("function binaries in functions/: {binaries:?}");
     let violations = functions::function_violations(&template(), &binaries);
     assert!(violations.is_empty(), "functions:\n{}", violations.join("\n"));
@@ -521,6 +560,9 @@ Resources:
     Properties:
       Events:
         Queue: { Type: SQS, Properties: { Queue: !GetAtt Q.Arn, BatchSize: 10 } }
+  Api:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildMethod: rust-cargolambda, BuildProperties: { Binary: api } }
   Webhook:
     Type: AWS::Serverless::Function
     Metadata: { BuildMethod: makefile }
@@ -541,22 +583,368 @@ Resources:
             "Resources.Webhook: Metadata.BuildMethod is not rust-cargolambda",
             "Resources.Webhook: Metadata.BuildProperties.Binary names no binary",
             "functions/: binary reaper has no AWS::Serverless::Function",
+            "Resources.Api: Metadata.BuildProperties.Binary \"api\" is no [[bin]] of a crate in functions/",
         ],
     );
-    assert_eq!(violations.len(), 5, "violations:\n{}", violations.join("\n"));
+    assert_eq!(violations.len(), 6, "violations:\n{}", violations.join("\n"));
 }
 
 #[test]
-fn a_function_crates_binaries_are_its_bin_targets_or_else_its_package_name() {
-    let cases: [(&str, &[&str]); 3] = [
-        ("[package]\nname = \"kiln-fn-webhook\"\n", &["kiln-fn-webhook"]),
+fn a_function_crates_binaries_are_its_bin_targets_or_else_its_package_name_if_it_has_a_main() {
+    let cases: [(&str, bool, &[&str]); 4] = [
+        (
+            "[package]\nname = \"kiln-fn-webhook\"\n",
+            true,
+            &["kiln-fn-webhook"],
+        ),
+        ("[package]\nname = \"kiln-lambda\"\n", false, &[]),
         (
             "[package]\nname = \"fns\"\n[[bin]]\nname = \"webhook\"\n[[bin]]\nname = \"api\"\n",
+            false,
             &["webhook", "api"],
         ),
-        ("[dependencies]\nname = \"not-a-package\"\n", &[]),
+        ("[dependencies]\nname = \"not-a-package\"\n", true, &[]),
     ];
-    for (manifest, expected) in cases {
-        assert_eq!(functions::binary_names(manifest), expected, "{manifest}");
+    for (manifest, has_main, expected) in cases {
+        assert_eq!(
+            functions::binary_names(manifest, has_main),
+            expected,
+            "{manifest}"
+        );
+    }
+}
+
+#[test]
+fn for_each_expands_one_copy_per_item_with_alphanumeric_ids_and_resolves_get_att_of_a_sub() {
+    let mut t = cfn::parse(
+        r#"
+Parameters:
+  Names: { Type: CommaDelimitedList }
+Resources:
+  Fn::ForEach::Repo:
+    - Name
+    - !Ref Names
+    - Rule&{Name}:
+        Type: AWS::Events::Rule
+        Properties: { Description: !Sub "pushes to ${Name}", Value: !Ref Name }
+      Permission&{Name}:
+        Type: AWS::Lambda::Permission
+        Properties: { SourceArn: !GetAtt [!Sub "Rule&{Name}", Arn] }
+"#,
+    )
+    .expect("the inline template parses");
+    let items = |_: &str| vec!["web-app".to_owned(), "infra.tools".to_owned()];
+    foreach::expand(&mut t, &items).expect("the loop expands");
+    let resources = t["Resources"].as_object().expect("Resources");
+    let mut names: Vec<&String> = resources.keys().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "Permissioninfratools",
+            "Permissionwebapp",
+            "Ruleinfratools",
+            "Rulewebapp"
+        ]
+    );
+    assert_eq!(
+        t["Resources"]["Rulewebapp"]["Properties"],
+        serde_json::json!({"Description": {"Fn::Sub": "pushes to web-app"}, "Value": "web-app"})
+    );
+    assert_eq!(
+        t["Resources"]["Permissioninfratools"]["Properties"]["SourceArn"],
+        serde_json::json!({"Fn::GetAtt": ["Ruleinfratools", "Arn"]})
+    );
+    assert!(checks::reference_violations(&t).is_empty());
+
+    let mut bad = cfn::parse("Resources:\n  Fn::ForEach::X: [Name, [a], {Fixed: {Type: T}}]\n")
+        .expect("the inline template parses");
+    let err = foreach::expand(&mut bad, &items).expect_err("an output key without the identifier");
+    assert!(err.contains("\"Fixed\" does not use ${Name}"), "{err}");
+}
+
+#[test]
+fn every_codecommit_repository_gets_a_rule_to_the_codecommit_function_and_a_pull_permission() {
+    let t = template();
+    for repository in SAMPLE_REPOSITORIES {
+        let id: String = repository.chars().filter(char::is_ascii_alphanumeric).collect();
+        let arn = serde_json::json!({"Fn::Sub": format!(
+            "arn:${{AWS::Partition}}:codecommit:${{AWS::Region}}:${{AWS::AccountId}}:{repository}"
+        )});
+        let rule = &t["Resources"][format!("CodeCommitRule{id}")];
+        assert_eq!(rule["Type"], "AWS::Events::Rule", "{repository}");
+        assert_eq!(rule["Condition"], "HasCodeCommitRepositories");
+        let pattern = &rule["Properties"]["EventPattern"];
+        assert_eq!(pattern["source"], serde_json::json!(["aws.codecommit"]));
+        assert_eq!(
+            pattern["detail-type"],
+            serde_json::json!(["CodeCommit Repository State Change"])
+        );
+        assert_eq!(pattern["resources"], serde_json::json!([arn]), "{repository}");
+        assert_eq!(
+            rule["Properties"]["Targets"][0]["Arn"],
+            serde_json::json!({"Fn::GetAtt": ["CodeCommitFunction", "Arn"]})
+        );
+        let permission = &t["Resources"][format!("CodeCommitPermission{id}")]["Properties"];
+        assert_eq!(permission["Principal"], "events.amazonaws.com");
+        assert_eq!(
+            permission["SourceArn"],
+            serde_json::json!({"Fn::GetAtt": [format!("CodeCommitRule{id}"), "Arn"]})
+        );
+        let pull = &t["Resources"][format!("CodeCommitPull{id}")]["Properties"];
+        assert_eq!(pull["Roles"], serde_json::json!([{"Ref": "RunnerTaskRole"}]));
+        let statement = &pull["PolicyDocument"]["Statement"][0];
+        assert_eq!(statement["Action"], "codecommit:GitPull");
+        assert_eq!(statement["Resource"], arn, "{repository}");
+    }
+}
+
+/// `(function, binary)` of the seven functions the comment of issue 7 lists.
+const FUNCTIONS: [(&str, &str); 7] = [
+    ("WebhookFunction", "webhook"),
+    ("ApiFunction", "api"),
+    ("ScheduleFunction", "schedule"),
+    ("DispatchFunction", "dispatch"),
+    ("TaskEventsFunction", "task-events"),
+    ("ReaperFunction", "reaper"),
+    ("CodeCommitFunction", "codecommit"),
+];
+
+/// The `Statement` list of a function's inline policy, with each statement's actions.
+fn function_actions(t: &Value, function: &str) -> Vec<(String, Vec<String>)> {
+    let policies = &t["Resources"][function]["Properties"]["Policies"];
+    let statements = policies[0]["Statement"]
+        .as_array()
+        .expect("an inline Statement list");
+    assert_eq!(
+        policies.as_array().map(Vec::len),
+        Some(1),
+        "{function}: one inline policy"
+    );
+    statements
+        .iter()
+        .map(|s| {
+            let actions = match &s["Action"] {
+                Value::String(one) => vec![one.clone()],
+                Value::Array(many) => many
+                    .iter()
+                    .filter_map(|a| a.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            (s["Sid"].as_str().unwrap_or_default().to_owned(), actions)
+        })
+        .collect()
+}
+
+#[test]
+fn every_function_is_built_from_its_binary_with_the_stack_settings_in_its_environment() {
+    let t = template();
+    for (function, binary) in FUNCTIONS {
+        let resource = &t["Resources"][function];
+        assert_eq!(resource["Type"], "AWS::Serverless::Function", "{function}");
+        assert_eq!(
+            resource["Metadata"]["BuildProperties"]["Binary"], binary,
+            "{function}"
+        );
+    }
+    let variables = &t["Globals"]["Function"]["Environment"]["Variables"];
+    for name in [
+        "KILN_TABLE",
+        "KILN_DISPATCH_QUEUE_URL",
+        "KILN_NOTICE_QUEUE_URL",
+        "KILN_NOTICE_TOPIC_ARN",
+        "KILN_CLUSTER",
+        "KILN_TASK_DEFINITION",
+        "KILN_SUBNETS",
+        "KILN_SECURITY_GROUPS",
+        "KILN_ASSIGN_PUBLIC_IP",
+        "KILN_ARTIFACTS_BUCKET",
+        "KILN_LOGS_BUCKET",
+        "KILN_CACHE_BUCKET",
+        "KILN_SECRETS_PREFIX",
+        "KILN_CAPACITY",
+        "KILN_GLOBAL_LIMIT",
+    ] {
+        assert!(variables[name].is_object(), "{name} is set from the stack");
+    }
+    // The container the runner's task definition names.
+    assert_eq!(variables["KILN_CONTAINER"], "runner");
+    assert_eq!(
+        t["Resources"]["RunnerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Name"],
+        "runner"
+    );
+    // The lists are comma-joined, as the settings parse them.
+    assert_eq!(
+        variables["KILN_SUBNETS"],
+        serde_json::json!({"Fn::Join": [",", {"Ref": "SubnetIds"}]})
+    );
+}
+
+#[test]
+fn every_function_has_its_event_source() {
+    let t = template();
+    let r = &t["Resources"];
+    assert_eq!(
+        r["WebhookFunction"]["Properties"]["FunctionUrlConfig"]["AuthType"], "NONE",
+        "webhooks are authenticated by their signatures"
+    );
+    let api = &r["ApiFunction"]["Properties"]["Events"]["CodeBuildApi"];
+    assert_eq!(api["Type"], "HttpApi");
+    assert_eq!(
+        api["Properties"]["ApiId"],
+        serde_json::json!({"Ref": "KilnHttpApi"})
+    );
+    assert_eq!(
+        r["KilnHttpApi"]["Properties"]["Auth"]["DefaultAuthorizer"],
+        "AWS_IAM"
+    );
+    let queue = &r["DispatchFunction"]["Properties"]["Events"]["Queue"];
+    assert_eq!(queue["Type"], "SQS");
+    assert_eq!(
+        queue["Properties"]["Queue"],
+        serde_json::json!({"Fn::GetAtt": ["DispatchQueue", "Arn"]})
+    );
+    assert_eq!(queue["Properties"]["BatchSize"], "10");
+    let stopped = &r["TaskEventsFunction"]["Properties"]["Events"]["TaskStopped"];
+    assert_eq!(stopped["Type"], "EventBridgeRule");
+    assert_eq!(
+        stopped["Properties"]["Pattern"],
+        serde_json::json!({
+            "source": ["aws.ecs"],
+            "detail-type": ["ECS Task State Change"],
+            "detail": {
+                "clusterArn": [{"Fn::GetAtt": ["RunnerCluster", "Arn"]}],
+                "lastStatus": ["STOPPED"]
+            }
+        })
+    );
+    let reaper = &r["ReaperFunction"]["Properties"]["Events"]["Every5Minutes"];
+    assert_eq!(reaper["Type"], "Schedule");
+    assert_eq!(reaper["Properties"]["Schedule"], "rate(5 minutes)");
+    assert!(
+        r["ScheduleFunction"]["Properties"]["Events"].is_null(),
+        "only Scheduler calls it"
+    );
+    for output in [
+        "WebhookUrl",
+        "ApiUrl",
+        "DispatchQueueUrl",
+        "NoticeQueueUrl",
+        "NoticeTopicArn",
+    ] {
+        assert!(t["Outputs"][output]["Value"].is_object(), "output {output}");
+    }
+}
+
+#[test]
+fn eventbridge_scheduler_may_invoke_the_schedule_function_and_nothing_else() {
+    let t = template();
+    let role = &t["Resources"]["ScheduleInvokeRole"]["Properties"];
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Principal"]["Service"], "scheduler.amazonaws.com");
+    assert_eq!(
+        trust["Condition"]["StringEquals"]["aws:SourceAccount"],
+        serde_json::json!({"Ref": "AWS::AccountId"})
+    );
+    let statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .expect("statements");
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["Action"], "lambda:InvokeFunction");
+    assert_eq!(
+        statements[0]["Resource"],
+        serde_json::json!({"Fn::GetAtt": ["ScheduleFunction", "Arn"]})
+    );
+    assert_eq!(
+        t["Resources"]["ScheduleGroup"]["Properties"]["Name"],
+        serde_json::json!({"Ref": "AWS::StackName"})
+    );
+}
+
+#[test]
+fn every_function_policy_grants_exactly_what_its_function_calls() {
+    let t = template();
+    let item_actions = [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:Query",
+    ];
+    let expected: [(&str, &[&str]); 7] = [
+        (
+            "WebhookFunction",
+            &[
+                "sqs:SendMessage",
+                "ssm:GetParameter",
+                "secretsmanager:GetSecretValue",
+            ],
+        ),
+        (
+            "ApiFunction",
+            &[
+                "sqs:SendMessage",
+                "s3:GetObject",
+                "ecs:StopTask",
+                "scheduler:CreateSchedule",
+                "scheduler:UpdateSchedule",
+                "scheduler:DeleteSchedule",
+                "scheduler:GetSchedule",
+                "iam:PassRole",
+            ],
+        ),
+        ("ScheduleFunction", &["sqs:SendMessage"]),
+        (
+            "DispatchFunction",
+            &[
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
+                "ecs:RunTask",
+                "ecs:TagResource",
+                "iam:PassRole",
+            ],
+        ),
+        ("TaskEventsFunction", &["sqs:SendMessage", "sns:Publish"]),
+        (
+            "ReaperFunction",
+            &[
+                "ecs:StopTask",
+                "ecs:DescribeTasks",
+                "sqs:SendMessage",
+                "sns:Publish",
+            ],
+        ),
+        ("CodeCommitFunction", &["sqs:SendMessage"]),
+    ];
+    for (function, extra) in expected {
+        let statements = function_actions(&t, function);
+        assert_eq!(statements[0].0, "BuildTable", "{function}");
+        assert_eq!(statements[0].1, item_actions, "{function}");
+        let mut rest: Vec<String> = statements[1..].iter().flat_map(|(_, a)| a.clone()).collect();
+        let mut extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        rest.sort();
+        extra.sort();
+        assert_eq!(rest, extra, "{function}");
+    }
+    // Passing a role is limited to the service it is for.
+    for (function, service) in [
+        ("ApiFunction", "scheduler.amazonaws.com"),
+        ("DispatchFunction", "ecs-tasks.amazonaws.com"),
+    ] {
+        let statements = t["Resources"][function]["Properties"]["Policies"][0]["Statement"]
+            .as_array()
+            .expect("statements");
+        let pass = statements
+            .iter()
+            .find(|s| s["Action"] == "iam:PassRole")
+            .expect("a PassRole statement");
+        assert_eq!(
+            pass["Condition"]["StringEquals"]["iam:PassedToService"], service,
+            "{function}"
+        );
     }
 }

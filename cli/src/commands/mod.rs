@@ -3,6 +3,7 @@
 pub mod client;
 pub mod client_commands;
 pub mod git_credential;
+pub mod projects;
 pub mod run;
 pub mod runner;
 pub mod serve;
@@ -41,6 +42,8 @@ pub enum Command {
     Validate(validate::Args),
     /// git's credential helper for CodeCommit: signs with the environment's or task role's AWS credentials.
     GitCredentialCodecommit(git_credential::Args),
+    /// Manage a deployed stack's projects (`kiln projects apply kiln.yaml --stack NAME`).
+    Projects(projects::ProjectsArgs),
 }
 
 /// Runs one subcommand and returns the process exit code.
@@ -62,5 +65,6 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(*args),
         Command::Validate(args) => validate::run(&args),
         Command::GitCredentialCodecommit(args) => git_credential::run(&args),
+        Command::Projects(args) => projects::run(args),
     }
 }

@@ -1,5 +1,12 @@
-//! What every Kiln Lambda function shares: structured JSON logs for CloudWatch, and (as the functions arrive)
-//! the wiring of the use cases to the AWS adapters from the environment the template sets.
+//! What every Kiln Lambda function shares: structured JSON logs for CloudWatch ([`init_tracing`]), the dispatch
+//! message a function sends when it queues a build ([`dispatch`]), and webhook secrets from SSM and Secrets
+//! Manager cached across invocations ([`secrets`]).
+
+pub mod dispatch;
+pub mod secrets;
+
+pub use dispatch::{DispatchMessage, DispatchSender};
+pub use secrets::CachedWebhookSecrets;
 
 /// Starts JSON tracing for a Lambda function: one object per event on stdout, level from `RUST_LOG`
 /// (default `info`), no ANSI colours and no timestamps (CloudWatch adds its own).

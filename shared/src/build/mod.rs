@@ -4,6 +4,7 @@
 //! [`record`] is the record itself with CodeBuild's JSON names ([`extras`] Kiln's members), [`ids`] the identifiers and ARNs, [`time`] the
 //! epoch-seconds timestamps.
 
+pub mod cost;
 pub mod extras;
 mod from_project;
 pub mod ids;

@@ -5,6 +5,7 @@
 //! Records travel as JSON in CodeBuild's `Build` shape; every change goes through [`crate::build::Build`]'s
 //! state machine and a conditional store write ([`Services::modify`]), and publishes the notices it causes.
 
+pub mod apply_projects;
 pub mod codecommit;
 pub mod dispatch;
 pub mod lifecycle;

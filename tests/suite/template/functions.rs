@@ -1,12 +1,13 @@
 //! The template's Lambda functions against the crates in `functions/`: every binary has its
 //! `AWS::Serverless::Function`, built by cargo-lambda for the stack's `Architecture` on `provided.al2023`, and
-//! SQS event sources report partial batch failures. (With no function crates yet, there is nothing to match.)
+//! SQS event sources report partial batch failures; and every function builds a binary some crate has.
 
 use std::path::Path;
 
 use serde_json::Value;
 
-/// The binaries of each crate under `dir` (`functions/*/Cargo.toml`): its `[[bin]]` names, else the package name.
+/// The binaries of each crate under `dir` (`functions/*/Cargo.toml`): its `[[bin]]` names, else the package name
+/// when it has a `src/main.rs` (a library crate such as `functions/common` builds no binary).
 pub fn function_binaries(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -20,13 +21,14 @@ pub fn function_binaries(dir: &Path) -> Vec<String> {
     manifests.sort();
     for manifest in manifests {
         let text = std::fs::read_to_string(&manifest).unwrap_or_default();
-        out.extend(binary_names(&text));
+        let has_main = manifest.with_file_name("src/main.rs").is_file();
+        out.extend(binary_names(&text, has_main));
     }
     out
 }
 
-/// `[[bin]]` names of a manifest, or its `[package]` name when it declares none.
-pub fn binary_names(manifest: &str) -> Vec<String> {
+/// `[[bin]]` names of a manifest, or its `[package]` name when it declares none and `has_main`.
+pub fn binary_names(manifest: &str, has_main: bool) -> Vec<String> {
     let mut section = "";
     let (mut package, mut bins) = (None, Vec::new());
     for line in manifest.lines().map(str::trim) {
@@ -49,7 +51,7 @@ pub fn binary_names(manifest: &str) -> Vec<String> {
         }
     }
     if bins.is_empty() {
-        package.into_iter().collect()
+        package.into_iter().filter(|_| has_main).collect()
     } else {
         bins
     }
@@ -92,7 +94,13 @@ pub fn function_violations(template: &Value, binaries: &[String]) -> Vec<String>
             out.push(format!("{at}: Metadata.BuildMethod is not rust-cargolambda"));
         }
         match metadata["BuildProperties"]["Binary"].as_str() {
-            Some(binary) => built.push(binary.to_owned()),
+            Some(binary) if binaries.iter().any(|b| b == binary) => built.push(binary.to_owned()),
+            Some(binary) => {
+                built.push(binary.to_owned());
+                out.push(format!(
+                    "{at}: Metadata.BuildProperties.Binary {binary:?} is no [[bin]] of a crate in functions/"
+                ));
+            }
             None => out.push(format!("{at}: Metadata.BuildProperties.Binary names no binary")),
         }
         for (event, spec) in props["Events"].as_object().into_iter().flatten() {

@@ -4,8 +4,8 @@
 //! - no `NotAction`/`NotResource`/`NotPrincipal`, and no action with a `*` in it (`*`, `s3:*`, `s3:Get*`);
 //! - identity and resource policies name a `Resource`, each entry scoped to this stack: a `!Ref`/`!GetAtt` of
 //!   one of its resources (or a parameter the deployer sets), a `!Sub` using one of its resources, or a `!Sub`
-//!   ARN in `${AWS::AccountId}` whose resource part names something before any `*` (`parameter/${Prefix}/*`,
-//!   not `repository/*`); `Resource: "*"` only for the actions IAM grants on nothing else (see `checks.rs`);
+//!   ARN in `${AWS::AccountId}` naming one resource without a `*` (`codecommit:..:web`), or whose resource part
+//!   names something before any `*` (`parameter/${Prefix}/*`, not `repository/*`); `Resource: "*"` only for the actions IAM grants on nothing else (see `checks.rs`);
 //! - a resource policy's `Principal: "*"` needs a `Condition`; a trust policy may not trust `*`;
 //! - managed policies are refused (they are written for every account, not this stack), except the one SAM
 //!   attaches to each function role it makes; SAM policy templates only from the scoped list.
@@ -249,7 +249,8 @@ fn scoped(names: &Names, value: &Value) -> bool {
     false
 }
 
-/// An ARN in this account whose resource part names something before its first `*`.
+/// An ARN in this account naming one resource (no `*`), or whose resource part names something before its
+/// first `*`.
 fn scoped_arn(text: &str) -> bool {
     // The pseudo parameters' own `::` would split the ARN's fields.
     let text = text
@@ -262,6 +263,10 @@ fn scoped_arn(text: &str) -> bool {
     };
     if *arn != "arn" || *account != "${account}" {
         return false;
+    }
+    // One named resource, no wildcard (`codecommit:..:${AWS::AccountId}:web`): exactly that resource.
+    if !resource.is_empty() && !resource.contains('*') {
+        return true;
     }
     let fixed = resource.split('*').next().unwrap_or_default();
     fixed

@@ -62,6 +62,25 @@ impl AwsClients {
     }
 }
 
+/// The `SdkConfig` every client is built from (for clients `AwsClients` does not hold, such as Scheduler's).
+pub async fn load_sdk_config(endpoint_override: Option<&str>) -> SdkConfig {
+    load(loader(endpoint_override)).await
+}
+
+/// The `SdkConfig` of [`AwsClients::with_static_credentials`], for clients `AwsClients` does not hold.
+pub async fn load_static_sdk_config(
+    endpoint: &str,
+    region: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+) -> SdkConfig {
+    let credentials = Credentials::new(access_key_id, secret_access_key, None, None, "kiln-static");
+    let loader = loader(Some(endpoint))
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(credentials);
+    load(loader).await
+}
+
 fn loader(endpoint_override: Option<&str>) -> ConfigLoader {
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))

@@ -1,0 +1,187 @@
+//! `kiln projects apply` against moto: the real `kiln` binary stores kiln.yaml's projects in the DynamoDB table
+//! and makes their EventBridge Scheduler schedules match the file; a changed file updates and deletes; the same
+//! file twice changes nothing.
+
+use std::path::Path;
+use std::process::Command;
+
+use kiln_shared::adapters::aws::{DynamoBuildStore, ScheduleGroup};
+use kiln_shared::ports::build_store::ProjectStore;
+use kiln_shared::project::KilnConfig;
+use kiln_shared::usecases::apply_projects::ExistingSchedule;
+use kiln_tests::kiln::kiln_bin;
+use serde_json::json;
+
+use crate::aws_support::{REGION, with_moto};
+
+const TABLE: &str = "kiln-apply";
+const GROUP: &str = "kiln-apply";
+const TARGET: &str = "arn:aws:lambda:us-east-1:123456789012:function:kiln-apply-ScheduleFunction";
+const ROLE: &str = "arn:aws:iam::123456789012:role/kiln-apply-ScheduleInvokeRole";
+
+const FIRST: &str = r#"
+projects:
+  - name: web
+    source: {type: NO_SOURCE, buildspec: "version: 0.2\nphases: {build: {commands: [make]}}"}
+    schedules:
+      - name: nightly
+        expression: cron(0 3 * * ? *)
+        timezone: Europe/Paris
+        sourceVersion: main
+        environmentVariablesOverride: [{name: FULL, value: "1"}]
+      - name: hourly
+        expression: rate(1 hour)
+  - name: tools
+    source: {type: NO_SOURCE, buildspec: "version: 0.2\nphases: {build: {commands: [make tools]}}"}
+    schedules:
+      - name: weekly
+        expression: cron(0 6 ? * MON *)
+"#;
+
+/// `hourly` removed, `nightly` moved to 4 o'clock; `tools` as before.
+const SECOND: &str = r#"
+projects:
+  - name: web
+    source: {type: NO_SOURCE, buildspec: "version: 0.2\nphases: {build: {commands: [make]}}"}
+    schedules:
+      - name: nightly
+        expression: cron(0 4 * * ? *)
+        timezone: Europe/Paris
+        sourceVersion: main
+        environmentVariablesOverride: [{name: FULL, value: "1"}]
+  - name: tools
+    source: {type: NO_SOURCE, buildspec: "version: 0.2\nphases: {build: {commands: [make tools]}}"}
+    schedules:
+      - name: weekly
+        expression: cron(0 6 ? * MON *)
+"#;
+
+/// Runs `kiln projects apply FILE` against moto; returns stdout (the command must succeed).
+fn apply(endpoint: &str, file: &Path) -> String {
+    let out = Command::new(kiln_bin())
+        .args(["projects", "apply"])
+        .arg(file)
+        .args(["--stack", GROUP, "--table", TABLE])
+        .args(["--schedule-target-arn", TARGET, "--schedule-role-arn", ROLE])
+        .args(["--endpoint-url", endpoint])
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("kiln runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "kiln projects apply failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+async fn schedules(group: &ScheduleGroup) -> Vec<ExistingSchedule> {
+    let mut all = group.list("").await.expect("moto lists the schedules");
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    all
+}
+
+/// The stored projects are exactly those of `yaml`, in CodeBuild's project JSON.
+async fn assert_projects_stored(store: &DynamoBuildStore, yaml: &str) {
+    let config = KilnConfig::from_yaml(yaml).expect("a valid kiln.yaml");
+    for project in &config.projects {
+        let stored = store
+            .get_project(project.name.as_str())
+            .await
+            .expect("moto reads the project");
+        let wanted = serde_json::to_value(project).expect("json");
+        assert_eq!(stored.as_ref(), Some(&wanted), "{}", project.name.as_str());
+    }
+}
+
+#[test]
+fn apply_creates_projects_and_schedules_then_updates_deletes_and_changes_nothing_on_a_repeat() {
+    with_moto(|clients, endpoint| async move {
+        let store = DynamoBuildStore::new(clients.dynamodb.clone(), TABLE);
+        store.create_table().await.expect("moto creates the table");
+        let group =
+            ScheduleGroup::with_static_credentials(&endpoint, REGION, "testing", "testing", GROUP).await;
+        group.create_group().await.expect("moto creates the group");
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let file = dir.path().join("kiln.yaml");
+
+        // First apply: everything is new.
+        std::fs::write(&file, FIRST).expect("write kiln.yaml");
+        let out = apply(&endpoint, &file);
+        for line in [
+            "project web: created",
+            "project tools: created",
+            "schedule web.nightly: created (cron(0 3 * * ? *) Europe/Paris)",
+            "schedule web.hourly: created (rate(1 hour) UTC)",
+            "schedule tools.weekly: created (cron(0 6 ? * MON *) UTC)",
+        ] {
+            assert!(out.contains(line), "no {line:?} in:\n{out}");
+        }
+        assert_projects_stored(&store, FIRST).await;
+        let created = schedules(&group).await;
+        let names: Vec<&str> = created.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["tools.weekly", "web.hourly", "web.nightly"]);
+        let nightly = &created[2];
+        assert_eq!(nightly.expression, "cron(0 3 * * ? *)");
+        assert_eq!(nightly.timezone.as_deref(), Some("Europe/Paris"));
+        assert_eq!(
+            (nightly.target_arn.as_str(), nightly.role_arn.as_str()),
+            (TARGET, ROLE)
+        );
+        assert!(nightly.enabled);
+        assert_eq!(
+            nightly.input,
+            Some(json!({
+                "project": "web",
+                "schedule": "nightly",
+                "sourceVersion": "main",
+                "environmentVariablesOverride": [{"name": "FULL", "value": "1", "type": "PLAINTEXT"}],
+                "scheduledTime": "<aws.scheduler.scheduled-time>",
+                "scheduleArn": "<aws.scheduler.schedule-arn>",
+            }))
+        );
+
+        // The same file again: nothing to do.
+        let out = apply(&endpoint, &file);
+        assert!(
+            out.contains("projects 0 created, 0 updated, 0 deleted, 2 unchanged")
+                && out.contains("0 created, 0 updated, 0 deleted, 3 unchanged"),
+            "a repeat changed something:\n{out}"
+        );
+        assert_eq!(schedules(&group).await, created);
+
+        // One schedule removed, one changed.
+        std::fs::write(&file, SECOND).expect("write kiln.yaml");
+        let out = apply(&endpoint, &file);
+        for line in [
+            "project web: updated",
+            "schedule web.nightly: updated (cron(0 4 * * ? *) Europe/Paris)",
+            "schedule web.hourly: deleted",
+        ] {
+            assert!(out.contains(line), "no {line:?} in:\n{out}");
+        }
+        assert!(!out.contains("project tools:"), "tools did not change:\n{out}");
+        assert!(
+            !out.contains("tools.weekly"),
+            "tools.weekly did not change:\n{out}"
+        );
+        assert_projects_stored(&store, SECOND).await;
+        let now = schedules(&group).await;
+        let names: Vec<&str> = now.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["tools.weekly", "web.nightly"]);
+        assert_eq!(now[1].expression, "cron(0 4 * * ? *)");
+        assert_eq!(now[0], created[0], "tools.weekly untouched");
+
+        // And the second file again: nothing to do.
+        let out = apply(&endpoint, &file);
+        assert!(
+            out.contains("projects 0 created, 0 updated, 0 deleted, 2 unchanged")
+                && out.contains("0 created, 0 updated, 0 deleted, 2 unchanged"),
+            "a repeat changed something:\n{out}"
+        );
+    });
+}
