@@ -196,10 +196,8 @@ async fn dispatch_holds_the_project_limit_and_stop_frees_the_slot() {
 
     let stopped = f.services.stop_build(&ids[0], at(1)).await.unwrap();
     assert_eq!(stopped["buildStatus"], "STOPPED");
-    assert_eq!(
-        f.services.dispatch_step(at(1)).await.unwrap().launched,
-        [ids[1].clone()]
-    );
+    // The slot comes back once the stopped runner has exited.
+    assert_eq!(dispatch_until_launched(&f, at(1)).await, [ids[1].clone()]);
     f.services.stop_build(&ids[1], at(2)).await.unwrap();
     f.services.stop_build(&ids[2], at(2)).await.unwrap();
     assert!(f.store.entries_sync().unwrap().is_empty());
@@ -208,6 +206,56 @@ async fn dispatch_holds_the_project_limit_and_stop_frees_the_slot() {
         .list_sync(Some("web"), SortOrder::Descending, None, 10)
         .unwrap();
     assert_eq!(listed.ids.len(), 3);
+}
+
+/// Dispatches until something is launched (a runner that is exiting still holds its slot), for up to 5 s.
+async fn dispatch_until_launched(f: &Fixture, now: Timestamp) -> Vec<String> {
+    for _ in 0..250 {
+        let launched = f.services.dispatch_step(now).await.unwrap().launched;
+        if !launched.is_empty() {
+            return launched;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Vec::new()
+}
+
+#[tokio::test]
+async fn a_finished_build_holds_its_slot_until_its_runner_process_has_exited() {
+    // The runner records its final status and only then exits; until it is gone it counts against the limit.
+    let gate = tempfile::tempdir().unwrap();
+    let release = gate.path().join("release");
+    let script = format!("while [ ! -e '{}' ]; do sleep 0.01; done", release.display());
+    let f = fixture(&script);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        ids.push(id_of(
+            &f.services
+                .start_build(input(), Origin::default(), at(0))
+                .await
+                .unwrap()
+                .record,
+        ));
+    }
+    assert_eq!(
+        f.services.dispatch_step(at(0)).await.unwrap().launched,
+        [ids[0].clone()]
+    );
+    let context = crate::build::PhaseContext::new("", "finished by the test");
+    let ended = f
+        .services
+        .finish_early(&ids[0], StatusType::Failed, context, at(0))
+        .await
+        .unwrap();
+    assert_eq!(ended["buildStatus"], "FAILED");
+    assert!(
+        f.services.dispatch_step(at(0)).await.unwrap().launched.is_empty(),
+        "the first build's runner is still running, so the limit of 1 is full"
+    );
+    std::fs::write(&release, "").unwrap();
+    assert_eq!(dispatch_until_launched(&f, at(0)).await, [ids[1].clone()]);
+    std::fs::remove_file(&release).unwrap();
+    f.services.stop_build(&ids[1], at(1)).await.unwrap();
 }
 
 #[tokio::test]
