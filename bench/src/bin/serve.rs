@@ -68,6 +68,7 @@ fn latency(deliveries: usize) -> anyhow::Result<()> {
     let kiln = TestKiln::spawn(&config(&repo, None));
     let body = push(&repo);
     let mut kiln_ms = Vec::new();
+    let mut stages = Stages::default();
     for n in 1..=deliveries {
         let sent = now_nanos();
         let (status, out) = kiln.post_webhook("bench", "push", &format!("lat-{n}"), &body, SECRET);
@@ -89,8 +90,10 @@ fn latency(deliveries: usize) -> anyhow::Result<()> {
             std::thread::sleep(Duration::from_micros(500));
         };
         kiln_ms.push((ran.saturating_sub(sent)) as f64 / 1e6);
-        kiln.wait_for(out["buildIds"][0].as_str().unwrap_or_default(), "TERMINAL");
+        let build = kiln.wait_for(out["buildIds"][0].as_str().unwrap_or_default(), "TERMINAL");
+        stages.add(&build, sent, ran);
     }
+    stages.print();
     let mut base_ms = Vec::new();
     for _ in 0..deliveries {
         let sent = now_nanos();
@@ -118,6 +121,54 @@ fn latency(deliveries: usize) -> anyhow::Result<()> {
         "ms",
     );
     Ok(())
+}
+
+/// Where the webhook → first command time goes, from the build record's phase times (millisecond precision):
+/// accepted (the record's start), dispatched (QUEUED ends), runner up (PROVISIONING ends), source and shell
+/// ready (DOWNLOAD_SOURCE ends), first command running.
+#[derive(Default)]
+struct Stages {
+    samples: [Vec<f64>; 5],
+}
+
+const STAGES: [&str; 5] = [
+    "  delivery sent -> build accepted",
+    "  accepted -> dispatched (QUEUED ends)",
+    "  dispatched -> runner up (PROVISIONING ends)",
+    "  runner up -> source + shell (DOWNLOAD_SOURCE)",
+    "  source -> first command running",
+];
+
+impl Stages {
+    fn add(&mut self, build: &Value, sent_ns: u128, ran_ns: u128) {
+        let phase_end = |name: &str| {
+            build["phases"]
+                .as_array()
+                .and_then(|phases| phases.iter().find(|p| p["phaseType"] == name))
+                .and_then(|p| p["endTime"].as_f64())
+        };
+        let marks = [
+            Some(sent_ns as f64 / 1e9),
+            build["startTime"].as_f64(),
+            phase_end("QUEUED"),
+            phase_end("PROVISIONING"),
+            phase_end("DOWNLOAD_SOURCE"),
+            Some(ran_ns as f64 / 1e9),
+        ];
+        if let Some(marks) = marks.iter().copied().collect::<Option<Vec<f64>>>() {
+            for (n, pair) in marks.windows(2).enumerate() {
+                self.samples[n].push(((pair[1] - pair[0]) * 1e3).max(0.0));
+            }
+        }
+    }
+
+    fn print(&mut self) {
+        println!("where the time goes (p50 of each stage, ms; record times are whole milliseconds):");
+        for (name, samples) in STAGES.iter().zip(self.samples.iter_mut()) {
+            samples.sort_by(f64::total_cmp);
+            println!("{name:<48} {:>8.1} ms", percentile(samples, 0.5));
+        }
+    }
 }
 
 /// Posts from 64 threads for `seconds`; returns (2xx count, elapsed, ids).
