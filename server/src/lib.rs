@@ -5,6 +5,7 @@
 //! request, call one use case from [`kiln_shared::usecases`] and map the result; [`error::AppError`] is the
 //! only way they fail.
 
+pub mod access;
 pub mod api;
 pub mod console;
 pub mod error;
@@ -113,9 +114,16 @@ pub fn app(state: AppState) -> Router {
             "/webhooks/{project}",
             post(webhooks::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES)),
         )
-        .route("/builds/{id}/logs", get(logs::read))
-        .route("/builds/{id}/logs/stream", get(logs::stream))
-        .route("/events", get(events::list))
+        .merge(
+            Router::new()
+                .route("/builds/{id}/logs", get(logs::read))
+                .route("/builds/{id}/logs/stream", get(logs::stream))
+                .route("/events", get(events::list))
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    access::require,
+                )),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .merge(console::router(state.clone()))
         .with_state(state)

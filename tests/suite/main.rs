@@ -13,4 +13,6 @@ mod executor;
 mod harness;
 mod kiln_run;
 mod serve;
+mod serve_clock;
+mod serve_forks;
 mod template;

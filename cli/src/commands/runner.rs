@@ -20,7 +20,7 @@ use kiln_shared::adapters::local::secrets::LocalSecrets;
 use kiln_shared::build::FailureAction;
 use kiln_shared::build::{BuildId, PhaseContext, PhaseType, StatusType, Timestamp};
 use kiln_shared::ports::secrets::SecretRef;
-use kiln_shared::project::BuildspecRef;
+use kiln_shared::project::{BuildspecRef, ForkPullRequests};
 use serde_json::{Value, json};
 
 use super::serve::{DataDir, local_services};
@@ -34,6 +34,54 @@ pub struct RunnerArgs {
     /// The server's data directory.
     #[arg(long)]
     pub data_dir: PathBuf,
+    /// Parameter Store / Secrets Manager values for builds (`kiln serve --secrets-file`).
+    #[arg(long)]
+    pub secrets_file: Option<PathBuf>,
+}
+
+/// The secrets a build may resolve: none for a pull request from a fork unless the project's
+/// `forkPullRequests.secrets` allows it, else the server's secrets file.
+fn secrets_for(
+    record: &Value,
+    project: &Value,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Arc<dyn kiln_shared::ports::secrets::SecretResolver>> {
+    let from_fork = record["trigger"]["fromFork"].as_bool() == Some(true);
+    let policy: ForkPullRequests = project
+        .get("forkPullRequests")
+        .and_then(|p| serde_json::from_value(p.clone()).ok())
+        .unwrap_or_default();
+    if !policy.allows_secrets(from_fork) {
+        return Ok(Arc::new(ForkNoSecrets));
+    }
+    let mut secrets = LocalSecrets::new();
+    if let Some(file) = file {
+        secrets.load_file(file)?;
+    }
+    Ok(Arc::new(secrets))
+}
+
+/// The resolver of a fork's pull-request build: every secret is refused, naming the policy.
+struct ForkNoSecrets;
+
+impl kiln_shared::ports::secrets::SecretResolver for ForkNoSecrets {
+    fn resolve<'a>(
+        &'a self,
+        reference: &'a SecretRef,
+    ) -> kiln_shared::ports::BoxFuture<'a, Result<String, kiln_shared::ports::secrets::SecretError>> {
+        let name = match reference {
+            SecretRef::Parameter(name) => name.clone(),
+            SecretRef::Secret { secret_id, .. } => secret_id.clone(),
+        };
+        Box::pin(async move {
+            Err(kiln_shared::ports::secrets::SecretError::NotFound {
+                reference: name,
+                hint: "builds of pull requests from forks get no secrets in this project; set \
+                       forkPullRequests.secrets: true to allow it"
+                    .into(),
+            })
+        })
+    }
 }
 
 fn now() -> Timestamp {
@@ -48,7 +96,7 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
 
 async fn run_build(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     let data = DataDir::new(args.data_dir);
-    let (store, services) = local_services(&data, 1)?;
+    let (store, services) = local_services(&data, 1, None)?;
     let id = BuildId::parse(&args.build_id).context("--build-id")?;
     let Some(stored) = store.get_sync(id.as_str())? else {
         bail!("build {:?} is not in {}", id.as_str(), data.db().display());
@@ -69,7 +117,7 @@ async fn run_build(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     });
     let ports = Ports {
         log: Arc::new(FileLogSink::create(&log_path)?),
-        secrets: Arc::new(LocalSecrets::new()),
+        secrets: secrets_for(&stored.record, &project, args.secrets_file.as_deref())?,
         terminal: None,
         artifacts: Some(ArtifactTarget {
             store: store_dir.clone(),

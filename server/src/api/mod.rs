@@ -28,6 +28,10 @@ impl From<UseCaseError> for AppError {
             }
             UseCaseError::ProjectExists(_) => AppError::already_exists(err.to_string()),
             UseCaseError::Transition { .. } => AppError::invalid(err.to_string()),
+            UseCaseError::IdempotentParameterMismatch(_) => AppError::Api {
+                kind: "IdempotentParameterMismatchException",
+                message: err.to_string(),
+            },
             UseCaseError::Corrupt(_) | UseCaseError::Store(_) | UseCaseError::Launch(_) => {
                 AppError::Internal(err.to_string())
             }
@@ -41,7 +45,7 @@ pub(crate) fn input<T: DeserializeOwned>(body: Value) -> Result<T, AppError> {
 }
 
 /// Checks the SigV4 signature when credentials are configured.
-fn authenticate(
+pub(crate) fn authenticate(
     state: &AppState,
     method: &Method,
     uri: &Uri,

@@ -208,6 +208,42 @@ async fn dispatch_holds_the_project_limit_and_stop_frees_the_slot() {
     assert_eq!(listed.ids.len(), 3);
 }
 
+#[tokio::test]
+async fn an_idempotency_token_refuses_other_parameters_and_expires_after_five_minutes() {
+    let f = fixture("exit 0");
+    let with = |version: &str| StartBuildInput {
+        idempotency_token: Some("tok".into()),
+        source_version: Some(version.into()),
+        ..input()
+    };
+    let start = |request, when| f.services.start_build(request, Origin::default(), when);
+    let first = start(with("main"), at(0)).await.unwrap();
+    let err = start(with("dev"), at(4)).await.unwrap_err();
+    assert!(
+        matches!(&err, super::UseCaseError::IdempotentParameterMismatch(t) if t == "tok"),
+        "{err}"
+    );
+    let repeat = start(with("main"), at(4)).await.unwrap();
+    assert_eq!(
+        (id_of(&repeat.record), repeat.existing),
+        (id_of(&first.record), true)
+    );
+    // Past 5 minutes the token is free again: a new build, with other parameters too; then it holds anew.
+    let second = start(with("dev"), at(6)).await.unwrap();
+    assert!(!second.existing);
+    assert_ne!(id_of(&second.record), id_of(&first.record));
+    let second_again = start(with("dev"), at(7)).await.unwrap();
+    assert_eq!(id_of(&second_again.record), id_of(&second.record));
+    assert!(start(with("main"), at(7)).await.is_err());
+    let third = start(with("main"), at(12)).await.unwrap();
+    assert!(!third.existing);
+    let listed = f
+        .store
+        .list_sync(Some("web"), SortOrder::Descending, None, 10)
+        .unwrap();
+    assert_eq!(listed.ids.len(), 3);
+}
+
 /// Dispatches until something is launched (a runner that is exiting still holds its slot), for up to 5 s.
 async fn dispatch_until_launched(f: &Fixture, now: Timestamp) -> Vec<String> {
     for _ in 0..250 {
