@@ -210,10 +210,10 @@ fn signed_get(
         credentials: &credentials,
         region: "local",
         service: "codebuild",
-        time: AmzDate::from_system_time(std::time::SystemTime::now()).unwrap(),
+        time: AmzDate::from_system_time(std::time::SystemTime::now()).expect("test setup"),
     };
     let mut builder = http.get(format!("{base}{path}"));
-    for (name, value) in sign(&request, &params).unwrap().pairs() {
+    for (name, value) in sign(&request, &params).expect("test setup").pairs() {
         builder = builder.header(name, value);
     }
     builder.send().expect("GET")
@@ -224,7 +224,7 @@ fn csrf_of(html: &str) -> String {
         .find("name=\"csrf\" value=\"")
         .expect("a form with a CSRF token")
         + 19;
-    html[at..].split('"').next().unwrap().to_owned()
+    html[at..].split('"').next().expect("test setup").to_owned()
 }
 
 #[test]

@@ -12,15 +12,15 @@ const SLEEPY: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - sl
 
 /// A server whose clock is the real one shifted by the seconds written to the returned file.
 fn spawn_with_clock(config: &str) -> (TestKiln, tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test setup");
     let file = dir.path().join("clock-offset");
-    std::fs::write(&file, "0").unwrap();
-    let kiln = TestKiln::spawn_with(config, &["--test-clock-file", file.to_str().unwrap()]);
+    std::fs::write(&file, "0").expect("test setup");
+    let kiln = TestKiln::spawn_with(config, &["--test-clock-file", file.to_str().expect("test setup")]);
     (kiln, dir, file)
 }
 
 fn set_offset(file: &Path, seconds: i64) {
-    std::fs::write(file, seconds.to_string()).unwrap();
+    std::fs::write(file, seconds.to_string()).expect("test setup");
 }
 
 fn project(repo: &GitRepo, extra: &str) -> String {

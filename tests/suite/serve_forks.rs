@@ -29,14 +29,15 @@ fn fixtures() -> PathBuf {
 
 /// GitHub's `pull_request.opened` fixture at `head`, from a fork when `fork` is set.
 fn pull_request(head: &str, fork: bool) -> Vec<u8> {
-    let text = std::fs::read_to_string(fixtures().join("webhooks/github/pull_request.opened.json")).unwrap();
-    let mut payload: Value = serde_json::from_str(&text).unwrap();
+    let text = std::fs::read_to_string(fixtures().join("webhooks/github/pull_request.opened.json"))
+        .expect("test setup");
+    let mut payload: Value = serde_json::from_str(&text).expect("test setup");
     payload["pull_request"]["head"]["sha"] = json!(head);
     if fork {
         payload["pull_request"]["head"]["repo"]["full_name"] = json!("someone-else/Hello-World");
         payload["pull_request"]["head"]["repo"]["id"] = json!(424_242);
     }
-    serde_json::to_vec(&payload).unwrap()
+    serde_json::to_vec(&payload).expect("test setup")
 }
 
 fn project(name: &str, repo: &GitRepo, extra: &str) -> String {
