@@ -5,6 +5,10 @@
 //! CodeCommit repositories are fetched with `kiln git-credential-codecommit` as git's credential helper
 //! ([`codecommit_git_config`]), which signs each request with the task role's credentials.
 //!
+//! A repository on this machine (a path or `file://` URL, as `kiln serve` sees for local projects) is not
+//! fetched: the checkout borrows its objects through `objects/info/alternates` (what `git clone --shared`
+//! does) and checks the commit out, three short git commands instead of a fetch through `upload-pack`.
+//!
 //! A revision may be a branch, a tag, a commit sha, a full `refs/...` name, or `pr/<n>` (GitHub's pull-request
 //! form, fetched as `refs/pull/<n>/head`). The checked-out commit becomes `CODEBUILD_RESOLVED_SOURCE_VERSION`.
 
@@ -139,6 +143,22 @@ async fn clone(
     config: &[(String, String)],
     dest: &Path,
 ) -> Result<PreparedSource, SourceError> {
+    if let Some(git_dir) = local_git_dir(url)
+        && let Some(prepared) = borrow(url, &git_dir, version, dest).await?
+    {
+        return Ok(prepared);
+    }
+    fetch(url, version, depth, config, dest).await
+}
+
+/// Fetches `version` of `url` (`depth` commits deep) into a new repository at `dest` and checks it out.
+async fn fetch(
+    url: &str,
+    version: Option<&str>,
+    depth: u32,
+    config: &[(String, String)],
+    dest: &Path,
+) -> Result<PreparedSource, SourceError> {
     let fetch_url = local_url(url);
     std::fs::create_dir_all(dest).map_err(|source| SourceError::Io {
         path: dest.display().to_string(),
@@ -166,6 +186,54 @@ async fn clone(
         repo_url: Some(url.to_owned()),
         resolved_version: Some(sha),
     })
+}
+
+/// The git directory of a repository on this machine named by `url` (a path or `file://` URL), if it is one.
+fn local_git_dir(url: &str) -> Option<PathBuf> {
+    let path = match url.strip_prefix("file://") {
+        Some(path) => path,
+        None if url.contains("://") || url.starts_with("git@") => return None,
+        None => url,
+    };
+    let path = std::fs::canonicalize(path).ok()?;
+    let dot_git = path.join(".git");
+    if dot_git.join("objects").is_dir() {
+        return Some(dot_git);
+    }
+    (path.join("objects").is_dir() && path.join("HEAD").is_file()).then_some(path)
+}
+
+/// Checks `version` of the local repository at `git_dir` out into `dest`, borrowing its objects instead of
+/// copying them. `Ok(None)` when the revision does not resolve there (the fetch path then reports it).
+async fn borrow(
+    url: &str,
+    git_dir: &Path,
+    version: Option<&str>,
+    dest: &Path,
+) -> Result<Option<PreparedSource>, SourceError> {
+    let wanted = version.map(fetch_ref).unwrap_or_else(|| "HEAD".to_owned());
+    let commit = format!("{wanted}^{{commit}}");
+    let git_dir_arg = git_dir.display().to_string();
+    let cwd = git_dir.parent().unwrap_or(git_dir);
+    let args = ["--git-dir", &git_dir_arg, "rev-parse", "-q", "--verify", &commit];
+    let Ok(sha) = git(cwd, &args, url).await else {
+        return Ok(None);
+    };
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| SourceError::Io { path, source }
+    };
+    std::fs::create_dir_all(dest).map_err(io(dest))?;
+    git(dest, &["init", "-q"], url).await?;
+    let alternates = dest.join(".git/objects/info/alternates");
+    let objects = format!("{}\n", git_dir.join("objects").display());
+    std::fs::write(&alternates, objects).map_err(io(&alternates))?;
+    git(dest, &["checkout", "-q", "--detach", &sha], url).await?;
+    Ok(Some(PreparedSource {
+        dir: dest.to_path_buf(),
+        repo_url: Some(url.to_owned()),
+        resolved_version: Some(sha),
+    }))
 }
 
 /// Local paths become `file://` URLs so that `--depth` is honoured.
@@ -301,6 +369,28 @@ mod tests {
         };
         let prepared = prepare(&spec, &dest.path().join("src")).await.unwrap();
         assert_eq!(prepared.resolved_version, Some(second));
+    }
+
+    #[tokio::test]
+    async fn a_local_checkout_borrows_the_objects_and_the_fetch_path_gives_the_same_commits() {
+        let (repo, first, second) = repo();
+        let url = format!("file://{}", repo.path().display());
+        for (version, expected) in [(None, &second), (Some("v1"), &first), (Some("pr/7"), &first)] {
+            let borrowed = tempfile::tempdir().unwrap();
+            let dest = borrowed.path().join("src");
+            let spec = SourceSpec::classify(&url, version, 1);
+            let prepared = prepare(&spec, &dest).await.unwrap();
+            assert_eq!(prepared.resolved_version.as_ref(), Some(expected), "{version:?}");
+            let alternates = std::fs::read_to_string(dest.join(".git/objects/info/alternates")).unwrap();
+            assert!(alternates.trim_end().ends_with("/.git/objects"), "{alternates}");
+            assert_eq!(sh(&dest, "git log --format=%H -1"), *expected);
+            // The same revision fetched the slow way (what a remote URL takes).
+            let fetched = tempfile::tempdir().unwrap();
+            let fetched = fetch(&url, version, 1, &fetched.path().join("src"))
+                .await
+                .unwrap();
+            assert_eq!(fetched.resolved_version.as_ref(), Some(expected), "{version:?}");
+        }
     }
 
     #[tokio::test]

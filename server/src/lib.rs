@@ -7,6 +7,7 @@
 //! only way they fail. What differs between the two hosts is in [`AppState`]: where logs are read from, whether
 //! there is a notice feed, what happens when a build is queued, and whether streams follow a build live.
 
+pub mod access;
 pub mod api;
 pub mod codecommit;
 pub mod console;
@@ -162,9 +163,16 @@ pub fn app(state: AppState) -> Router {
             post(webhooks::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES)),
         )
         .route("/codecommit/events", post(codecommit::receive))
-        .route("/builds/{id}/logs", get(logs::read))
-        .route("/builds/{id}/logs/stream", get(logs::stream))
-        .route("/events", get(events::list))
+        .merge(
+            Router::new()
+                .route("/builds/{id}/logs", get(logs::read))
+                .route("/builds/{id}/logs/stream", get(logs::stream))
+                .route("/events", get(events::list))
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    access::require,
+                )),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .merge(console::router(state.clone()))
         .with_state(state)

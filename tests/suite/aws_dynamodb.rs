@@ -233,6 +233,7 @@ fn claims_respect_project_and_global_limits_and_slots_come_back_once() {
         let limits = Limits {
             global: 2,
             per_project: HashMap::from([("web".to_owned(), 1)]),
+            live: vec![],
         };
 
         let claimed: Vec<String> = store

@@ -185,3 +185,151 @@ fn with_credentials_the_console_asks_for_them_and_keeps_a_signed_session() {
         "a POST from another origin is refused"
     );
 }
+
+/// A GET signed with SigV4 (service `codebuild`) for `key`/`secret`, as `kiln logs` and `kiln events` send it.
+fn signed_get(
+    http: &reqwest::blocking::Client,
+    base: &str,
+    path: &str,
+    key: &str,
+    secret: &str,
+) -> reqwest::blocking::Response {
+    use kiln_shared::sigv4::{AmzDate, Credentials, HttpRequest, SigningParams, sign};
+    let host = base.trim_start_matches("http://");
+    let (path_only, query) = path.split_once('?').unwrap_or((path, ""));
+    let headers = [("host", host)];
+    let credentials = Credentials::new(key, secret);
+    let request = HttpRequest {
+        method: "GET",
+        path: path_only,
+        query,
+        headers: &headers,
+        body: b"",
+    };
+    let params = SigningParams {
+        credentials: &credentials,
+        region: "local",
+        service: "codebuild",
+        time: AmzDate::from_system_time(std::time::SystemTime::now()).expect("test setup"),
+    };
+    let mut builder = http.get(format!("{base}{path}"));
+    for (name, value) in sign(&request, &params).expect("test setup").pairs() {
+        builder = builder.header(name, value);
+    }
+    builder.send().expect("GET")
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token")
+        + 19;
+    html[at..].split('"').next().expect("test setup").to_owned()
+}
+
+#[test]
+fn with_credentials_logs_and_events_need_a_session_or_a_signature_and_logout_ends_the_session() {
+    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n");
+    let (key, secret) = ("AKIDCONSOLE", "console-secret-key");
+    let kiln = TestKiln::spawn_with(
+        &config(&repo),
+        &["--access-key-id", key, "--secret-access-key", secret],
+    );
+    let http = client();
+    let base = &kiln.endpoint;
+    let login = http
+        .post(format!("{base}/console/login"))
+        .header("Origin", base.as_str())
+        .form(&[
+            ("access_key_id", key),
+            ("secret_access_key", secret),
+            ("next", "/"),
+        ])
+        .send()
+        .expect("login");
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let home = http
+        .get(format!("{base}/"))
+        .header("Cookie", &pair)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(home.contains("action=\"/console/logout\""), "a logout button");
+    let csrf = csrf_of(&home);
+    let started = http
+        .post(format!("{base}/console/projects/demo/start"))
+        .header("Cookie", &pair)
+        .header("Origin", base.as_str())
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .unwrap();
+    let location = started.headers()["location"].to_str().unwrap().to_owned();
+    let id = location
+        .trim_start_matches("/console/builds/")
+        .replace("%3A", ":");
+
+    let paths = [
+        format!("/builds/{id}/logs?offset=0"),
+        format!("/builds/{id}/logs/stream"),
+        "/events?after=0".to_owned(),
+    ];
+    for path in &paths {
+        let anonymous = http.get(format!("{base}{path}")).send().unwrap();
+        assert_eq!(anonymous.status().as_u16(), 403, "{path} without credentials");
+        let body: serde_json::Value = anonymous.json().unwrap();
+        assert_eq!(body["__type"], "AccessDeniedException", "{path}");
+        let with_cookie = http
+            .get(format!("{base}{path}"))
+            .header("Cookie", &pair)
+            .send()
+            .unwrap();
+        assert_eq!(with_cookie.status().as_u16(), 200, "{path} with the session");
+        let signed = signed_get(&http, base, path, key, secret);
+        assert_eq!(signed.status().as_u16(), 200, "{path} signed");
+        let wrongly = signed_get(&http, base, path, key, "not-the-secret");
+        assert_eq!(
+            wrongly.status().as_u16(),
+            403,
+            "{path} signed with another secret"
+        );
+    }
+
+    let forged = http
+        .post(format!("{base}/console/logout"))
+        .header("Cookie", &pair)
+        .header("Origin", base.as_str())
+        .form(&[("csrf", "guess")])
+        .send()
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 403, "logout needs the CSRF token");
+    let cross = http
+        .post(format!("{base}/console/logout"))
+        .header("Cookie", &pair)
+        .header("Origin", "http://evil.example")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(
+        cross.status().as_u16(),
+        403,
+        "logout from another site is refused"
+    );
+    let out = http
+        .post(format!("{base}/console/logout"))
+        .header("Cookie", &pair)
+        .header("Origin", base.as_str())
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 303);
+    assert_eq!(out.headers()["location"], "/console/login");
+    let cleared = out.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cleared.starts_with("kiln_console=;")
+            && cleared.contains("Max-Age=0")
+            && cleared.contains("HttpOnly"),
+        "{cleared}"
+    );
+}

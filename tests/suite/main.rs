@@ -18,4 +18,6 @@ mod harness;
 mod kiln_run;
 mod projects_apply;
 mod serve;
+mod serve_clock;
+mod serve_forks;
 mod template;

@@ -454,7 +454,9 @@ cb.create_project(name="api-made", source={"type": "NO_SOURCE", "buildspec": spe
                                "computeType": "BUILD_GENERAL1_SMALL"})
 build = cb.start_build(projectName="api-made", idempotencyToken="tok-1",
                        environmentVariablesOverride=[{"name": "STAGE", "value": "prod", "type": "PLAINTEXT"}])["build"]
-again = cb.start_build(projectName="api-made", idempotencyToken="tok-1")["build"]
+again = cb.start_build(projectName="api-made", idempotencyToken="tok-1",
+                       environmentVariablesOverride=[{"name": "STAGE", "value": "prod", "type": "PLAINTEXT"}])["build"]
+mismatch = error(lambda: cb.start_build(projectName="api-made", idempotencyToken="tok-1"))
 for _ in range(600):
     got = cb.batch_get_builds(ids=[build["id"]])["builds"][0]
     if got["buildComplete"]:
@@ -468,6 +470,10 @@ print(json.dumps({
     "listed": cb.list_builds_for_project(projectName="api-made")["ids"],
     "projects": cb.list_projects()["projects"],
     "missing": error(lambda: cb.start_build(projectName="missing")),
+    "mismatch": mismatch,
+    "by_created": cb.list_projects(sortBy="CREATED_TIME", sortOrder="DESCENDING")["projects"],
+    "by_name_desc": cb.list_projects(sortBy="NAME", sortOrder="DESCENDING")["projects"],
+    "bad_sort": error(lambda: cb.list_projects(sortBy="SIZE")),
     "duplicate": error(lambda: cb.create_project(name="api-made", source={"type": "NO_SOURCE", "buildspec": spec},
         artifacts={"type": "NO_ARTIFACTS"}, serviceRole="arn:aws:iam::000000000000:role/kiln",
         environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
@@ -494,6 +500,15 @@ print(json.dumps({
     assert_eq!(out["listed"], json!([out["id"]]));
     assert_eq!(out["projects"], json!(["api-made", "web"]));
     assert_eq!(out["missing"], json!(["ResourceNotFoundException", 400]));
+    assert_eq!(
+        out["mismatch"],
+        json!(["IdempotentParameterMismatchException", 400]),
+        "the same token with other parameters is refused"
+    );
+    // kiln.yaml projects carry no creation time, so the API-made one is the newest.
+    assert_eq!(out["by_created"], json!(["api-made", "web"]));
+    assert_eq!(out["by_name_desc"], json!(["web", "api-made"]));
+    assert_eq!(out["bad_sort"], json!(["InvalidInputException", 400]));
     assert_eq!(out["duplicate"], json!(["ResourceAlreadyExistsException", 400]));
     assert_eq!(out["invalid"], json!(["InvalidInputException", 400]));
     assert_eq!(

@@ -68,6 +68,7 @@ fn latency(deliveries: usize) -> anyhow::Result<()> {
     let kiln = TestKiln::spawn(&config(&repo, None));
     let body = push(&repo);
     let mut kiln_ms = Vec::new();
+    let mut stages = Stages::default();
     for n in 1..=deliveries {
         let sent = now_nanos();
         let (status, out) = kiln.post_webhook("bench", "push", &format!("lat-{n}"), &body, SECRET);
@@ -89,8 +90,10 @@ fn latency(deliveries: usize) -> anyhow::Result<()> {
             std::thread::sleep(Duration::from_micros(500));
         };
         kiln_ms.push((ran.saturating_sub(sent)) as f64 / 1e6);
-        kiln.wait_for(out["buildIds"][0].as_str().unwrap_or_default(), "TERMINAL");
+        let build = kiln.wait_for(out["buildIds"][0].as_str().unwrap_or_default(), "TERMINAL");
+        stages.add(&build, sent, ran);
     }
+    stages.print();
     let mut base_ms = Vec::new();
     for _ in 0..deliveries {
         let sent = now_nanos();
@@ -118,6 +121,54 @@ fn latency(deliveries: usize) -> anyhow::Result<()> {
         "ms",
     );
     Ok(())
+}
+
+/// Where the webhook → first command time goes, from the build record's phase times (millisecond precision):
+/// accepted (the record's start), dispatched (QUEUED ends), runner up (PROVISIONING ends), source and shell
+/// ready (DOWNLOAD_SOURCE ends), first command running.
+#[derive(Default)]
+struct Stages {
+    samples: [Vec<f64>; 5],
+}
+
+const STAGES: [&str; 5] = [
+    "  delivery sent -> build accepted",
+    "  accepted -> dispatched (QUEUED ends)",
+    "  dispatched -> runner up (PROVISIONING ends)",
+    "  runner up -> source + shell (DOWNLOAD_SOURCE)",
+    "  source -> first command running",
+];
+
+impl Stages {
+    fn add(&mut self, build: &Value, sent_ns: u128, ran_ns: u128) {
+        let phase_end = |name: &str| {
+            build["phases"]
+                .as_array()
+                .and_then(|phases| phases.iter().find(|p| p["phaseType"] == name))
+                .and_then(|p| p["endTime"].as_f64())
+        };
+        let marks = [
+            Some(sent_ns as f64 / 1e9),
+            build["startTime"].as_f64(),
+            phase_end("QUEUED"),
+            phase_end("PROVISIONING"),
+            phase_end("DOWNLOAD_SOURCE"),
+            Some(ran_ns as f64 / 1e9),
+        ];
+        if let Some(marks) = marks.iter().copied().collect::<Option<Vec<f64>>>() {
+            for (n, pair) in marks.windows(2).enumerate() {
+                self.samples[n].push(((pair[1] - pair[0]) * 1e3).max(0.0));
+            }
+        }
+    }
+
+    fn print(&mut self) {
+        println!("where the time goes (p50 of each stage, ms; record times are whole milliseconds):");
+        for (name, samples) in STAGES.iter().zip(self.samples.iter_mut()) {
+            samples.sort_by(f64::total_cmp);
+            println!("{name:<48} {:>8.1} ms", percentile(samples, 0.5));
+        }
+    }
 }
 
 /// Posts from 64 threads for `seconds`; returns (2xx count, elapsed, ids).
@@ -236,9 +287,15 @@ fn queue(count: usize) -> anyhow::Result<()> {
     }
     let rss_start = rss_kib(pid);
     let mut most = 0;
+    let mut most_lookalikes = 0;
     let mut rss_peak = rss_start;
     loop {
-        most = most.max(kiln.runner_pids().len());
+        // Runner processes are the server's children; a runner's own child between fork and exec carries the
+        // runner's command line too, so it is counted apart.
+        let lookalikes = kiln.runner_pids();
+        let runners = lookalikes.iter().filter(|p| parent_of(**p) == Some(pid)).count();
+        most = most.max(runners);
+        most_lookalikes = most_lookalikes.max(lookalikes.len());
         rss_peak = rss_peak.max(rss_kib(pid));
         let done = ids.chunks(100).all(|chunk| {
             let (_, body) = kiln.api("BatchGetBuilds", json!({"ids": chunk}));
@@ -253,7 +310,8 @@ fn queue(count: usize) -> anyhow::Result<()> {
     }
     let elapsed = start.elapsed();
     println!(
-        "queue: {count} builds behind a limit of 4: at most {most} runners at once; server RSS {rss_start} KiB after queueing, \
+        "queue: {count} builds behind a limit of 4: at most {most} runners at once ({most_lookalikes} processes with a \
+         runner's command line, counting runners' children not yet exec'd); server RSS {rss_start} KiB after queueing, \
          peak {rss_peak} KiB; all finished in {:.1} s ({:.1} builds/s)",
         elapsed.as_secs_f64(),
         count as f64 / elapsed.as_secs_f64()
@@ -264,9 +322,19 @@ fn queue(count: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The parent pid of `pid`, from `/proc/<pid>/stat`.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok()
+}
+
 fn main() -> anyhow::Result<()> {
-    latency(env_usize("KILN_BENCH_DELIVERIES", 200))?;
-    intake(env_usize("KILN_BENCH_SECONDS", 5) as u64)?;
+    if env_usize("KILN_BENCH_DELIVERIES", 200) > 0 {
+        latency(env_usize("KILN_BENCH_DELIVERIES", 200))?;
+    }
+    if env_usize("KILN_BENCH_SECONDS", 5) > 0 {
+        intake(env_usize("KILN_BENCH_SECONDS", 5) as u64)?;
+    }
     queue(env_usize("KILN_BENCH_QUEUE", 10_000))?;
     Ok(())
 }

@@ -107,9 +107,31 @@ impl Client {
 
     /// GETs a path of the server and returns the response.
     pub fn get(&self, path: &str) -> anyhow::Result<reqwest::blocking::Response> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.endpoint))
+        let mut request = self.http.get(format!("{}{path}", self.endpoint));
+        if let Some(credentials) = &self.credentials {
+            // With credentials configured the server's logs and events need a signature too.
+            let host = self.endpoint.split("://").nth(1).unwrap_or(&self.endpoint);
+            let (path_only, query) = path.split_once('?').unwrap_or((path, ""));
+            let headers = [("host", host)];
+            let time = AmzDate::from_system_time(SystemTime::now()).context("the clock is before 1970")?;
+            let http = HttpRequest {
+                method: "GET",
+                path: path_only,
+                query,
+                headers: &headers,
+                body: b"",
+            };
+            let params = SigningParams {
+                credentials,
+                region: "local",
+                service: "codebuild",
+                time,
+            };
+            for (name, value) in sign(&http, &params)?.pairs() {
+                request = request.header(name, value);
+            }
+        }
+        let response = request
             .send()
             .with_context(|| format!("calling {}", self.endpoint))?;
         if !response.status().is_success() {

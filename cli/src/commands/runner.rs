@@ -25,7 +25,9 @@ use kiln_shared::build::BuildId;
 use serde_json::Value;
 
 use super::serve::{DataDir, local_services};
-use build::{build_request, cancel_on_sigterm, finish, git_source, packaging, spawn_recorder};
+use build::{
+    build_request, cancel_on_sigterm, finish, git_source, guard_fork_secrets, packaging, spawn_recorder,
+};
 
 /// Arguments of `kiln runner`.
 #[derive(Debug, clap::Args)]
@@ -37,13 +39,16 @@ pub struct RunnerArgs {
     /// `KILN_*` environment of its ECS task.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Parameter Store / Secrets Manager values for builds in local mode (`kiln serve --secrets-file`).
+    #[arg(long)]
+    pub secrets_file: Option<PathBuf>,
 }
 
 /// Runs one build to its end.
 pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match args.data_dir {
-        Some(data_dir) => runtime.block_on(run_build(&args.build_id, data_dir)),
+        Some(data_dir) => runtime.block_on(run_build(&args.build_id, data_dir, args.secrets_file)),
         None => {
             // stdout carries the build log (to CloudWatch through awslogs); the runner's own lines go to stderr.
             tracing_subscriber::fmt()
@@ -57,9 +62,13 @@ pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn run_build(build_id: &str, data_dir: PathBuf) -> anyhow::Result<ExitCode> {
+async fn run_build(
+    build_id: &str,
+    data_dir: PathBuf,
+    secrets_file: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let data = DataDir::new(data_dir);
-    let (store, services) = local_services(&data, 1)?;
+    let (store, services) = local_services(&data, 1, None)?;
     let id = BuildId::parse(build_id).context("--build-id")?;
     let Some(stored) = store.get_sync(id.as_str())? else {
         bail!("build {:?} is not in {}", id.as_str(), data.db().display());
@@ -78,10 +87,14 @@ async fn run_build(build_id: &str, data_dir: PathBuf) -> anyhow::Result<ExitCode
         _ => git_source(&stored.record)?,
     };
     let request = build_request(&stored.record, &id, stored.number, source, data.work_dir(&id))?;
+    let mut local_secrets = LocalSecrets::new();
+    if let Some(file) = &secrets_file {
+        local_secrets.load_file(file)?;
+    }
     let store_dir: Arc<DirObjectStore> = Arc::new(DirObjectStore::new(data.root().join("objects")));
     let ports = Ports {
         log: Arc::new(FileLogSink::create(&log_path)?),
-        secrets: Arc::new(LocalSecrets::new()),
+        secrets: guard_fork_secrets(&stored.record, &project, Arc::new(local_secrets)),
         terminal: None,
         artifacts: Some(ArtifactTarget {
             store: store_dir.clone(),

@@ -47,6 +47,31 @@ pub struct ServeArgs {
     /// The URL clients reach this server at (for webhook payload URLs); defaults to http://<listen>.
     #[arg(long)]
     pub base_url: Option<String>,
+    /// Parameter Store / Secrets Manager values for builds, `NAME=VALUE` lines or a JSON object (as
+    /// `kiln run --secrets-file`); builds of pull requests from forks get none unless the project allows it.
+    #[arg(long)]
+    pub secrets_file: Option<PathBuf>,
+    /// Test-only (hidden): a file holding a number of seconds (may be negative) added to the server's clock,
+    /// re-read on every reading, so tests can move time past timeouts and schedules. Runners keep real time.
+    #[arg(long, hide = true)]
+    pub test_clock_file: Option<PathBuf>,
+}
+
+/// The system clock, shifted by the seconds in `offset_file` when one is given (tests only).
+fn clock(offset_file: Option<PathBuf>) -> kiln_server::Clock {
+    let Some(path) = offset_file else {
+        return system_clock();
+    };
+    Arc::new(move || {
+        let now = kiln_shared::build::Timestamp::from(std::time::SystemTime::now());
+        let offset: f64 = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(0.0);
+        #[allow(clippy::cast_possible_truncation)]
+        let offset_ms = (offset * 1000.0) as i64;
+        kiln_shared::build::Timestamp::from_epoch_millis(now.epoch_millis().saturating_add(offset_ms))
+    })
 }
 
 /// The layout of the data directory.
@@ -88,17 +113,25 @@ impl DataDir {
 }
 
 /// The store and the use-case services over the local adapters.
-pub fn local_services(data: &DataDir, max_builds: usize) -> anyhow::Result<(Arc<SqliteStore>, Services)> {
+pub fn local_services(
+    data: &DataDir,
+    max_builds: usize,
+    secrets_file: Option<&Path>,
+) -> anyhow::Result<(Arc<SqliteStore>, Services)> {
     std::fs::create_dir_all(data.root()).with_context(|| format!("creating {}", data.root().display()))?;
     let store =
         Arc::new(SqliteStore::open(&data.db()).with_context(|| format!("opening {}", data.db().display()))?);
     let exe = std::env::current_exe().context("finding the kiln executable")?;
     let root = std::fs::canonicalize(data.root()).unwrap_or_else(|_| data.root().to_path_buf());
-    let args = vec![
+    let mut args = vec![
         "runner".to_owned(),
         "--data-dir".to_owned(),
         root.display().to_string(),
     ];
+    if let Some(file) = secrets_file {
+        let file = std::fs::canonicalize(file).with_context(|| format!("reading {}", file.display()))?;
+        args.extend(["--secrets-file".to_owned(), file.display().to_string()]);
+    }
     let launcher = ProcessLauncher::new(exe, args, root.join("runners"));
     let services = Services {
         builds: store.clone(),
@@ -141,7 +174,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .init();
     let credentials = credentials(&args)?;
     let data = DataDir::new(args.data_dir.clone());
-    let (store, services) = local_services(&data, args.max_builds)?;
+    let (store, services) = local_services(&data, args.max_builds, args.secrets_file.as_deref())?;
     if let Some(path) = &args.config {
         load_config(&store, path)?;
     }
@@ -157,7 +190,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         data_dir: Some(data.root().to_path_buf()),
         credentials,
         base_url: args.base_url.clone().unwrap_or_else(|| format!("http://{addr}")),
-        clock: system_clock(),
+        clock: clock(args.test_clock_file.clone()),
         secrets: Arc::new(SyncSecrets(local_secrets())),
         queued: wake.clone(),
         session_key: None,

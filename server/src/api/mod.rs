@@ -28,6 +28,10 @@ impl From<UseCaseError> for AppError {
             }
             UseCaseError::ProjectExists(_) => AppError::already_exists(err.to_string()),
             UseCaseError::Transition { .. } => AppError::invalid(err.to_string()),
+            UseCaseError::IdempotentParameterMismatch(_) => AppError::Api {
+                kind: "IdempotentParameterMismatchException",
+                message: err.to_string(),
+            },
             UseCaseError::Corrupt(_) | UseCaseError::Store(_) | UseCaseError::Launch(_) => {
                 AppError::Internal(err.to_string())
             }

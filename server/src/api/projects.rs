@@ -34,6 +34,12 @@ fn validated(mut body: Value) -> Result<(String, Value), AppError> {
             obj.remove(member);
         }
     }
+    // Times are the server's, not the caller's; they are set again by the operation.
+    if let Some(obj) = body.as_object_mut() {
+        for member in ["created", "lastModified", "arn"] {
+            obj.remove(member);
+        }
+    }
     // A webhook set through CreateWebhook carries a generated secret; it is checked there, not here.
     let webhook = body.as_object_mut().and_then(|o| o.remove("webhook"));
     let raw: RawProject = input(body)?;
@@ -82,8 +88,21 @@ struct NameInput {
     name: String,
 }
 
+/// Sets `created` (kept from `previous` when there is one) and `lastModified` to now.
+fn stamp(state: &AppState, stored: &mut Value, previous: Option<&Value>) {
+    let now = json!(state.now());
+    let created = previous
+        .and_then(|p| p.get("created").cloned())
+        .unwrap_or_else(|| now.clone());
+    if let Some(obj) = stored.as_object_mut() {
+        obj.insert("created".into(), created);
+        obj.insert("lastModified".into(), now);
+    }
+}
+
 pub(super) async fn create_project(state: &AppState, body: Value) -> Result<Value, AppError> {
-    let (name, stored) = validated(body)?;
+    let (name, mut stored) = validated(body)?;
+    stamp(state, &mut stored, None);
     state
         .services
         .projects
@@ -108,7 +127,8 @@ pub(super) async fn update_project(state: &AppState, body: Value) -> Result<Valu
         }
         merged.insert(k, v);
     }
-    let (name, stored) = validated(Value::Object(merged))?;
+    let (name, mut stored) = validated(Value::Object(merged))?;
+    stamp(state, &mut stored, Some(&current));
     state
         .services
         .projects
@@ -127,22 +147,72 @@ pub(super) async fn delete_project(state: &AppState, body: Value) -> Result<Valu
 #[serde(rename_all = "camelCase")]
 struct ListProjectsInput {
     #[serde(default)]
+    sort_by: Option<String>,
+    #[serde(default)]
     sort_order: Option<String>,
+    #[serde(default)]
+    next_token: Option<String>,
 }
+
+/// Projects per ListProjects page (CodeBuild's maximum).
+const PROJECTS_PAGE: usize = 100;
 
 pub(super) async fn list_projects(state: &AppState, body: Value) -> Result<Value, AppError> {
     let request: ListProjectsInput = input(body)?;
-    let mut names = state.services.projects.project_names().await?;
-    match request.sort_order.as_deref() {
-        None | Some("ASCENDING") => {}
-        Some("DESCENDING") => names.reverse(),
+    let names = state.services.projects.project_names().await?;
+    let time_member = match request.sort_by.as_deref() {
+        None | Some("NAME") => None,
+        Some("CREATED_TIME") => Some("created"),
+        Some("LAST_MODIFIED_TIME") => Some("lastModified"),
+        Some(other) => {
+            return Err(AppError::invalid(format!(
+                "sortBy {other:?} is not NAME, CREATED_TIME or LAST_MODIFIED_TIME"
+            )));
+        }
+    };
+    let descending = match request.sort_order.as_deref() {
+        None | Some("ASCENDING") => false,
+        Some("DESCENDING") => true,
         Some(other) => {
             return Err(AppError::invalid(format!(
                 "sortOrder {other:?} is not ASCENDING or DESCENDING"
             )));
         }
+    };
+    // Sorted by (time, name); projects from kiln.yaml have no times and sort first.
+    let mut keyed = Vec::with_capacity(names.len());
+    for name in names {
+        let time = match time_member {
+            Some(member) => state
+                .services
+                .projects
+                .get_project(&name)
+                .await?
+                .and_then(|p| p.get(member).and_then(Value::as_f64))
+                .unwrap_or(0.0),
+            None => 0.0,
+        };
+        keyed.push((time, name));
     }
-    Ok(json!({ "projects": names }))
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    if descending {
+        keyed.reverse();
+    }
+    let start = match request.next_token.as_deref() {
+        None => 0,
+        Some(token) => token
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n <= keyed.len())
+            .ok_or_else(|| AppError::invalid(format!("nextToken {token:?} is not valid")))?,
+    };
+    let end = (start + PROJECTS_PAGE).min(keyed.len());
+    let projects: Vec<&str> = keyed[start..end].iter().map(|(_, n)| n.as_str()).collect();
+    Ok(if end < keyed.len() {
+        json!({ "projects": projects, "nextToken": end.to_string() })
+    } else {
+        json!({ "projects": projects })
+    })
 }
 
 #[derive(Deserialize)]

@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/builds/{id}/log", get(log::fragment))
         .route("/console/builds/{id}/log/stream", get(log::stream))
         .route("/console/login", get(session::login_page).post(session::login))
+        .route("/console/logout", post(session::logout))
         .route(
             "/console/assets/console.css",
             get(|| asset(CSS, "text/css; charset=utf-8")),
@@ -89,7 +90,8 @@ impl From<UseCaseError> for ConsoleError {
             }
             UseCaseError::InvalidInput(_)
             | UseCaseError::Transition { .. }
-            | UseCaseError::ProjectExists(_) => ConsoleError::Invalid(err.to_string()),
+            | UseCaseError::ProjectExists(_)
+            | UseCaseError::IdempotentParameterMismatch(_) => ConsoleError::Invalid(err.to_string()),
             UseCaseError::Corrupt(_) | UseCaseError::Store(_) | UseCaseError::Launch(_) => {
                 ConsoleError::Internal(err.to_string())
             }

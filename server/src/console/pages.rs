@@ -86,7 +86,10 @@ pub async fn projects(
 ) -> Result<Html<String>, ConsoleError> {
     let mut names = state.services.projects.project_names().await?;
     names.sort();
-    let mut body = String::from("<h1>Projects</h1>");
+    let mut body = format!(
+        "<h1>Projects</h1>{}",
+        super::session::logout_form(&state, &session)
+    );
     if names.is_empty() {
         body.push_str("<p>No projects yet: add them to kiln.yaml or call CreateProject.</p>");
     }

@@ -207,6 +207,48 @@ async fn check(state: AppState, mut request: Request, next: Next) -> Response {
     }
 }
 
+/// Whether the request carries the cookie of a logged-in session (with credentials configured).
+pub fn authenticated(state: &AppState, headers: &HeaderMap) -> bool {
+    let key = key(state);
+    cookie_value(headers)
+        .and_then(|v| verify(&key, &v))
+        .is_some_and(|(_, logged_in)| logged_in)
+}
+
+/// The logout form (a POST with the session's CSRF token), shown when credentials are configured.
+pub fn logout_form(state: &AppState, session: &Session) -> String {
+    if state.credentials.is_none() {
+        return String::new();
+    }
+    format!(
+        "<form method=\"post\" action=\"/console/logout\" class=\"logout\">{}\
+<button type=\"submit\">Log out</button></form>",
+        super::html::csrf_field(&session.csrf)
+    )
+}
+
+/// `POST /console/logout`: checks the CSRF token, clears the session cookie and goes to the login page.
+pub async fn logout(
+    State(state): State<AppState>,
+    axum::Extension(session): axum::Extension<Session>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = super::form(&body);
+    if !session.check(super::field(&form, "csrf")) {
+        return forbidden("the form's CSRF token is not this session's; reload the page and try again");
+    }
+    let target = if state.credentials.is_some() {
+        "/console/login"
+    } else {
+        "/"
+    };
+    let mut response = Redirect::to(target).into_response();
+    if let Some(cookie) = set_cookie("", 0) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
 /// `next` if it is a local path, else `/`.
 fn local_next(next: &str) -> String {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {

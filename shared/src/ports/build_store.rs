@@ -150,6 +150,11 @@ pub trait BuildStore: Send + Sync {
 pub struct Limits {
     pub global: usize,
     pub per_project: HashMap<String, usize>,
+    /// Builds (`project:uuid`) whose runner process is still alive even if the build left the queue (a
+    /// runner records its final status a moment before it exits): each holds a slot until it is gone, so the
+    /// limits count live runners, not only claimed entries. Adapters whose tasks are counted elsewhere may
+    /// leave it empty.
+    pub live: Vec<String>,
 }
 
 /// A dispatch-queue entry: a build waiting for, or holding, a slot.

@@ -24,4 +24,10 @@ pub trait TaskLauncher: Send + Sync {
 
     /// Whether the task is still running.
     fn is_alive<'a>(&'a self, task: &'a str) -> BoxFuture<'a, Result<bool, LaunchError>>;
+
+    /// The builds whose runner this launcher started and is still running (exiting runners included); the
+    /// dispatcher counts them against the limits. Launchers whose slots are released elsewhere return none.
+    fn live_builds(&self) -> BoxFuture<'_, Result<Vec<String>, LaunchError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }

@@ -55,6 +55,7 @@ impl Services {
         Ok(Limits {
             global: self.global_limit,
             per_project,
+            live: self.launcher.live_builds().await?,
         })
     }
 

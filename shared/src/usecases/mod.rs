@@ -53,6 +53,11 @@ pub enum UseCaseError {
     BuildNotFound(String),
     #[error("project {0:?} already exists")]
     ProjectExists(String),
+    #[error(
+        "idempotencyToken {0:?} was used within the last 5 minutes with different parameters; \
+         use a new token or repeat the same request"
+    )]
+    IdempotentParameterMismatch(String),
     #[error("build {id:?}: {source}")]
     Transition { id: String, source: TransitionError },
     #[error("stored record is not a build: {0}")]

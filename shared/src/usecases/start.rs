@@ -104,10 +104,10 @@ impl Services {
             5,
             480,
         )?;
-        let key = match (&origin.key, &input.idempotency_token) {
-            (Some(key), _) => Some(key.clone()),
-            (None, Some(token)) => Some(format!("api:{name}:{token}")),
-            (None, None) => None,
+        let (key, fingerprint) = match (&origin.key, &input.idempotency_token) {
+            (Some(key), _) => (Some(key.clone()), None),
+            (None, Some(token)) => (Some(format!("api:{name}:{token}")), Some(fingerprint(&input))),
+            (None, None) => (None, None),
         };
         let mut source = project
             .get("source")
@@ -139,8 +139,52 @@ impl Services {
                     .map(|(n, v)| json!({"name": n, "value": v}))
                     .collect::<Vec<_>>()
             ),
+            fingerprint: fingerprint.clone(),
         };
-        self.create(&name, details, key, now).await
+        match (key, fingerprint, &input.idempotency_token) {
+            (Some(key), Some(fingerprint), Some(token)) => {
+                self.create_under_token(&name, details, key, &fingerprint, token, now)
+                    .await
+            }
+            (key, _, _) => self.create(&name, details, key, now).await,
+        }
+    }
+
+    /// Creates under an API idempotency token, as CodeBuild honours one: for 5 minutes the same request
+    /// returns the same build and different parameters are refused; after that the token starts a new build.
+    /// An expired key leads to the next key in a chain (`<key>@<build id>`), so concurrent repeats after the
+    /// expiry still agree on one build.
+    async fn create_under_token(
+        &self,
+        name: &ProjectName,
+        details: Details,
+        key: String,
+        fingerprint: &str,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Started, UseCaseError> {
+        let mut key = key;
+        for _ in 0..10_000 {
+            let started = self.create(name, details.clone(), Some(key.clone()), now).await?;
+            if !started.existing {
+                return Ok(started);
+            }
+            let start_ms = started.record["startTime"]
+                .as_f64()
+                .map_or(0, |s| (s * 1000.0).round() as i64);
+            let expires = Timestamp::from_epoch_millis(start_ms).plus(TOKEN_VALIDITY);
+            if now < expires {
+                if started.record[FINGERPRINT].as_str() != Some(fingerprint) {
+                    return Err(UseCaseError::IdempotentParameterMismatch(token.to_owned()));
+                }
+                return Ok(started);
+            }
+            let previous = started.record["id"].as_str().unwrap_or_default();
+            key = format!("{key}@{previous}");
+        }
+        Err(UseCaseError::Corrupt(format!(
+            "idempotencyToken {token:?} has too many expired builds"
+        )))
     }
 
     /// RetryBuild: a new build with the settings of build `id`.
@@ -166,6 +210,7 @@ impl Services {
             initiator: record["initiator"].as_str().map(str::to_owned),
             trigger: serde_json::from_value(record["trigger"].clone()).ok(),
             webhook_env: record.get("webhookVariables").cloned().unwrap_or(json!([])),
+            fingerprint: None,
         };
         let key = token.map(|t| format!("retry:{id}:{t}"));
         self.create(&name, details, key, now).await
@@ -216,7 +261,21 @@ impl Services {
     }
 }
 
+/// How long an API idempotency token holds (CodeBuild: 5 minutes).
+pub const TOKEN_VALIDITY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// The record member holding the fingerprint of the request made under an idempotency token.
+const FINGERPRINT: &str = "idempotencyFingerprint";
+
+/// SHA-256 of the request as JSON (its members in a fixed order), to tell a repeat from a different request.
+fn fingerprint(input: &StartBuildInput) -> String {
+    use sha2::Digest;
+    let text = serde_json::to_string(input).unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
 /// The descriptive members of a new build.
+#[derive(Clone)]
 struct Details {
     source: Value,
     environment: Value,
@@ -226,6 +285,8 @@ struct Details {
     initiator: Option<String>,
     trigger: Option<TriggerDetails>,
     webhook_env: Value,
+    /// The request fingerprint, for builds made under an API idempotency token.
+    fingerprint: Option<String>,
 }
 
 impl Details {
@@ -250,6 +311,9 @@ impl Details {
         }
         if let Some(t) = self.trigger.and_then(|t| serde_json::to_value(t).ok()) {
             obj.insert("trigger".into(), t);
+        }
+        if let Some(f) = self.fingerprint {
+            obj.insert(FINGERPRINT.into(), json!(f));
         }
         let project = id.project();
         obj.insert(

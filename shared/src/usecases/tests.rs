@@ -196,10 +196,8 @@ async fn dispatch_holds_the_project_limit_and_stop_frees_the_slot() {
 
     let stopped = f.services.stop_build(&ids[0], at(1)).await.unwrap();
     assert_eq!(stopped["buildStatus"], "STOPPED");
-    assert_eq!(
-        f.services.dispatch_step(at(1)).await.unwrap().launched,
-        [ids[1].clone()]
-    );
+    // The slot comes back once the stopped runner has exited.
+    assert_eq!(dispatch_until_launched(&f, at(1)).await, [ids[1].clone()]);
     f.services.stop_build(&ids[1], at(2)).await.unwrap();
     f.services.stop_build(&ids[2], at(2)).await.unwrap();
     assert!(f.store.entries_sync().unwrap().is_empty());
@@ -208,6 +206,92 @@ async fn dispatch_holds_the_project_limit_and_stop_frees_the_slot() {
         .list_sync(Some("web"), SortOrder::Descending, None, 10)
         .unwrap();
     assert_eq!(listed.ids.len(), 3);
+}
+
+#[tokio::test]
+async fn an_idempotency_token_refuses_other_parameters_and_expires_after_five_minutes() {
+    let f = fixture("exit 0");
+    let with = |version: &str| StartBuildInput {
+        idempotency_token: Some("tok".into()),
+        source_version: Some(version.into()),
+        ..input()
+    };
+    let start = |request, when| f.services.start_build(request, Origin::default(), when);
+    let first = start(with("main"), at(0)).await.unwrap();
+    let err = start(with("dev"), at(4)).await.unwrap_err();
+    assert!(
+        matches!(&err, super::UseCaseError::IdempotentParameterMismatch(t) if t == "tok"),
+        "{err}"
+    );
+    let repeat = start(with("main"), at(4)).await.unwrap();
+    assert_eq!(
+        (id_of(&repeat.record), repeat.existing),
+        (id_of(&first.record), true)
+    );
+    // Past 5 minutes the token is free again: a new build, with other parameters too; then it holds anew.
+    let second = start(with("dev"), at(6)).await.unwrap();
+    assert!(!second.existing);
+    assert_ne!(id_of(&second.record), id_of(&first.record));
+    let second_again = start(with("dev"), at(7)).await.unwrap();
+    assert_eq!(id_of(&second_again.record), id_of(&second.record));
+    assert!(start(with("main"), at(7)).await.is_err());
+    let third = start(with("main"), at(12)).await.unwrap();
+    assert!(!third.existing);
+    let listed = f
+        .store
+        .list_sync(Some("web"), SortOrder::Descending, None, 10)
+        .unwrap();
+    assert_eq!(listed.ids.len(), 3);
+}
+
+/// Dispatches until something is launched (a runner that is exiting still holds its slot), for up to 5 s.
+async fn dispatch_until_launched(f: &Fixture, now: Timestamp) -> Vec<String> {
+    for _ in 0..250 {
+        let launched = f.services.dispatch_step(now).await.unwrap().launched;
+        if !launched.is_empty() {
+            return launched;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Vec::new()
+}
+
+#[tokio::test]
+async fn a_finished_build_holds_its_slot_until_its_runner_process_has_exited() {
+    // The runner records its final status and only then exits; until it is gone it counts against the limit.
+    let gate = tempfile::tempdir().unwrap();
+    let release = gate.path().join("release");
+    let script = format!("while [ ! -e '{}' ]; do sleep 0.01; done", release.display());
+    let f = fixture(&script);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        ids.push(id_of(
+            &f.services
+                .start_build(input(), Origin::default(), at(0))
+                .await
+                .unwrap()
+                .record,
+        ));
+    }
+    assert_eq!(
+        f.services.dispatch_step(at(0)).await.unwrap().launched,
+        [ids[0].clone()]
+    );
+    let context = crate::build::PhaseContext::new("", "finished by the test");
+    let ended = f
+        .services
+        .finish_early(&ids[0], StatusType::Failed, context, at(0))
+        .await
+        .unwrap();
+    assert_eq!(ended["buildStatus"], "FAILED");
+    assert!(
+        f.services.dispatch_step(at(0)).await.unwrap().launched.is_empty(),
+        "the first build's runner is still running, so the limit of 1 is full"
+    );
+    std::fs::write(&release, "").unwrap();
+    assert_eq!(dispatch_until_launched(&f, at(0)).await, [ids[1].clone()]);
+    std::fs::remove_file(&release).unwrap();
+    f.services.stop_build(&ids[1], at(1)).await.unwrap();
 }
 
 #[tokio::test]

@@ -23,7 +23,9 @@ use kiln_shared::ports::object_store::ObjectStore;
 use kiln_shared::usecases::Services;
 use serde_json::{Value, json};
 
-use super::build::{build_request, cancel_on_sigterm, finish, now, packaging, spawn_recorder};
+use super::build::{
+    build_request, cancel_on_sigterm, finish, guard_fork_secrets, now, packaging, spawn_recorder,
+};
 use super::fetch::fetch_source;
 
 /// Runs build `build_id` in AWS mode; see the module docs.
@@ -121,7 +123,7 @@ impl Task<'_> {
         let build_arn = self.services.account.build_arn(self.id).to_string();
         let ports = Ports {
             log: Arc::new(S3LogSink::new(self.clients.s3.clone(), logs_bucket, log_key)),
-            secrets,
+            secrets: guard_fork_secrets(record, &project, secrets),
             terminal: Some(Box::new(std::io::stdout())),
             artifacts: Some(ArtifactTarget {
                 store: Arc::new(

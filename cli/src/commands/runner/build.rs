@@ -4,6 +4,7 @@
 //! use case, so a STOPPED or TIMED_OUT build is never overwritten.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
@@ -12,8 +13,9 @@ use kiln_runner::env::{EnvValue, EnvVarSpec};
 use kiln_runner::source::{SourceSpec, codecommit_git_config};
 use kiln_runner::{BuildEvent, BuildRequest, BuildResult, BuildspecSource, CancellationToken};
 use kiln_shared::build::{BuildId, FailureAction, PhaseContext, PhaseType, StatusType, Timestamp};
-use kiln_shared::ports::secrets::SecretRef;
-use kiln_shared::project::BuildspecRef;
+use kiln_shared::ports::BoxFuture;
+use kiln_shared::ports::secrets::{SecretError, SecretRef, SecretResolver};
+use kiln_shared::project::{BuildspecRef, ForkPullRequests};
 use kiln_shared::usecases::Services;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -239,4 +241,44 @@ pub async fn finish(
         services.finish_early(id.as_str(), status, context, now()).await?;
     }
     Ok(())
+}
+
+/// The secrets a build's environment may resolve: `secrets`, unless the build is a pull request from a fork
+/// and the project's `forkPullRequests.secrets` does not allow it — then every lookup is refused, naming the
+/// policy. (The source credential is not affected: it reaches git only, never the build.)
+pub fn guard_fork_secrets(
+    record: &Value,
+    project: &Value,
+    secrets: Arc<dyn SecretResolver>,
+) -> Arc<dyn SecretResolver> {
+    let from_fork = record["trigger"]["fromFork"].as_bool() == Some(true);
+    let policy: ForkPullRequests = project
+        .get("forkPullRequests")
+        .and_then(|p| serde_json::from_value(p.clone()).ok())
+        .unwrap_or_default();
+    if policy.allows_secrets(from_fork) {
+        secrets
+    } else {
+        Arc::new(ForkNoSecrets)
+    }
+}
+
+/// The resolver of a fork's pull-request build: every secret is refused, naming the policy.
+struct ForkNoSecrets;
+
+impl SecretResolver for ForkNoSecrets {
+    fn resolve<'a>(&'a self, reference: &'a SecretRef) -> BoxFuture<'a, Result<String, SecretError>> {
+        let name = match reference {
+            SecretRef::Parameter(name) => name.clone(),
+            SecretRef::Secret { secret_id, .. } => secret_id.clone(),
+        };
+        Box::pin(async move {
+            Err(SecretError::NotFound {
+                reference: name,
+                hint: "builds of pull requests from forks get no secrets in this project; set \
+                       forkPullRequests.secrets: true to allow it"
+                    .into(),
+            })
+        })
+    }
 }

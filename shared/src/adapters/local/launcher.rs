@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -21,7 +21,9 @@ pub struct ProcessLauncher {
     program: PathBuf,
     args: Vec<String>,
     out_dir: PathBuf,
-    children: Mutex<HashMap<u32, Child>>,
+    /// Our runners by pid, with their build id, until they are reaped (a stopped one stays here until its
+    /// group is gone).
+    children: Arc<Mutex<HashMap<u32, (String, Child)>>>,
     grace: std::time::Duration,
 }
 
@@ -33,7 +35,7 @@ impl ProcessLauncher {
             program,
             args,
             out_dir,
-            children: Mutex::new(HashMap::new()),
+            children: Arc::new(Mutex::new(HashMap::new())),
             grace: std::time::Duration::from_secs(10),
         }
     }
@@ -72,7 +74,7 @@ impl ProcessLauncher {
             .map_err(|e| fail(format!("spawning {:?}: {e}", self.program)))?;
         let pid = child.id();
         if let Ok(mut children) = self.children.lock() {
-            children.insert(pid, child);
+            children.insert(pid, (build_id.to_owned(), child));
         }
         Ok(format!("{pid}/{build_id}"))
     }
@@ -88,24 +90,25 @@ impl ProcessLauncher {
         // (and anything that left it) before exiting. Whatever is left after the grace period is killed.
         // ESRCH means the group is already gone, which is what we want.
         let _ = killpg(pgid, Signal::SIGTERM);
-        let child = self.children.lock().ok().and_then(|mut c| c.remove(&pid));
+        // The child stays in `children` (so it still holds its slot) until it has been reaped here.
+        let children = self.children.clone();
         let task = task.to_owned();
         let grace = self.grace;
         std::thread::spawn(move || {
             let deadline = std::time::Instant::now() + grace;
-            let mut child = child;
-            while std::time::Instant::now() < deadline {
-                let gone = match child.as_mut() {
-                    Some(c) => !matches!(c.try_wait(), Ok(None)),
+            let exited = |children: &Mutex<HashMap<u32, (String, Child)>>| match children.lock() {
+                Ok(mut c) => match c.get_mut(&pid) {
+                    Some((_, child)) => !matches!(child.try_wait(), Ok(None)),
                     None => !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-                };
-                if gone {
-                    break;
-                }
+                },
+                Err(_) => true,
+            };
+            while std::time::Instant::now() < deadline && !exited(&children) {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             let _ = killpg(pgid, Signal::SIGKILL);
-            if let Some(mut c) = child {
+            let child = children.lock().ok().and_then(|mut c| c.remove(&pid));
+            if let Some((_, mut c)) = child {
                 let _ = c.wait();
             }
             tracing::debug!(task = %task, "runner stopped");
@@ -116,7 +119,7 @@ impl ProcessLauncher {
     /// Waits for our own child if it has exited, so it does not linger as a zombie.
     fn reap(&self, pid: u32) -> Option<bool> {
         let mut children = self.children.lock().ok()?;
-        let child = children.get_mut(&pid)?;
+        let (_, child) = children.get_mut(&pid)?;
         match child.try_wait() {
             Ok(Some(_)) | Err(_) => {
                 children.remove(&pid);
@@ -124,6 +127,15 @@ impl ProcessLauncher {
             }
             Ok(None) => Some(true),
         }
+    }
+
+    /// Reaps the runners that exited and returns the build ids of those still running.
+    fn live_builds_sync(&self) -> Vec<String> {
+        let Ok(mut children) = self.children.lock() else {
+            return Vec::new();
+        };
+        children.retain(|_, (_, child)| matches!(child.try_wait(), Ok(None)));
+        children.values().map(|(id, _)| id.clone()).collect()
     }
 
     fn is_alive_sync(&self, task: &str) -> Result<bool, LaunchError> {
@@ -176,6 +188,10 @@ impl TaskLauncher for ProcessLauncher {
 
     fn is_alive<'a>(&'a self, task: &'a str) -> BoxFuture<'a, Result<bool, LaunchError>> {
         Box::pin(async move { self.is_alive_sync(task) })
+    }
+
+    fn live_builds(&self) -> BoxFuture<'_, Result<Vec<String>, LaunchError>> {
+        Box::pin(async move { Ok(self.live_builds_sync()) })
     }
 }
 

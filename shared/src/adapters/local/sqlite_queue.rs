@@ -1,7 +1,7 @@
 //! The dispatch queue on SQLite: the `queue` table beside the builds, filled in the same transaction that
 //! creates a build and emptied when the build turns terminal.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::params;
 
@@ -14,9 +14,18 @@ impl SqliteStore {
     pub fn claim_sync(&self, limits: &Limits, max: usize) -> Result<Vec<QueueEntry>, StoreError> {
         self.write(|tx| {
             let entries = read_entries(tx)?;
+            // A slot is held by a claimed entry or by a live runner whose build already left the queue.
             let mut running: HashMap<&str, usize> = HashMap::new();
+            let mut holders: HashSet<&str> = HashSet::new();
             for entry in entries.iter().filter(|e| e.claimed) {
+                holders.insert(entry.build_id.as_str());
                 *running.entry(entry.project.as_str()).or_default() += 1;
+            }
+            for build_id in &limits.live {
+                if holders.insert(build_id.as_str()) {
+                    let project = build_id.split_once(':').map_or(build_id.as_str(), |(p, _)| p);
+                    *running.entry(project).or_default() += 1;
+                }
             }
             let mut total: usize = running.values().sum();
             let mut claimed = Vec::new();

@@ -165,6 +165,7 @@ fn claims_hold_the_per_project_and_global_limits() {
     let limits = Limits {
         global: 3,
         per_project: HashMap::from([("a".to_owned(), 1)]),
+        live: vec![],
     };
     let claimed: Vec<_> = store
         .claim_sync(&limits, 10)
