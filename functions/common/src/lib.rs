@@ -1,6 +1,21 @@
 //! What every Kiln Lambda function shares: structured JSON logs for CloudWatch, and (as the functions arrive)
 //! the wiring of the use cases to the AWS adapters from the environment the template sets.
 
+mod dispatch_message;
+
+pub use dispatch_message::{DispatchMessage, MessageError, send_dispatch};
+
+use kiln_shared::build::Timestamp;
+
+/// The wall clock as the use cases take it (they never read the clock themselves).
+pub fn now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    Timestamp::from_epoch_millis(millis)
+}
+
 /// Starts JSON tracing for a Lambda function: one object per event on stdout, level from `RUST_LOG`
 /// (default `info`), no ANSI colours and no timestamps (CloudWatch adds its own).
 pub fn init_tracing() {

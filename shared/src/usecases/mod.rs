@@ -6,10 +6,12 @@
 //! state machine and a conditional store write ([`Services::modify`]), and publishes the notices it causes.
 
 pub mod dispatch;
+pub mod dispatch_one;
 pub mod lifecycle;
 pub mod notices;
 pub mod schedules;
 pub mod start;
+pub mod task_stopped;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -150,3 +152,5 @@ impl Services {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_events;

@@ -14,14 +14,14 @@ use crate::adapters::local::sqlite::SqliteStore;
 use crate::build::{AccountContext, FailureAction, PhaseType, StatusType, Timestamp};
 use crate::ports::build_store::{PutMode, SortOrder};
 
-struct Fixture {
+pub(super) struct Fixture {
     _dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
-    services: Services,
+    pub(super) store: Arc<SqliteStore>,
+    pub(super) services: Services,
 }
 
 /// Services whose runners are `sh -c SCRIPT kiln --build-id ID`.
-fn fixture(script: &str) -> Fixture {
+pub(super) fn fixture(script: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("kiln.db")).unwrap());
     let launcher = ProcessLauncher::new(
@@ -60,18 +60,18 @@ fn fixture(script: &str) -> Fixture {
     }
 }
 
-fn at(minutes: u64) -> Timestamp {
+pub(super) fn at(minutes: u64) -> Timestamp {
     Timestamp::from_epoch_millis(1_700_000_000_000).plus(Duration::from_secs(minutes * 60))
 }
 
-fn input() -> StartBuildInput {
+pub(super) fn input() -> StartBuildInput {
     StartBuildInput {
         project_name: "web".into(),
         ..StartBuildInput::default()
     }
 }
 
-fn status(f: &Fixture, id: &str) -> (String, String) {
+pub(super) fn status(f: &Fixture, id: &str) -> (String, String) {
     let record = f.store.get_sync(id).unwrap().unwrap().record;
     (
         record["buildStatus"].as_str().unwrap().to_owned(),
@@ -79,7 +79,7 @@ fn status(f: &Fixture, id: &str) -> (String, String) {
     )
 }
 
-fn id_of(record: &Value) -> String {
+pub(super) fn id_of(record: &Value) -> String {
     record["id"].as_str().unwrap().to_owned()
 }
 
