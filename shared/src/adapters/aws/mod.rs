@@ -10,6 +10,7 @@ pub mod notifier;
 pub mod retry;
 pub mod s3;
 pub mod secrets;
+pub mod settings;
 pub mod sqs;
 
 pub use config::AwsClients;
@@ -18,4 +19,5 @@ pub use ecs::{Capacity, EcsLauncher, EcsSettings, TaskRequest, TaskSize};
 pub use notifier::AwsNotifier;
 pub use s3::{S3LogSink, S3ObjectStore};
 pub use secrets::AwsSecretResolver;
+pub use settings::{AwsSettings, SettingsError};
 pub use sqs::SqsQueue;

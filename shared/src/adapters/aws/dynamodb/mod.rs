@@ -1,5 +1,5 @@
-//! The DynamoDB build store: builds, build-number counters, running counts and idempotency keys in one table
-//! (`pk`/`sk` strings, TTL attribute `expiresAt`) with three GSIs. Design and access patterns:
+//! The DynamoDB build store: builds, projects, build-number counters, running counts and idempotency keys in one
+//! table (`pk`/`sk` strings, TTL attribute `expiresAt`) with three GSIs. Design and access patterns:
 //!
 //! | item | pk | sk | notable attributes |
 //! |---|---|---|---|
@@ -7,13 +7,16 @@
 //! | build-number counter | `PROJECT#<name>` | `#COUNTER` | `last` (UpdateItem `ADD last 1`) |
 //! | running count | `PROJECT#<name>` or `GLOBAL` | `#RUNNING` | `running` |
 //! | idempotency key | `KEY#<key>` | `#KEY` | `buildIds`, `expiresAt` (TTL) |
+//! | project | `PROJECT#<name>` | `#PROJECT` | `name`, `record` (JSON), `kind`=`PROJECT`, `seq`=`<name>` |
 //!
 //! Indexes: `byProject` (`project`, `number` N) lists a project's builds by number; `byCreation` (`kind`, `seq`)
-//! lists all builds by creation; `active` (`activeKind`, `activeSeq`) is sparse — only queued and running builds
-//! carry its keys — so the dispatch queue and "builds in progress" are a Query, never a Scan.
+//! lists all builds by creation (`kind` = `BUILD`) and all project names (`kind` = `PROJECT`); `active`
+//! (`activeKind`, `activeSeq`) is sparse — only queued and running builds carry its keys — so the dispatch queue
+//! and "builds in progress" are a Query, never a Scan.
 
 mod expr;
 mod items;
+mod projects;
 mod queue;
 mod store;
 
