@@ -1,7 +1,9 @@
-//! `GET /events?after=CURSOR&limit=N`: the notice outbox in order, each notice with its cursor.
+//! `GET /events?after=CURSOR&limit=N`: the notice outbox in order, each notice with its cursor (404 where there
+//! is no feed: on AWS notices go to EventBridge-shaped SNS/SQS targets instead).
 
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -23,7 +25,13 @@ pub async fn list(
     Query(query): Query<EventsQuery>,
 ) -> Result<Json<Value>, AppError> {
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let notices = state.feed.after(query.after, limit).await?;
+    let Some(feed) = &state.feed else {
+        return Err(AppError::http(
+            StatusCode::NOT_FOUND,
+            "this deployment has no notice feed; subscribe to the notice topic or queue instead",
+        ));
+    };
+    let notices = feed.after(query.after, limit).await?;
     let next = notices.last().map(|(c, _)| *c).unwrap_or(query.after);
     let events: Vec<Value> = notices
         .into_iter()

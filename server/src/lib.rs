@@ -1,9 +1,10 @@
-//! Kiln's HTTP front: one [`axum::Router`] that serves `kiln serve` locally and, later, the `api` Lambda.
+//! Kiln's HTTP front: one [`axum::Router`] that serves `kiln serve` locally and the `api` Lambda on AWS.
 //!
 //! [`app`] wires the routes: `POST /webhooks/{project}` ([`webhooks`]), the CodeBuild JSON 1.1 API at `POST /`
 //! ([`api`]), build logs and their live stream ([`logs`]) and the notice feed ([`events`]). Handlers decode the
 //! request, call one use case from [`kiln_shared::usecases`] and map the result; [`error::AppError`] is the
-//! only way they fail.
+//! only way they fail. What differs between the two hosts is in [`AppState`]: where logs are read from, whether
+//! there is a notice feed, what happens when a build is queued, and whether streams follow a build live.
 
 pub mod api;
 pub mod console;
@@ -22,9 +23,11 @@ use axum::routing::{get, post};
 use kiln_shared::build::Timestamp;
 use kiln_shared::ports::BoxFuture;
 use kiln_shared::ports::build_store::StoreError;
+use kiln_shared::ports::logs::LogReader;
 use kiln_shared::project::SecretRef;
 use kiln_shared::sigv4::Credentials;
 use kiln_shared::usecases::Services;
+use kiln_shared::usecases::webhook::WebhookSecrets;
 
 /// The largest webhook body accepted (GitHub's maximum payload).
 pub const MAX_WEBHOOK_BYTES: usize = 25 * 1024 * 1024;
@@ -61,6 +64,30 @@ pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 /// Resolves a project's webhook secret reference to the secret.
 pub type SecretLookup = Arc<dyn Fn(&SecretRef) -> Result<String, String> + Send + Sync>;
 
+/// [`SecretLookup`] as the webhook use case's [`WebhookSecrets`].
+pub struct SyncSecrets(pub SecretLookup);
+
+impl WebhookSecrets for SyncSecrets {
+    fn secret<'a>(&'a self, reference: &'a SecretRef) -> BoxFuture<'a, Result<String, String>> {
+        let value = (self.0)(reference);
+        Box::pin(async move { value })
+    }
+}
+
+/// Told when builds are queued: locally it wakes the dispatcher, on AWS it sends the dispatch messages.
+pub trait OnQueued: Send + Sync {
+    /// Builds `build_ids` were queued (or found queued, for a repeated request). Failures are the hook's to log:
+    /// the builds are already stored.
+    fn queued<'a>(&'a self, build_ids: &'a [String]) -> BoxFuture<'a, ()>;
+}
+
+impl OnQueued for tokio::sync::Notify {
+    fn queued<'a>(&'a self, _build_ids: &'a [String]) -> BoxFuture<'a, ()> {
+        self.notify_one();
+        Box::pin(async {})
+    }
+}
+
 /// The system clock.
 pub fn system_clock() -> Clock {
     Arc::new(|| Timestamp::from(std::time::SystemTime::now()))
@@ -85,23 +112,42 @@ pub fn local_secrets() -> SecretLookup {
 #[derive(Clone)]
 pub struct AppState {
     pub services: Services,
-    pub feed: Arc<dyn NoticeFeed>,
-    /// Where build logs are written: `<logs_dir>/<project>/<uuid>.log`.
-    pub logs_dir: PathBuf,
+    /// The notice feed where there is one (the local outbox); without it `/events` answers 404 and the console
+    /// has no events page.
+    pub feed: Option<Arc<dyn NoticeFeed>>,
+    /// Reads build logs back: the logs directory locally, the S3 log objects on AWS.
+    pub logs: Arc<dyn LogReader>,
+    /// The local data directory, whose `objects/` the console serves artifacts from (`None` on AWS, where
+    /// artifacts are S3 objects).
+    pub data_dir: Option<PathBuf>,
     /// When set, every API call must carry a valid SigV4 signature for these credentials.
     pub credentials: Option<Credentials>,
     /// Base URL of this server, for webhook `payloadUrl`s.
     pub base_url: String,
     pub clock: Clock,
-    pub secrets: SecretLookup,
-    /// Notified when a build is queued, so the dispatcher need not wait for its next tick.
-    pub wake: Arc<tokio::sync::Notify>,
+    /// Resolves projects' webhook secrets.
+    pub secrets: Arc<dyn WebhookSecrets>,
+    /// Told when a build is queued, so it is dispatched without waiting.
+    pub queued: Arc<dyn OnQueued>,
+    /// The key console sessions are signed with when there are no credentials to derive it from; `None` makes
+    /// one per process (fine for one server, not for several function instances behind one URL).
+    pub session_key: Option<Arc<[u8]>>,
+    /// Whether log streams follow a running build until it ends (a server), or answer at once with what there
+    /// is (a buffered Lambda response: the browser's `EventSource` asks again).
+    pub follow: bool,
 }
 
 impl AppState {
     /// The current time by the state's clock.
     pub fn now(&self) -> Timestamp {
         (self.clock)()
+    }
+
+    /// Tells [`AppState::queued`] about the build in a started record.
+    pub async fn announce_queued(&self, record: &serde_json::Value) {
+        if let Some(id) = record["id"].as_str() {
+            self.queued.queued(&[id.to_owned()]).await;
+        }
     }
 }
 

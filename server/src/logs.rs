@@ -1,9 +1,9 @@
 //! Build logs: `GET /builds/{id}/logs?offset=N` returns the log from a byte offset (the next offset in the
 //! `x-kiln-next-offset` header, `x-kiln-build-complete` says whether more can come), and
-//! `GET /builds/{id}/logs/stream` follows it live as server-sent events until the build ends.
+//! `GET /builds/{id}/logs/stream` follows it live as server-sent events until the build ends (without
+//! [`AppState::follow`] it sends what there is and ends). Logs come from [`AppState::logs`].
 
 use std::convert::Infallible;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use kiln_shared::build::BuildId;
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::AppState;
 use crate::error::AppError;
@@ -23,14 +22,6 @@ use crate::error::AppError;
 pub struct LogQuery {
     #[serde(default)]
     pub offset: u64,
-}
-
-/// The log file of a build: `<logs_dir>/<project>/<uuid>.log`.
-pub fn log_path(state: &AppState, id: &BuildId) -> PathBuf {
-    state
-        .logs_dir
-        .join(id.project().as_str())
-        .join(format!("{}.log", id.uuid()))
 }
 
 async fn checked(state: &AppState, id: &str) -> Result<(BuildId, bool), AppError> {
@@ -45,22 +36,14 @@ async fn checked(state: &AppState, id: &str) -> Result<(BuildId, bool), AppError
     Ok((build_id, complete))
 }
 
-/// Reads up to 1 MiB of the file from `offset`; a missing file reads as empty.
-async fn read_from(path: &std::path::Path, offset: u64) -> Result<Vec<u8>, AppError> {
-    let mut file = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(AppError::Internal(format!("reading {path:?}: {e}"))),
-    };
-    file.seek(std::io::SeekFrom::Start(offset))
+/// Reads up to 1 MiB of the log from `offset`; a missing log reads as empty.
+async fn read_from(state: &AppState, id: &BuildId, offset: u64) -> Result<Vec<u8>, AppError> {
+    let chunk = state
+        .logs
+        .read_at(id, offset, 1 << 20)
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    let mut buf = Vec::new();
-    file.take(1 << 20)
-        .read_to_end(&mut buf)
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(buf)
+    Ok(chunk.bytes)
 }
 
 /// The log from `offset`.
@@ -70,7 +53,7 @@ pub async fn read(
     Query(query): Query<LogQuery>,
 ) -> Result<Response, AppError> {
     let (build_id, complete) = checked(&state, &id).await?;
-    let bytes = read_from(&log_path(&state, &build_id), query.offset).await?;
+    let bytes = read_from(&state, &build_id, query.offset).await?;
     let next = query.offset + bytes.len() as u64;
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
@@ -93,11 +76,10 @@ pub async fn stream(
     Query(query): Query<LogQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let (build_id, _) = checked(&state, &id).await?;
-    let path = log_path(&state, &build_id);
     let start = Follow {
         state,
         id,
-        path,
+        build_id,
         offset: query.offset,
         done: false,
     };
@@ -106,7 +88,9 @@ pub async fn stream(
             return None;
         }
         loop {
-            let chunk = read_from(&f.path, f.offset).await.unwrap_or_default();
+            let chunk = read_from(&f.state, &f.build_id, f.offset)
+                .await
+                .unwrap_or_default();
             if !chunk.is_empty() {
                 f.offset += chunk.len() as u64;
                 let event = Event::default()
@@ -128,12 +112,20 @@ pub async fn stream(
                 .filter(|r| r["buildComplete"].as_bool() == Some(true));
             if let Some(record) = status {
                 // Read once more: the runner may have written its last lines just before finishing.
-                if !read_from(&f.path, f.offset).await.unwrap_or_default().is_empty() {
+                if !read_from(&f.state, &f.build_id, f.offset)
+                    .await
+                    .unwrap_or_default()
+                    .is_empty()
+                {
                     continue;
                 }
                 f.done = true;
                 let status = record["buildStatus"].as_str().unwrap_or("UNKNOWN").to_owned();
                 return Some((Ok(Event::default().event("end").data(status)), f));
+            }
+            if !f.state.follow {
+                // A buffered response cannot wait: end it; the client asks again.
+                return None;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -144,7 +136,7 @@ pub async fn stream(
 struct Follow {
     state: AppState,
     id: String,
-    path: PathBuf,
+    build_id: BuildId,
     offset: u64,
     done: bool,
 }

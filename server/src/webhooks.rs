@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use kiln_shared::trigger::Headers;
 use kiln_shared::usecases::UseCaseError;
 use kiln_shared::usecases::webhook::Delivery;
-use serde_json::json;
 
 use crate::AppState;
 use crate::error::AppError;
@@ -26,10 +25,9 @@ pub async fn receive(
         .iter()
         .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)));
     let headers = Headers::from_pairs(pairs);
-    let secrets = state.secrets.clone();
     let delivery = state
         .services
-        .accept_webhook(&project, &headers, &body, |r| secrets(r), state.now())
+        .accept_webhook(&project, &headers, &body, state.secrets.as_ref(), state.now())
         .await
         .map_err(|err| match err {
             UseCaseError::InvalidInput(m) => {
@@ -37,27 +35,20 @@ pub async fn receive(
             }
             other => AppError::Internal(other.to_string()),
         })?;
-    Ok(match delivery {
+    match &delivery {
         Delivery::Accepted {
             build_ids,
             redelivery,
         } => {
-            state.wake.notify_one();
+            state.queued.queued(build_ids).await;
             tracing::info!(project = %project, builds = ?build_ids, redelivery, "delivery accepted");
-            (
-                StatusCode::ACCEPTED,
-                Json(json!({"buildIds": build_ids, "redelivery": redelivery})),
-            )
-                .into_response()
-        }
-        Delivery::Ignored { reason } => {
-            (StatusCode::OK, Json(json!({"ignored": true, "reason": reason}))).into_response()
         }
         Delivery::Unauthenticated { reason } => {
             tracing::warn!(project = %project, reason = %reason, "delivery refused: bad signature");
-            return Err(AppError::http(StatusCode::UNAUTHORIZED, reason));
         }
-        Delivery::Malformed { message } => return Err(AppError::http(StatusCode::BAD_REQUEST, message)),
-        Delivery::UnknownProject { reason } => return Err(AppError::http(StatusCode::NOT_FOUND, reason)),
-    })
+        Delivery::Ignored { .. } | Delivery::Malformed { .. } | Delivery::UnknownProject { .. } => {}
+    }
+    let (status, body) = delivery.response();
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Ok((status, Json(body)).into_response())
 }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use kiln_server::{AppState, app, local_secrets, system_clock};
+use kiln_server::{AppState, SyncSecrets, app, local_secrets, system_clock};
+use kiln_shared::adapters::local::LogDir;
 use kiln_shared::adapters::local::launcher::ProcessLauncher;
 use kiln_shared::adapters::local::sqlite::SqliteStore;
 use kiln_shared::build::{AccountContext, BuildId};
@@ -148,23 +149,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let wake = Arc::new(tokio::sync::Notify::new());
     let state = AppState {
         services: services.clone(),
-        feed: store.clone(),
-        logs_dir: data.logs(),
+        feed: Some(store.clone()),
+        logs: Arc::new(LogDir::new(data.logs())),
+        data_dir: Some(data.root().to_path_buf()),
         credentials,
         base_url: args.base_url.clone().unwrap_or_else(|| format!("http://{addr}")),
         clock: system_clock(),
-        secrets: local_secrets(),
-        wake: Arc::new(tokio::sync::Notify::new()),
+        secrets: Arc::new(SyncSecrets(local_secrets())),
+        queued: wake.clone(),
+        session_key: None,
+        follow: true,
     };
     let clock = state.clock.clone();
-    tokio::spawn(background(
-        services.clone(),
-        clock.clone(),
-        state.wake.clone(),
-        args.paused,
-    ));
+    tokio::spawn(background(services.clone(), clock.clone(), wake, args.paused));
     tokio::spawn(scheduler(services, store.clone(), clock));
     let mut forwarder = kiln_server::forwarder::Forwarder::new(store.clone(), local_secrets());
     tokio::spawn(async move {

@@ -1,9 +1,12 @@
-//! What every Kiln Lambda function shares: structured JSON logs for CloudWatch, and (as the functions arrive)
-//! the wiring of the use cases to the AWS adapters from the environment the template sets.
+//! What every Kiln Lambda function shares: structured JSON logs for CloudWatch ([`init_tracing`]), the dispatch
+//! message a function sends when it queues a build ([`dispatch`]), and webhook secrets from SSM and Secrets
+//! Manager cached across invocations ([`secrets`]).
 
-mod dispatch_message;
+pub mod dispatch;
+pub mod secrets;
 
-pub use dispatch_message::{DispatchMessage, MessageError, send_dispatch};
+pub use dispatch::{DispatchMessage, DispatchSender};
+pub use secrets::CachedWebhookSecrets;
 
 use kiln_shared::build::Timestamp;
 

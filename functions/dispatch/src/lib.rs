@@ -10,10 +10,10 @@
 //!   comes back after the queue's visibility timeout and ends in the DLQ after `maxReceiveCount` receives.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use kiln_lambda::{DispatchMessage, MessageError};
+use kiln_lambda::DispatchMessage;
 use kiln_shared::adapters::aws::SqsQueue;
 use kiln_shared::adapters::aws::sqs::QueueError;
-use kiln_shared::build::Timestamp;
+use kiln_shared::build::{BuildId, Timestamp};
 use kiln_shared::usecases::dispatch_one::DispatchOutcome;
 use kiln_shared::usecases::{Services, UseCaseError};
 
@@ -43,8 +43,10 @@ pub enum Handled {
 pub enum DispatchError {
     #[error("message {message_id:?} has no receipt handle; SQS always sends one")]
     NoReceiptHandle { message_id: String },
-    #[error(transparent)]
-    Message(#[from] MessageError),
+    #[error(
+        "message body {body:?} is not {{\"buildId\": \"<project>:<uuid>\"}}: {reason}; send exactly that JSON object"
+    )]
+    Malformed { body: String, reason: String },
     #[error(transparent)]
     UseCase(#[from] UseCaseError),
     #[error("could not delay the message: {0}")]
@@ -97,12 +99,8 @@ pub async fn handle_message(
     message: &SqsMessage,
     now: Timestamp,
 ) -> Result<Handled, DispatchError> {
-    let body = message.body.as_deref().unwrap_or_default();
-    let request = DispatchMessage::parse(body)?;
-    let outcome = dispatcher
-        .services
-        .dispatch_build(request.build_id.as_str(), now)
-        .await?;
+    let build_id = parse_body(message.body.as_deref().unwrap_or_default())?;
+    let outcome = dispatcher.services.dispatch_build(build_id.as_str(), now).await?;
     let DispatchOutcome::Waiting { deadline, .. } = outcome else {
         return Ok(Handled::Done(outcome));
     };
@@ -115,6 +113,16 @@ pub async fn handle_message(
     let seconds = retry_delay(receive_count(message), now.whole_seconds_until(deadline));
     dispatcher.queue.retry_later(handle, seconds).await?;
     Ok(Handled::Delayed { seconds })
+}
+
+/// The build id of a dispatch message body.
+pub fn parse_body(body: &str) -> Result<BuildId, DispatchError> {
+    let malformed = |reason: String| DispatchError::Malformed {
+        body: body.chars().take(200).collect(),
+        reason,
+    };
+    let message: DispatchMessage = serde_json::from_str(body).map_err(|e| malformed(e.to_string()))?;
+    BuildId::parse(&message.build_id).map_err(|e| malformed(e.to_string()))
 }
 
 /// `ApproximateReceiveCount` of a message (1 when absent).
@@ -136,6 +144,16 @@ mod tests {
         let delays: Vec<u32> = (1..=8).map(|n| retry_delay(n, far)).collect();
         assert_eq!(delays, vec![15, 30, 60, 120, 240, 480, 600, 600]);
         assert_eq!(retry_delay(u32::MAX, far), 600);
+    }
+
+    #[test]
+    fn only_the_exact_dispatch_message_names_a_build() {
+        let id = parse_body(r#"{"buildId":"web:8745a7a9-c340-456a-9166-edf953571bff"}"#).expect("valid");
+        assert_eq!(id.as_str(), "web:8745a7a9-c340-456a-9166-edf953571bff");
+        for body in ["not json", "{}", r#"{"buildId": "web"}"#, r#"{"buildId": 7}"#] {
+            let err = parse_body(body).expect_err(body);
+            assert!(err.to_string().contains("buildId"), "{err}");
+        }
     }
 
     #[test]

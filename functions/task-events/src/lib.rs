@@ -9,10 +9,8 @@
 //! EventBridge's asynchronous invocation retries the event (handling it twice is harmless).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use kiln_lambda::send_dispatch;
-use kiln_shared::adapters::aws::SqsQueue;
+use kiln_lambda::DispatchSender;
 use kiln_shared::adapters::aws::ecs::BUILD_ID_VARIABLE;
-use kiln_shared::adapters::aws::sqs::QueueError;
 use kiln_shared::build::{BuildId, StatusType, Timestamp};
 use kiln_shared::usecases::task_stopped::{StopCode, StoppedTask};
 use kiln_shared::usecases::{Services, UseCaseError};
@@ -25,7 +23,7 @@ pub const DETAIL_TYPE: &str = "ECS Task State Change";
 #[derive(Clone)]
 pub struct TaskEvents {
     pub services: Services,
-    pub dispatch_queue: SqsQueue,
+    pub dispatch: DispatchSender,
 }
 
 /// What one event did.
@@ -52,8 +50,8 @@ pub enum TaskEventError {
     Detail(serde_json::Error),
     #[error(transparent)]
     UseCase(#[from] UseCaseError),
-    #[error("could not send a dispatch message: {0}")]
-    Queue(#[from] QueueError),
+    #[error("could not send the dispatch message of build {0:?}; see the log for the queue's answer")]
+    Nudge(String),
 }
 
 /// The members of an "ECS Task State Change" detail this function reads.
@@ -167,8 +165,9 @@ async fn nudge(f: &TaskEvents, id: &str, nudged: &mut Vec<String>) -> Result<(),
     if nudged.iter().any(|n| n == id) {
         return Ok(());
     }
-    let build_id = BuildId::parse(id).map_err(|e| UseCaseError::Corrupt(e.to_string()))?;
-    send_dispatch(&f.dispatch_queue, &build_id).await?;
+    if !f.dispatch.send(&[id.to_owned()]).await.is_empty() {
+        return Err(TaskEventError::Nudge(id.to_owned()));
+    }
     nudged.push(id.to_owned());
     Ok(())
 }

@@ -136,10 +136,15 @@ pub async fn page(
     let r = &build.record;
     let complete = r["buildComplete"].as_bool() == Some(true);
     let build_id = BuildId::parse(&id).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
-    let path = crate::logs::log_path(&state, &build_id);
-    let first = read_page(&path, LogQuery { offset: 0, line: 1 }, PAGE_BYTES, complete)
-        .await
-        .map_err(|e| ConsoleError::Internal(format!("reading the log: {e}")))?;
+    let first = read_page(
+        state.logs.as_ref(),
+        &build_id,
+        LogQuery { offset: 0, line: 1 },
+        PAGE_BYTES,
+        complete,
+    )
+    .await
+    .map_err(|e| ConsoleError::Internal(e.to_string()))?;
     let more = if first.at_end {
         String::new()
     } else {
@@ -230,6 +235,7 @@ pub async fn retry(
         ));
     }
     let started = state.services.retry_build(&id, None, state.now()).await?;
+    state.announce_queued(&started.record).await;
     Ok(Redirect::to(&format!("/console/builds/{}", pct(s(&started.record, "id")))).into_response())
 }
 

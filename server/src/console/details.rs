@@ -134,7 +134,7 @@ fn trigger_details(r: &Value) -> String {
 
 /// The local file behind an artifact location, if it is in the data dir's object store.
 fn artifact_file(state: &AppState, location: &str) -> Option<std::path::PathBuf> {
-    let data = state.logs_dir.parent()?;
+    let data = state.data_dir.as_deref()?;
     let key = location
         .strip_prefix("arn:aws:s3:::")
         .or_else(|| location.strip_prefix("s3://"))

@@ -1,10 +1,11 @@
 //! The build log for the console as rendered HTML: `GET /console/builds/{id}/log?offset=&line=` returns one
 //! page (complete lines only, up to 512 KiB) as JSON `{html, next, line, complete}` so huge logs load on demand,
 //! and `GET /console/builds/{id}/log/stream?offset=&line=` follows the log live as server-sent events
-//! (`lines` with the same JSON, then `end` with the build status), polling the file every 200 ms.
+//! (`lines` with the same JSON, then `end` with the build status), polling the log every 200 ms; without
+//! [`AppState::follow`] (a buffered Lambda response) it answers at once, with the rest of the log once the build
+//! has ended. The log comes from [`AppState::logs`].
 
 use std::convert::Infallible;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::Json;
@@ -12,9 +13,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use kiln_shared::build::BuildId;
+use kiln_shared::ports::logs::{LogChunk, LogReadError, LogReader};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::ConsoleError;
 use super::ansi::lines_to_html;
@@ -49,30 +50,16 @@ pub struct LogPage {
     pub at_end: bool,
 }
 
-/// Reads up to `limit` bytes from `offset` and renders the complete lines; `complete` (the build has ended)
-/// renders a trailing partial line too.
+/// Reads up to `limit` bytes of build `id`'s log from `offset` and renders the complete lines; `complete` (the
+/// build has ended) renders a trailing partial line too.
 pub async fn read_page(
-    path: &std::path::Path,
+    logs: &dyn LogReader,
+    id: &BuildId,
     q: LogQuery,
     limit: u64,
     complete: bool,
-) -> std::io::Result<LogPage> {
-    let mut file = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(LogPage {
-                html: String::new(),
-                next: q.offset,
-                line: q.line,
-                at_end: true,
-            });
-        }
-        Err(e) => return Err(e),
-    };
-    let size = file.metadata().await?.len();
-    file.seek(std::io::SeekFrom::Start(q.offset)).await?;
-    let mut buf = Vec::new();
-    file.take(limit).read_to_end(&mut buf).await?;
+) -> Result<LogPage, LogReadError> {
+    let LogChunk { bytes: buf, size } = logs.read_at(id, q.offset, limit).await?;
     let whole = q.offset + buf.len() as u64 >= size;
     let cut = match memchr_last_newline(&buf) {
         Some(i) => i + 1,
@@ -108,7 +95,7 @@ fn page_json(page: &LogPage, complete: bool) -> Value {
     json!({"html": page.html, "next": page.next, "line": page.line, "atEnd": page.at_end, "complete": complete})
 }
 
-async fn located(state: &AppState, id: &str) -> Result<(PathBuf, bool), ConsoleError> {
+async fn located(state: &AppState, id: &str) -> Result<(BuildId, bool), ConsoleError> {
     let build_id = BuildId::parse(id).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
     let stored = state
         .services
@@ -117,7 +104,7 @@ async fn located(state: &AppState, id: &str) -> Result<(PathBuf, bool), ConsoleE
         .await?
         .ok_or_else(|| ConsoleError::NotFound(format!("build {id:?} cannot be found")))?;
     let complete = stored.record["buildComplete"].as_bool() == Some(true);
-    Ok((crate::logs::log_path(state, &build_id), complete))
+    Ok((build_id, complete))
 }
 
 /// Query of the page endpoint: where to start, and optionally where to stop or to read the end instead.
@@ -142,14 +129,15 @@ pub async fn fragment(
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Value>, ConsoleError> {
-    let (path, complete) = located(&state, &id).await?;
-    let io = |e: std::io::Error| ConsoleError::Internal(format!("reading the log: {e}"));
+    let (build_id, complete) = located(&state, &id).await?;
+    let logs = state.logs.as_ref();
+    let io = |e: LogReadError| ConsoleError::Internal(e.to_string());
     let from = LogQuery {
         offset: q.offset,
         line: q.line,
     };
     let at = if q.tail {
-        tail_start(&path, from).await.map_err(io)?
+        tail_start(logs, &build_id, from).await.map_err(io)?
     } else {
         from
     };
@@ -157,58 +145,57 @@ pub async fn fragment(
         Some(until) => until.saturating_sub(at.offset).min(PAGE_BYTES),
         None => PAGE_BYTES,
     };
-    let page = read_page(&path, at, limit, complete).await.map_err(io)?;
+    let page = read_page(logs, &build_id, at, limit, complete)
+        .await
+        .map_err(io)?;
     let mut body = page_json(&page, complete);
     body["start"] = json!(at.offset);
     body["startLine"] = json!(at.line);
     Ok(Json(body))
 }
 
-/// The first line start at most [`PAGE_BYTES`] before the end of the file (never before `from`), and its number.
-pub async fn tail_start(path: &std::path::Path, from: LogQuery) -> std::io::Result<LogQuery> {
-    let mut file = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(from),
-        Err(e) => return Err(e),
-    };
-    let size = file.metadata().await?.len();
+/// The first line start at most [`PAGE_BYTES`] before the end of the log (never before `from`), and its number.
+pub async fn tail_start(
+    logs: &dyn LogReader,
+    id: &BuildId,
+    from: LogQuery,
+) -> Result<LogQuery, LogReadError> {
+    const CHUNK: u64 = 1 << 20;
+    let size = logs.read_at(id, from.offset, 0).await?.size;
     let target = size.saturating_sub(PAGE_BYTES).max(from.offset);
     if target == from.offset {
         return Ok(from);
     }
     // Count lines from `from` to `target`, remembering the last line start at or before `target`.
-    file.seek(std::io::SeekFrom::Start(from.offset)).await?;
     let mut at = from;
     let mut pos = from.offset;
-    let mut buf = vec![0u8; 1 << 20];
     while pos < target {
-        let want = usize::try_from((target - pos).min(buf.len() as u64)).unwrap_or(buf.len());
-        let n = file.read(&mut buf[..want]).await?;
-        if n == 0 {
+        let buf = logs.read_at(id, pos, (target - pos).min(CHUNK)).await?.bytes;
+        if buf.is_empty() {
             break;
         }
-        for i in memchr::memchr_iter(b'\n', &buf[..n]) {
+        for i in memchr::memchr_iter(b'\n', &buf) {
             at = LogQuery {
                 offset: pos + i as u64 + 1,
                 line: at.line + 1,
             };
         }
-        pos += n as u64;
+        pos += buf.len() as u64;
     }
     // Move on to the first line start after `target`, so the tail fits in one page.
     while at.offset < target {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
+        let buf = logs.read_at(id, pos, CHUNK).await?.bytes;
+        if buf.is_empty() {
             break;
         }
-        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+        if let Some(i) = memchr::memchr(b'\n', &buf) {
             at = LogQuery {
                 offset: pos + i as u64 + 1,
                 line: at.line + 1,
             };
             break;
         }
-        pos += n as u64;
+        pos += buf.len() as u64;
     }
     Ok(at)
 }
@@ -216,7 +203,7 @@ pub async fn tail_start(path: &std::path::Path, from: LogQuery) -> std::io::Resu
 struct Follow {
     state: AppState,
     id: String,
-    path: PathBuf,
+    build_id: BuildId,
     at: LogQuery,
     done: bool,
 }
@@ -227,11 +214,11 @@ pub async fn stream(
     Path(id): Path<String>,
     Query(q): Query<LogQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ConsoleError> {
-    let (path, _) = located(&state, &id).await?;
+    let (build_id, _) = located(&state, &id).await?;
     let start = Follow {
         state,
         id,
-        path,
+        build_id,
         at: q,
         done: false,
     };
@@ -250,9 +237,20 @@ pub async fn stream(
                 .flatten()
                 .map(|b| b.record)
                 .filter(|r| r["buildComplete"].as_bool() == Some(true));
-            let page = read_page(&f.path, f.at, PAGE_BYTES, complete.is_some())
-                .await
-                .ok();
+            if !f.state.follow && complete.is_none() {
+                // A buffered response cannot wait for lines: answer with nothing until the build has ended (the
+                // browser's EventSource asks again from the same offset, so no line is sent twice).
+                return None;
+            }
+            let page = read_page(
+                f.state.logs.as_ref(),
+                &f.build_id,
+                f.at,
+                PAGE_BYTES,
+                complete.is_some(),
+            )
+            .await
+            .ok();
             if let Some(page) = page.filter(|p| !p.html.is_empty()) {
                 f.at = LogQuery {
                     offset: page.next,
@@ -278,6 +276,18 @@ pub async fn stream(
 mod tests {
     use super::*;
 
+    use kiln_shared::adapters::local::LogDir;
+
+    /// A logs directory holding one build's log with `text`.
+    fn log_with(text: &str) -> (tempfile::TempDir, LogDir, BuildId) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let logs = LogDir::new(dir.path());
+        let id = BuildId::parse("web:0b0e7a9c-6c1c-4c3a-9a57-1d2e3f405162").expect("id");
+        std::fs::create_dir_all(dir.path().join("web")).expect("mkdir");
+        std::fs::write(logs.path(&id), text).expect("write");
+        (dir, logs, id)
+    }
+
     fn run<T>(f: impl std::future::Future<Output = T>) -> T {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -288,30 +298,26 @@ mod tests {
 
     #[test]
     fn pages_end_at_line_boundaries_and_carry_the_next_line_number() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("b.log");
-        std::fs::write(&path, "one\ntwo\nthr").expect("write");
-        let first = run(read_page(&path, LogQuery { offset: 0, line: 1 }, 6, false)).expect("page");
+        let (_dir, logs, id) = log_with("one\ntwo\nthr");
+        let first = run(read_page(&logs, &id, LogQuery { offset: 0, line: 1 }, 6, false)).expect("page");
         assert_eq!((first.next, first.line, first.at_end), (4, 2, false));
         assert!(first.html.contains("id=\"L1\""));
-        let second = run(read_page(&path, LogQuery { offset: 4, line: 2 }, 100, false)).expect("page");
+        let second = run(read_page(&logs, &id, LogQuery { offset: 4, line: 2 }, 100, false)).expect("page");
         assert_eq!(
             (second.next, second.line),
             (8, 3),
             "the partial last line waits while running"
         );
-        let last = run(read_page(&path, LogQuery { offset: 8, line: 3 }, 100, true)).expect("page");
+        let last = run(read_page(&logs, &id, LogQuery { offset: 8, line: 3 }, 100, true)).expect("page");
         assert_eq!((last.next, last.line, last.at_end), (11, 4, true));
         assert!(last.html.contains("<code>thr</code>"), "{}", last.html);
     }
 
     #[test]
     fn the_tail_starts_at_a_line_start_with_its_number_counted() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("b.log");
         let text: String = (1..=200_000).map(|i| format!("line {i}\n")).collect();
-        std::fs::write(&path, &text).expect("write");
-        let start = run(tail_start(&path, LogQuery { offset: 0, line: 1 })).expect("tail");
+        let (_dir, logs, id) = log_with(&text);
+        let start = run(tail_start(&logs, &id, LogQuery { offset: 0, line: 1 })).expect("tail");
         assert!(text.len() as u64 - start.offset <= PAGE_BYTES);
         let first = text[usize::try_from(start.offset).expect("fits")..]
             .lines()
@@ -323,7 +329,8 @@ mod tests {
             "the number matches the line"
         );
         let small = run(tail_start(
-            &path,
+            &logs,
+            &id,
             LogQuery {
                 offset: text.len() as u64 - 10,
                 line: 7,

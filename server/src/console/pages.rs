@@ -248,9 +248,13 @@ async fn last_cursor(feed: &dyn crate::NoticeFeed) -> Result<u64, ConsoleError> 
 /// `GET /console/events`: the latest notices, newest first.
 pub async fn events(State(state): State<AppState>) -> Result<Html<String>, ConsoleError> {
     // The feed reads forwards only: find the last cursor in O(log n) probes, then read the last 200 from there.
-    let last = last_cursor(state.feed.as_ref()).await?;
-    let recent = state
-        .feed
+    let Some(feed) = &state.feed else {
+        return Err(ConsoleError::NotFound(
+            "this deployment keeps no notice feed; notices go to the notice topic and queue".into(),
+        ));
+    };
+    let last = last_cursor(feed.as_ref()).await?;
+    let recent = feed
         .after(last.saturating_sub(EVENTS_SHOWN as u64), EVENTS_SHOWN)
         .await?;
     let mut rows = String::new();
@@ -320,6 +324,7 @@ pub async fn start(
         ..Origin::default()
     };
     let started = state.services.start_build(input, origin, state.now()).await?;
+    state.announce_queued(&started.record).await;
     let id = s(&started.record, "id");
     Ok(Redirect::to(&format!("/console/builds/{}", pct(id))).into_response())
 }

@@ -34,11 +34,13 @@ impl Session {
 }
 
 fn key(state: &AppState) -> Vec<u8> {
-    // With credentials the key derives from the secret (sessions survive restarts); else it is per process.
+    // With credentials the key derives from the secret (sessions survive restarts); else it is the configured
+    // key (shared by every instance of a function), else per process.
     static RANDOM: OnceLock<Vec<u8>> = OnceLock::new();
-    match &state.credentials {
-        Some(c) => mac_bytes(c.secret_access_key().as_bytes(), "kiln console session key"),
-        None => RANDOM
+    match (&state.credentials, &state.session_key) {
+        (Some(c), _) => mac_bytes(c.secret_access_key().as_bytes(), "kiln console session key"),
+        (None, Some(key)) => mac_bytes(key, "kiln console session key"),
+        (None, None) => RANDOM
             .get_or_init(|| {
                 let mut k = uuid::Uuid::new_v4().as_bytes().to_vec();
                 k.extend_from_slice(uuid::Uuid::new_v4().as_bytes());

@@ -155,7 +155,7 @@ fn missing_reference() -> ErrorKind {
 }
 
 /// Splits a Secrets Manager reference. An ARN's first seven colon-separated fields are the secret id.
-pub(crate) fn secret_ref(text: &str) -> Result<SecretRef, String> {
+pub fn secret_ref(text: &str) -> Result<SecretRef, String> {
     let fields: Vec<&str> = text.split(':').collect();
     let id_fields = if text.starts_with("arn:") { 7 } else { 1 };
     if fields.len() < id_fields {

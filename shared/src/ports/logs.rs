@@ -19,3 +19,37 @@ pub trait LogSink: Send + Sync {
     /// Flushes everything and closes the log; returns where it can be read (a path or an object location).
     fn finish(&self) -> BoxFuture<'_, Result<String, LogSinkError>>;
 }
+
+/// Why a build's log could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum LogReadError {
+    #[error("reading the log of {build}: {source}")]
+    Io { build: String, source: std::io::Error },
+    #[error("reading the log of {build}: {message}")]
+    Backend {
+        build: String,
+        message: String,
+        retryable: bool,
+    },
+}
+
+/// A slice of a build's log and the log's size when it was read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogChunk {
+    /// The bytes from the requested offset (empty at or past the end, or when there is no log yet).
+    pub bytes: Vec<u8>,
+    /// The whole log's size in bytes (0 when there is no log yet).
+    pub size: u64,
+}
+
+/// Reads a build's log back by byte range (a file locally, the log object in S3 on AWS), so the API and the
+/// console page through logs of any size.
+pub trait LogReader: Send + Sync {
+    /// Up to `max` bytes of build `id`'s log from `offset`; a log that does not exist (yet) reads as empty.
+    fn read_at<'a>(
+        &'a self,
+        id: &'a crate::build::BuildId,
+        offset: u64,
+        max: u64,
+    ) -> BoxFuture<'a, Result<LogChunk, LogReadError>>;
+}

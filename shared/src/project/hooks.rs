@@ -11,7 +11,7 @@ use crate::trigger::filter::FilterGroups;
 /// Where a secret lives. Exactly one member is given: `{env: NAME}`, `{file: path}`, `{parameter: /ssm/name}`,
 /// `{secretsManager: name-or-arn}`, or `{value: "..."}` — the last only when the config file sets
 /// `allowInlineSecrets: true` (local development).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub enum SecretRef {
     /// An environment variable of the Kiln process.

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::start::{EnvVar, Origin, StartBuildInput};
+use super::start::{EnvVar, Origin, StartBuildInput, Started};
 use super::{Services, UseCaseError};
 use crate::build::{Timestamp, TriggerDetails, TriggerProvider};
 use crate::project::Schedule as ProjectSchedule;
@@ -20,6 +20,19 @@ pub struct Fire {
     pub at: String,
     /// The build it started (or had started, for a repeat).
     pub build_id: Option<String>,
+}
+
+/// One fire of a named schedule, wherever the schedule lives (a project's `schedules` locally, an EventBridge
+/// Scheduler schedule on AWS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledFire {
+    pub project: String,
+    /// The schedule's name, part of the idempotency key.
+    pub schedule: String,
+    /// The fire time (the scheduled time, not the time the fire arrived).
+    pub at: DateTime<Utc>,
+    pub source_version: Option<String>,
+    pub environment_variables_override: Vec<EnvVar>,
 }
 
 /// What a scheduler tick did.
@@ -102,12 +115,10 @@ impl Services {
         at: DateTime<Utc>,
         now: Timestamp,
     ) -> Result<String, UseCaseError> {
-        let key = format!("schedule:{project}:{}:{}", spec.name, at.to_rfc3339());
-        let mut trigger = TriggerDetails::new(TriggerProvider::Schedule);
-        trigger.schedule_name = Some(spec.name.clone());
-        trigger.delivery_id = Some(key.clone());
-        let input = StartBuildInput {
-            project_name: project.to_owned(),
+        let fire = ScheduledFire {
+            project: project.to_owned(),
+            schedule: spec.name.clone(),
+            at,
             source_version: spec.source_version.clone(),
             environment_variables_override: spec
                 .environment_variables_override
@@ -118,15 +129,39 @@ impl Services {
                     var_type: v.variable_type.as_str().to_owned(),
                 })
                 .collect(),
+        };
+        let started = self.start_scheduled(fire, now).await?;
+        Ok(started.record["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Starts the build of one fire, idempotently on (project, schedule, fire time): a second call for the same
+    /// fire returns the first build with `existing` set.
+    pub async fn start_scheduled(
+        &self,
+        fire: ScheduledFire,
+        now: Timestamp,
+    ) -> Result<Started, UseCaseError> {
+        let key = format!(
+            "schedule:{}:{}:{}",
+            fire.project,
+            fire.schedule,
+            fire.at.to_rfc3339()
+        );
+        let mut trigger = TriggerDetails::new(TriggerProvider::Schedule);
+        trigger.schedule_name = Some(fire.schedule.clone());
+        trigger.delivery_id = Some(key.clone());
+        let input = StartBuildInput {
+            project_name: fire.project,
+            source_version: fire.source_version,
+            environment_variables_override: fire.environment_variables_override,
             ..StartBuildInput::default()
         };
         let origin = Origin {
-            initiator: Some(format!("kiln-schedule/{}", spec.name)),
+            initiator: Some(format!("kiln-schedule/{}", fire.schedule)),
             trigger: Some(trigger),
             key: Some(key),
             webhook_env: Vec::new(),
         };
-        let started = self.start_build(input, origin, now).await?;
-        Ok(started.record["id"].as_str().unwrap_or_default().to_owned())
+        self.start_build(input, origin, now).await
     }
 }

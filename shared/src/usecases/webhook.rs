@@ -2,11 +2,12 @@
 //! payload, match the project's filter groups and fork policy, then create the build — idempotently on the
 //! delivery id, with trigger details and the `CODEBUILD_WEBHOOK_*` variables.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::start::{Origin, StartBuildInput};
 use super::{Services, UseCaseError};
 use crate::build::{Timestamp, TriggerDetails, TriggerProvider};
+use crate::ports::BoxFuture;
 use crate::project::{ForkPullRequests, SecretRef};
 use crate::trigger::{
     FilterDecision, FilterGroups, Headers, Outcome, Provider, TriggerEvent, WebhookSecret, initiator,
@@ -29,6 +30,30 @@ pub enum Delivery {
     Malformed { message: String },
     /// No such project, or it has no webhook: HTTP 404.
     UnknownProject { reason: String },
+}
+
+impl Delivery {
+    /// The HTTP answer every edge gives (the local server and the `webhook` function alike): the status code
+    /// and the JSON body.
+    pub fn response(&self) -> (u16, Value) {
+        match self {
+            Delivery::Accepted {
+                build_ids,
+                redelivery,
+            } => (202, json!({"buildIds": build_ids, "redelivery": redelivery})),
+            Delivery::Ignored { reason } => (200, json!({"ignored": true, "reason": reason})),
+            Delivery::Unauthenticated { reason } => (401, json!({"message": reason})),
+            Delivery::Malformed { message } => (400, json!({"message": message})),
+            Delivery::UnknownProject { reason } => (404, json!({"message": reason})),
+        }
+    }
+}
+
+/// Resolves a project's webhook secret reference (the edge knows where secrets live: files and the environment
+/// locally, SSM and Secrets Manager on AWS); the error is a message naming the reference, never a value.
+pub trait WebhookSecrets: Send + Sync {
+    /// The secret `reference` names.
+    fn secret<'a>(&'a self, reference: &'a SecretRef) -> BoxFuture<'a, Result<String, String>>;
 }
 
 fn provider(provider: Provider) -> TriggerProvider {
@@ -58,14 +83,14 @@ pub fn trigger_details(event: &TriggerEvent) -> TriggerDetails {
 }
 
 impl Services {
-    /// Handles one delivery to project `name`'s webhook. `resolve` turns the project's secret reference into
-    /// the secret (the edge knows where secrets live).
+    /// Handles one delivery to project `name`'s webhook. `secrets` turns the project's secret reference into
+    /// the secret.
     pub async fn accept_webhook(
         &self,
         name: &str,
         headers: &Headers,
         body: &[u8],
-        resolve: impl Fn(&SecretRef) -> Result<String, String>,
+        secrets: &dyn WebhookSecrets,
         now: Timestamp,
     ) -> Result<Delivery, UseCaseError> {
         let Some(project) = self.projects.get_project(name).await? else {
@@ -82,7 +107,10 @@ impl Services {
             Some(reference) => {
                 let reference: SecretRef = serde_json::from_value(reference.clone())
                     .map_err(|e| UseCaseError::Corrupt(format!("webhook secret of {name:?}: {e}")))?;
-                let secret = resolve(&reference).map_err(UseCaseError::InvalidInput)?;
+                let secret = secrets
+                    .secret(&reference)
+                    .await
+                    .map_err(UseCaseError::InvalidInput)?;
                 parse_webhook(headers, body, &WebhookSecret::new(secret))
             }
             None => parse_unverified(headers, body),

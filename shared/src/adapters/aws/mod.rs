@@ -17,7 +17,7 @@ pub use config::AwsClients;
 pub use dynamodb::DynamoBuildStore;
 pub use ecs::{Capacity, EcsLauncher, EcsSettings, TaskRequest, TaskSize};
 pub use notifier::AwsNotifier;
-pub use s3::{S3LogSink, S3ObjectStore};
+pub use s3::{S3LogReader, S3LogSink, S3ObjectStore};
 pub use secrets::AwsSecretResolver;
 pub use settings::{AwsSettings, SettingsError};
 pub use sqs::SqsQueue;

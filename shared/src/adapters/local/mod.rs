@@ -12,9 +12,11 @@ pub mod sqlite_queue;
 #[cfg(test)]
 mod sqlite_tests;
 
+pub mod log_dir;
 pub mod log_file;
 pub mod object_store;
 pub mod secrets;
 
+pub use log_dir::LogDir;
 pub use log_file::FileLogSink;
 pub use secrets::{LocalSecrets, LocalSecretsError};

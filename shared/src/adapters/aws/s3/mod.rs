@@ -1,8 +1,10 @@
-//! S3 adapters: the object store (artifacts, cache archives, log objects) and the build-log sink.
+//! S3 adapters: the object store (artifacts, cache archives, log objects), the build-log sink and its reader.
 
+mod log_reader;
 mod log_sink;
 mod object_store;
 
+pub use log_reader::{S3LogReader, log_key};
 pub use log_sink::S3LogSink;
 pub use object_store::{DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, S3ObjectStore};
 

@@ -1,0 +1,73 @@
+//! The `api` function: the CodeBuild JSON 1.1 API (`POST /`), build logs and the web console — the very
+//! [`kiln_server::app`] router `kiln serve` runs — behind an API Gateway HTTP API with IAM authorisation, through
+//! lambda_http. API Gateway checks the SigV4 signature, so the router runs without credentials of its own.
+//!
+//! What differs from `kiln serve` is all in [`aws_state`]: logs are read from the S3 log objects, there is no
+//! notice feed (`/events` answers 404), a queued build gets a dispatch message instead of a wake-up, and log
+//! streams answer at once instead of following (a buffered Lambda response cannot stay open).
+
+use std::sync::Arc;
+
+use kiln_lambda::DispatchSender;
+use kiln_server::{AppState, OnQueued, system_clock};
+use kiln_shared::ports::BoxFuture;
+use kiln_shared::ports::logs::LogReader;
+use kiln_shared::usecases::Services;
+use kiln_shared::usecases::webhook::WebhookSecrets;
+use lambda_http::{Request, Response};
+use tower::ServiceExt;
+
+/// The prefix of log objects in `KILN_LOGS_BUCKET` (the runner writes `<prefix><project>/<uuid>.log`).
+pub const LOGS_PREFIX: &str = "";
+
+/// [`OnQueued`] on AWS: one dispatch message per queued build.
+pub struct SendDispatch(pub DispatchSender);
+
+impl OnQueued for SendDispatch {
+    fn queued<'a>(&'a self, build_ids: &'a [String]) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            // Failures are logged by the sender; the build stays QUEUED until the queued timeout.
+            self.0.send(build_ids).await;
+        })
+    }
+}
+
+/// What the router needs on AWS, beside the use cases.
+pub struct AwsParts {
+    /// Reads the S3 log objects.
+    pub logs: Arc<dyn LogReader>,
+    /// Sends dispatch messages.
+    pub dispatch: DispatchSender,
+    /// Resolves webhook secrets (deliveries normally go to the `webhook` function; this serves the same route).
+    pub secrets: Arc<dyn WebhookSecrets>,
+    /// The webhook function's URL, for CreateWebhook's `payloadUrl`.
+    pub webhook_url: String,
+    /// The console session key shared by every instance (`KILN_CONSOLE_SESSION_KEY`); `None` makes one per
+    /// instance, and a form posted to another instance then asks to reload.
+    pub session_key: Option<Vec<u8>>,
+}
+
+/// The router's state on AWS.
+pub fn aws_state(services: Services, parts: AwsParts) -> AppState {
+    AppState {
+        services,
+        feed: None,
+        logs: parts.logs,
+        data_dir: None,
+        credentials: None,
+        base_url: parts.webhook_url,
+        clock: system_clock(),
+        secrets: parts.secrets,
+        queued: Arc::new(SendDispatch(parts.dispatch)),
+        session_key: parts.session_key.map(Arc::from),
+        follow: false,
+    }
+}
+
+/// Answers one request through the router (what `lambda_http::run` does per event, minus the event decoding).
+pub async fn handle(router: &axum::Router, request: Request) -> Response<axum::body::Body> {
+    match router.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
