@@ -14,7 +14,7 @@ use crate::aws_support::{REGION, with_moto};
 const BUILD_ID: &str = "web:8745a7a9-c340-456a-9166-edf953571bff";
 
 /// One of moto's default subnets (their ids are random), through EC2's query API.
-async fn default_subnet(endpoint: &str) -> String {
+pub(crate) async fn default_subnet(endpoint: &str) -> String {
     let auth = format!(
         "AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/ec2/aws4_request, SignedHeaders=host, Signature=0"
     );
@@ -34,7 +34,7 @@ async fn default_subnet(endpoint: &str) -> String {
     body[start..end].to_owned()
 }
 
-async fn setup(clients: &AwsClients, endpoint: &str) -> EcsSettings {
+pub(crate) async fn setup(clients: &AwsClients, endpoint: &str) -> EcsSettings {
     clients
         .ecs
         .create_cluster()

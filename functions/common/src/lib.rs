@@ -8,6 +8,17 @@ pub mod secrets;
 pub use dispatch::{DispatchMessage, DispatchSender};
 pub use secrets::CachedWebhookSecrets;
 
+use kiln_shared::build::Timestamp;
+
+/// The wall clock as the use cases take it (they never read the clock themselves).
+pub fn now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    Timestamp::from_epoch_millis(millis)
+}
+
 /// Starts JSON tracing for a Lambda function: one object per event on stdout, level from `RUST_LOG`
 /// (default `info`), no ANSI colours and no timestamps (CloudWatch adds its own).
 pub fn init_tracing() {

@@ -168,6 +168,19 @@ pub struct QueueEntry {
     pub claimed: bool,
 }
 
+/// What [`DispatchQueue::claim_build`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The build now holds a slot.
+    Claimed(QueueEntry),
+    /// The build is not waiting: already claimed, finished, or not in the queue.
+    NotWaiting,
+    /// Its project is at its `concurrentBuildLimit`.
+    ProjectFull,
+    /// As many builds as the global limit allows are running.
+    GlobalFull,
+}
+
 /// The dispatch queue: QUEUED builds in arrival order, and the slots held by running ones.
 pub trait DispatchQueue: Send + Sync {
     /// Claims up to `max` waiting builds, oldest first, skipping projects at their limit and stopping at the
@@ -177,6 +190,14 @@ pub trait DispatchQueue: Send + Sync {
         limits: &'a Limits,
         max: usize,
     ) -> BoxFuture<'a, Result<Vec<QueueEntry>, StoreError>>;
+
+    /// Claims a slot for one waiting build, if the limits allow (the Lambda dispatcher, which is handed one
+    /// build id per queue message, uses this instead of [`DispatchQueue::claim`]).
+    fn claim_build<'a>(
+        &'a self,
+        build_id: &'a str,
+        limits: &'a Limits,
+    ) -> BoxFuture<'a, Result<ClaimOutcome, StoreError>>;
 
     /// Records the task that runs a claimed build.
     fn assign<'a>(&'a self, build_id: &'a str, task: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;

@@ -2,11 +2,11 @@
 //! expire builds past their queued timeout; end builds whose runner is gone (FAULT) or that ran past their
 //! build timeout (TIMED_OUT). Each is one step the server loop calls repeatedly and tests call directly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::{Change, Services, UseCaseError, decode};
-use crate::build::{FailureAction, PhaseContext, PhaseType, StatusType, Timestamp};
+use crate::build::{Build, FailureAction, PhaseContext, PhaseType, StatusType, Timestamp};
 use crate::ports::build_store::{BuildState, Limits, QueueEntry};
 
 /// What one dispatch step did.
@@ -33,23 +33,44 @@ fn minutes(n: u32) -> Duration {
     Duration::from_secs(u64::from(n) * 60)
 }
 
+/// When a waiting build times out: its start plus `queuedTimeoutInMinutes`.
+pub(super) fn queued_deadline(build: &Build) -> Timestamp {
+    build.start_time().plus(minutes(build.queued_timeout_in_minutes))
+}
+
+/// What launching a claimed build did.
+pub(super) enum Launch {
+    /// The runner runs as this task.
+    Started(String),
+    /// The build had ended while it waited (stopped or expired); its slot was given back.
+    Ended,
+    /// The runner could not be started; the build is now FAULT.
+    Failed,
+}
+
 impl Services {
     /// Limits from each queued project's `concurrentBuildLimit` and the global limit.
     async fn limits(&self, entries: &[QueueEntry]) -> Result<Limits, UseCaseError> {
+        self.limits_for(entries.iter().map(|e| e.project.as_str())).await
+    }
+
+    /// Limits for the named projects (each read once) and the global limit.
+    pub(super) async fn limits_for<'a>(
+        &self,
+        projects: impl Iterator<Item = &'a str>,
+    ) -> Result<Limits, UseCaseError> {
         let mut per_project = HashMap::new();
-        for entry in entries {
-            if per_project.contains_key(&entry.project) {
+        let mut seen = HashSet::new();
+        for name in projects {
+            if !seen.insert(name) {
                 continue;
             }
-            let project = self.projects.get_project(&entry.project).await?;
+            let project = self.projects.get_project(name).await?;
             let limit = project
                 .and_then(|p| p["concurrentBuildLimit"].as_i64())
                 .filter(|l| *l >= 0);
             if let Some(limit) = limit {
-                per_project.insert(
-                    entry.project.clone(),
-                    usize::try_from(limit).unwrap_or(usize::MAX),
-                );
+                per_project.insert(name.to_owned(), usize::try_from(limit).unwrap_or(usize::MAX));
             }
         }
         Ok(Limits {
@@ -61,33 +82,58 @@ impl Services {
 
     /// One dispatch step: expire builds past their queued timeout, then claim and launch what the limits allow.
     pub async fn dispatch_step(&self, now: Timestamp) -> Result<Dispatched, UseCaseError> {
-        let mut done = Dispatched::default();
         let entries = self.queue.entries().await?;
-        for entry in entries.iter().filter(|e| !e.claimed) {
-            let Some(stored) = self.builds.get(&entry.build_id).await? else {
-                continue;
-            };
-            let build = decode(&stored.record)?;
-            if now >= build.start_time().plus(minutes(build.queued_timeout_in_minutes)) {
-                let context = PhaseContext::new("", "Build timed out while waiting in the queue");
-                self.finish_early(&entry.build_id, StatusType::TimedOut, context, now)
-                    .await?;
-                done.expired.push(entry.build_id.clone());
-            }
-        }
+        let mut done = Dispatched {
+            expired: self.expire_entries(&entries, now).await?,
+            ..Dispatched::default()
+        };
         let limits = self.limits(&entries).await?;
         for entry in self.queue.claim(&limits, usize::MAX).await? {
-            if self.launch(&entry.build_id, now).await? {
-                done.launched.push(entry.build_id);
-            } else {
-                done.failed.push(entry.build_id);
+            match self.launch(&entry.build_id, now).await? {
+                Launch::Started(_) => done.launched.push(entry.build_id),
+                Launch::Ended | Launch::Failed => done.failed.push(entry.build_id),
             }
         }
         Ok(done)
     }
 
-    /// Moves a claimed build to PROVISIONING and starts its runner; `Ok(false)` if it could not be started.
-    async fn launch(&self, id: &str, now: Timestamp) -> Result<bool, UseCaseError> {
+    /// Ends every waiting build past its queued timeout (TIMED_OUT); returns their ids.
+    pub async fn expire_queued(&self, now: Timestamp) -> Result<Vec<String>, UseCaseError> {
+        let entries = self.queue.entries().await?;
+        self.expire_entries(&entries, now).await
+    }
+
+    async fn expire_entries(
+        &self,
+        entries: &[QueueEntry],
+        now: Timestamp,
+    ) -> Result<Vec<String>, UseCaseError> {
+        let mut expired = Vec::new();
+        for entry in entries.iter().filter(|e| !e.claimed) {
+            let Some(stored) = self.builds.get(&entry.build_id).await? else {
+                continue;
+            };
+            if stored.state != BuildState::Queued {
+                continue;
+            }
+            let build = decode(&stored.record)?;
+            if now >= queued_deadline(&build) {
+                self.expire(&entry.build_id, now).await?;
+                expired.push(entry.build_id.clone());
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Ends a waiting build TIMED_OUT with CodeBuild's queued-timeout reason.
+    pub(super) async fn expire(&self, id: &str, now: Timestamp) -> Result<(), UseCaseError> {
+        let context = PhaseContext::new("", "Build timed out while waiting in the queue");
+        self.finish_early(id, StatusType::TimedOut, context, now).await?;
+        Ok(())
+    }
+
+    /// Moves a claimed build to PROVISIONING and starts its runner.
+    pub(super) async fn launch(&self, id: &str, now: Timestamp) -> Result<Launch, UseCaseError> {
         let record = self
             .modify(id, now, |build, _| {
                 if build.current_phase() != PhaseType::Queued {
@@ -111,18 +157,18 @@ impl Services {
         if decode(&record)?.is_complete() {
             // Stopped or expired while waiting: the slot is free again.
             self.queue.release(id).await?;
-            return Ok(false);
+            return Ok(Launch::Ended);
         }
         match self.launcher.launch(id).await {
             Ok(task) => {
                 self.queue.assign(id, &task).await?;
                 tracing::info!(build_id = %id, task = %task, "runner launched");
-                Ok(true)
+                Ok(Launch::Started(task))
             }
             Err(err) => {
                 let context = PhaseContext::new("CLIENT_ERROR", format!("could not start the runner: {err}"));
                 self.finish_early(id, StatusType::Fault, context, now).await?;
-                Ok(false)
+                Ok(Launch::Failed)
             }
         }
     }
@@ -130,6 +176,17 @@ impl Services {
     /// One reconciliation pass over the builds holding a slot: a runner that is gone ends its build FAULT,
     /// a build past its timeout is killed and ends TIMED_OUT. Runs on start-up and every few seconds.
     pub async fn reconcile(&self, now: Timestamp) -> Result<Reconciled, UseCaseError> {
+        self.reconcile_with_grace(now, Duration::ZERO).await
+    }
+
+    /// [`Services::reconcile`] for a dispatcher that runs elsewhere (the Lambda reaper): a claimed build with
+    /// no task yet is left alone for `grace` after it was created or left the queue, since its dispatcher may
+    /// be between the claim and RunTask.
+    pub async fn reconcile_with_grace(
+        &self,
+        now: Timestamp,
+        grace: Duration,
+    ) -> Result<Reconciled, UseCaseError> {
         let mut done = Reconciled::default();
         for entry in self.queue.entries().await?.into_iter().filter(|e| e.claimed) {
             let Some(stored) = self.builds.get(&entry.build_id).await? else {
@@ -141,6 +198,10 @@ impl Services {
                 continue;
             }
             let build = decode(&stored.record)?;
+            let last_change = build.phases().last().map_or(build.start_time(), |p| p.start_time);
+            if entry.task.is_none() && now < last_change.plus(grace) {
+                continue;
+            }
             let alive = match &entry.task {
                 Some(task) => self.launcher.is_alive(task).await?,
                 None => false,

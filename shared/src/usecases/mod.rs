@@ -8,10 +8,12 @@
 pub mod apply_projects;
 pub mod codecommit;
 pub mod dispatch;
+pub mod dispatch_one;
 pub mod lifecycle;
 pub mod notices;
 pub mod schedules;
 pub mod start;
+pub mod task_stopped;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -157,3 +159,5 @@ impl Services {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_events;

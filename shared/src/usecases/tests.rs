@@ -64,14 +64,14 @@ pub(super) fn at(minutes: u64) -> Timestamp {
     Timestamp::from_epoch_millis(1_700_000_000_000).plus(Duration::from_secs(minutes * 60))
 }
 
-fn input() -> StartBuildInput {
+pub(super) fn input() -> StartBuildInput {
     StartBuildInput {
         project_name: "web".into(),
         ..StartBuildInput::default()
     }
 }
 
-fn status(f: &Fixture, id: &str) -> (String, String) {
+pub(super) fn status(f: &Fixture, id: &str) -> (String, String) {
     let record = f.store.get_sync(id).unwrap().unwrap().record;
     (
         record["buildStatus"].as_str().unwrap().to_owned(),
@@ -79,7 +79,7 @@ fn status(f: &Fixture, id: &str) -> (String, String) {
     )
 }
 
-fn id_of(record: &Value) -> String {
+pub(super) fn id_of(record: &Value) -> String {
     record["id"].as_str().unwrap().to_owned()
 }
 

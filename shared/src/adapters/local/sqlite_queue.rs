@@ -7,7 +7,7 @@ use rusqlite::params;
 
 use super::sqlite::{SqliteStore, backend};
 use crate::ports::BoxFuture;
-use crate::ports::build_store::{DispatchQueue, Limits, QueueEntry, StoreError};
+use crate::ports::build_store::{ClaimOutcome, DispatchQueue, Limits, QueueEntry, StoreError};
 
 impl SqliteStore {
     /// The synchronous body of [`DispatchQueue::claim`].
@@ -54,6 +54,37 @@ impl SqliteStore {
                 });
             }
             Ok(claimed)
+        })
+    }
+
+    /// The synchronous body of [`DispatchQueue::claim_build`].
+    pub fn claim_build_sync(&self, build_id: &str, limits: &Limits) -> Result<ClaimOutcome, StoreError> {
+        self.write(|tx| {
+            let entries = read_entries(tx)?;
+            let Some(entry) = entries.iter().find(|e| e.build_id == build_id) else {
+                return Ok(ClaimOutcome::NotWaiting);
+            };
+            if entry.claimed {
+                return Ok(ClaimOutcome::NotWaiting);
+            }
+            let running = entries.iter().filter(|e| e.claimed);
+            if running.clone().count() >= limits.global {
+                return Ok(ClaimOutcome::GlobalFull);
+            }
+            let in_project = running.filter(|e| e.project == entry.project).count();
+            if limits
+                .per_project
+                .get(&entry.project)
+                .is_some_and(|limit| in_project >= *limit)
+            {
+                return Ok(ClaimOutcome::ProjectFull);
+            }
+            tx.execute("UPDATE queue SET claimed = 1 WHERE build_id = ?1", [build_id])
+                .map_err(backend)?;
+            Ok(ClaimOutcome::Claimed(QueueEntry {
+                claimed: true,
+                ..entry.clone()
+            }))
         })
     }
 
@@ -108,6 +139,14 @@ impl DispatchQueue for SqliteStore {
         max: usize,
     ) -> BoxFuture<'a, Result<Vec<QueueEntry>, StoreError>> {
         Box::pin(async move { self.claim_sync(limits, max) })
+    }
+
+    fn claim_build<'a>(
+        &'a self,
+        build_id: &'a str,
+        limits: &'a Limits,
+    ) -> BoxFuture<'a, Result<ClaimOutcome, StoreError>> {
+        Box::pin(async move { self.claim_build_sync(build_id, limits) })
     }
 
     fn assign<'a>(&'a self, build_id: &'a str, task: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {

@@ -12,7 +12,7 @@ use super::items::{Item, KIND_ACTIVE, Row, build_key, n, row_from_item, s};
 use super::store::{TxFailure, running_key};
 use super::{DynamoBuildStore, INDEX_ACTIVE, backend};
 use crate::ports::BoxFuture;
-use crate::ports::build_store::{BuildState, DispatchQueue, Limits, QueueEntry, StoreError};
+use crate::ports::build_store::{BuildState, ClaimOutcome, DispatchQueue, Limits, QueueEntry, StoreError};
 
 /// What one claim attempt found.
 enum Claim {
@@ -87,6 +87,40 @@ impl DynamoBuildStore {
             }
         }
         Ok(claimed)
+    }
+
+    /// Claims one build by id: a consistent read, then the same claim transaction as the queue walk. A claim
+    /// that lost only to a concurrent transaction on the running counts is tried again (three times, then a
+    /// retryable error, so the caller retries the message rather than dropping it).
+    async fn claim_one(&self, build_id: &str, limits: &Limits) -> Result<ClaimOutcome, StoreError> {
+        for _ in 0..3 {
+            let Some(row) = self.get_row(build_id).await? else {
+                return Ok(ClaimOutcome::NotWaiting);
+            };
+            if !row.active || row.claimed || row.build.state != BuildState::Queued {
+                return Ok(ClaimOutcome::NotWaiting);
+            }
+            if limits.global == 0 {
+                return Ok(ClaimOutcome::GlobalFull);
+            }
+            match self.try_claim(&row, limits).await? {
+                Claim::Won => {
+                    return Ok(ClaimOutcome::Claimed(QueueEntry {
+                        build_id: row.build.id,
+                        project: row.build.project,
+                        task: row.task,
+                        claimed: true,
+                    }));
+                }
+                Claim::ProjectFull => return Ok(ClaimOutcome::ProjectFull),
+                Claim::GlobalFull => return Ok(ClaimOutcome::GlobalFull),
+                Claim::Lost => {}
+            }
+        }
+        Err(StoreError::Backend {
+            message: format!("claiming build {build_id:?} kept conflicting with other writers; try again"),
+            retryable: true,
+        })
     }
 
     async fn try_claim(&self, row: &Row, limits: &Limits) -> Result<Claim, StoreError> {
@@ -208,6 +242,14 @@ impl DispatchQueue for DynamoBuildStore {
         max: usize,
     ) -> BoxFuture<'a, Result<Vec<QueueEntry>, StoreError>> {
         Box::pin(self.claim_entries(limits, max))
+    }
+
+    fn claim_build<'a>(
+        &'a self,
+        build_id: &'a str,
+        limits: &'a Limits,
+    ) -> BoxFuture<'a, Result<ClaimOutcome, StoreError>> {
+        Box::pin(self.claim_one(build_id, limits))
     }
 
     fn assign<'a>(&'a self, build_id: &'a str, task: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
