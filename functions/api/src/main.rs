@@ -1,0 +1,32 @@
+//! The `api` function's entry point: settings, clients and the router once per instance, then lambda_http
+//! turns each HTTP API event into a request for the router.
+
+use std::sync::Arc;
+
+use kiln_fn_api::{AwsParts, aws_state};
+use kiln_lambda::{CachedWebhookSecrets, Wiring};
+use kiln_shared::adapters::aws::S3LogReader;
+use lambda_http::Error;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    kiln_lambda::init_tracing();
+    let wiring = Wiring::from_env().await?;
+    let logs = S3LogReader::new(
+        wiring.clients.s3.clone(),
+        wiring.settings.logs_bucket()?,
+        kiln_fn_api::LOGS_PREFIX,
+    );
+    let parts = AwsParts {
+        logs: Arc::new(logs),
+        dispatch: wiring.dispatch_sender()?,
+        secrets: Arc::new(CachedWebhookSecrets::new(wiring.clients.clone())),
+        webhook_url: std::env::var("KILN_WEBHOOK_URL").unwrap_or_default(),
+        session_key: std::env::var("KILN_CONSOLE_SESSION_KEY")
+            .ok()
+            .filter(|k| !k.is_empty())
+            .map(String::into_bytes),
+    };
+    let router = kiln_server::app(aws_state(wiring.services, parts));
+    lambda_http::run(router).await
+}

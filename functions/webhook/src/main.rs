@@ -1,0 +1,24 @@
+//! The `webhook` function's entry point: settings, clients and the use cases once per instance, then one
+//! delivery per event.
+
+use std::sync::Arc;
+
+use kiln_fn_webhook::{Webhook, handle};
+use kiln_lambda::{CachedWebhookSecrets, Wiring};
+use lambda_http::{Error, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    kiln_lambda::init_tracing();
+    let wiring = Wiring::from_env().await?;
+    let webhook = Arc::new(Webhook {
+        secrets: Arc::new(CachedWebhookSecrets::new(wiring.clients.clone())),
+        dispatch: wiring.dispatch_sender()?,
+        services: wiring.services,
+    });
+    lambda_http::run(service_fn(move |request| {
+        let webhook = webhook.clone();
+        async move { Ok::<_, Error>(handle(&webhook, request).await) }
+    }))
+    .await
+}

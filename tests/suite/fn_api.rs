@@ -1,0 +1,184 @@
+//! The `api` function against moto: the `kiln serve` router behind lambda_http, driven with API Gateway HTTP API
+//! events (IAM-authorised, as the template deploys it). StartBuild stores the build in DynamoDB and sends its
+//! dispatch message; BatchGetBuilds and ListProjects read DynamoDB; a build's log and its console page are read
+//! from the log object in S3; the notice feed does not exist on AWS.
+
+use std::sync::Arc;
+
+use http_body_util::BodyExt;
+use kiln_fn_api::{AwsParts, aws_state, handle};
+use kiln_lambda::CachedWebhookSecrets;
+use kiln_shared::adapters::aws::S3LogReader;
+use kiln_shared::adapters::aws::s3::log_key;
+use kiln_shared::build::BuildId;
+use kiln_shared::ports::build_store::BuildStore;
+use serde_json::{Value, json};
+
+use crate::aws_support::with_moto;
+use crate::fn_box::{FnBox, LOGS_BUCKET};
+
+fn router(fns: &FnBox) -> axum::Router {
+    let parts = AwsParts {
+        logs: Arc::new(S3LogReader::new(fns.clients.s3.clone(), LOGS_BUCKET, "")),
+        dispatch: fns.dispatch.clone(),
+        secrets: Arc::new(CachedWebhookSecrets::new(fns.clients.clone())),
+        webhook_url: "https://abcdefgh.lambda-url.us-east-1.on.aws/".into(),
+        session_key: Some(b"a key every instance shares".to_vec()),
+    };
+    kiln_server::app(aws_state(fns.services.clone(), parts))
+}
+
+/// An HTTP API (payload 2.0) event with the IAM authoriser's context, as API Gateway sends it after checking
+/// the caller's SigV4 signature.
+fn http_api_event(method: &str, path: &str, query: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let mut all: serde_json::Map<String, Value> =
+        headers.iter().map(|(n, v)| ((*n).to_owned(), json!(v))).collect();
+    all.insert(
+        "host".into(),
+        json!("q1w2e3r4t5.execute-api.us-east-1.amazonaws.com"),
+    );
+    all.insert(
+        "authorization".into(),
+        json!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=0f1e2d"),
+    );
+    all.insert("x-amz-date".into(), json!("20261124T210000Z"));
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": all,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "q1w2e3r4t5",
+            "authorizer": {"iam": {
+                "accessKey": "AKIDEXAMPLE", "accountId": "123456789012", "callerId": "AIDAEXAMPLE",
+                "principalOrgId": null, "userArn": "arn:aws:iam::123456789012:user/dev", "userId": "AIDAEXAMPLE"
+            }},
+            "domainName": "q1w2e3r4t5.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "q1w2e3r4t5",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7",
+                     "userAgent": "aws-cli/2.17.0"},
+            "requestId": "Lx2yZjJYIAMEV9Q=",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "24/Nov/2026:21:00:00 +0000",
+            "timeEpoch": 1795467600000_u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+    .to_string()
+}
+
+/// Sends one event through the router; returns the status, the headers and the body text.
+async fn send(router: &axum::Router, event: &str) -> (u16, axum::http::HeaderMap, String) {
+    let request = lambda_http::request::from_str(event).expect("lambda_http reads the event");
+    let response = handle(router, request).await;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.expect("the body").to_bytes();
+    (status, headers, String::from_utf8(bytes.to_vec()).expect("UTF-8"))
+}
+
+async fn call(router: &axum::Router, operation: &str, input: Value) -> (u16, Value) {
+    let target = format!("CodeBuild_20161006.{operation}");
+    let headers = [
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", target.as_str()),
+    ];
+    let event = http_api_event("POST", "/", "", &headers, &input.to_string());
+    let (status, _, body) = send(router, &event).await;
+    (status, serde_json::from_str(&body).expect("a JSON answer"))
+}
+
+#[test]
+fn start_build_batch_get_builds_and_list_projects_run_through_a_lambda_http_request() {
+    with_moto(|clients, _| async move {
+        let fns = FnBox::new(clients).await;
+        fns.put_project("web", json!(null)).await;
+        let router = router(&fns);
+
+        let (status, listed) = call(&router, "ListProjects", json!({})).await;
+        assert_eq!(status, 200, "{listed}");
+        assert_eq!(listed["projects"], json!(["web"]));
+
+        let (status, started) = call(
+            &router,
+            "StartBuild",
+            json!({"projectName": "web", "sourceVersion": "main"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{started}");
+        let id = started["build"]["id"].as_str().expect("a build id").to_owned();
+        let stored = fns
+            .store
+            .get(&id)
+            .await
+            .expect("get")
+            .expect("the build is in DynamoDB");
+        assert_eq!(stored.record["sourceVersion"], "main");
+        assert_eq!(fns.dispatch_messages().await, vec![json!({"buildId": id})]);
+
+        let missing = "web:00000000-0000-4000-8000-000000000000";
+        let (status, got) = call(&router, "BatchGetBuilds", json!({"ids": [id, missing]})).await;
+        assert_eq!(status, 200, "{got}");
+        assert_eq!(got["builds"][0]["id"], id.as_str());
+        assert_eq!(got["builds"][0]["currentPhase"], "QUEUED");
+        assert_eq!(got["buildsNotFound"], json!([missing]));
+
+        let (status, refused) = call(&router, "StartBuild", json!({"projectName": "nowhere"})).await;
+        assert_eq!(
+            (status, refused["__type"].as_str()),
+            (400, Some("ResourceNotFoundException"))
+        );
+        assert!(fns.dispatch_messages().await.is_empty());
+    });
+}
+
+#[test]
+fn a_builds_log_and_its_console_page_are_read_from_the_log_object_in_s3() {
+    with_moto(|clients, _| async move {
+        let fns = FnBox::new(clients).await;
+        fns.put_project("web", json!(null)).await;
+        let router = router(&fns);
+        let (_, started) = call(&router, "StartBuild", json!({"projectName": "web"})).await;
+        let id = started["build"]["id"].as_str().expect("a build id").to_owned();
+        let key = log_key("", &BuildId::parse(&id).expect("an id"));
+        fns.clients
+            .s3
+            .put_object()
+            .bucket(LOGS_BUCKET)
+            .key(&key)
+            .body(b"line one\n<b>line two</b>\n".to_vec().into())
+            .send()
+            .await
+            .expect("moto stores the log");
+
+        let path = format!("/builds/{id}/logs");
+        let (status, headers, text) = send(&router, &http_api_event("GET", &path, "", &[], "")).await;
+        assert_eq!(status, 200);
+        assert_eq!(text, "line one\n<b>line two</b>\n");
+        assert_eq!(headers["x-kiln-next-offset"], "25");
+        let (_, headers, rest) = send(&router, &http_api_event("GET", &path, "offset=9", &[], "")).await;
+        assert_eq!(rest, "<b>line two</b>\n");
+        assert_eq!(headers["x-kiln-next-offset"], "25");
+        let (_, _, past) = send(&router, &http_api_event("GET", &path, "offset=100", &[], "")).await;
+        assert_eq!(past, "", "past the end reads as empty");
+
+        let page = format!("/console/builds/{id}");
+        let (status, _, html) = send(
+            &router,
+            &http_api_event("GET", &page, "", &[("accept", "text/html")], ""),
+        )
+        .await;
+        assert_eq!(status, 200, "{html}");
+        assert!(
+            html.contains("&lt;b&gt;line two&lt;/b&gt;"),
+            "the log line, escaped: {html}"
+        );
+
+        let (status, _, _) = send(&router, &http_api_event("GET", "/events", "", &[], "")).await;
+        assert_eq!(status, 404, "no notice feed on AWS");
+    });
+}
