@@ -386,7 +386,7 @@ mod tests {
             assert_eq!(sh(&dest, "git log --format=%H -1"), *expected);
             // The same revision fetched the slow way (what a remote URL takes).
             let fetched = tempfile::tempdir().unwrap();
-            let fetched = fetch(&url, version, 1, &fetched.path().join("src"))
+            let fetched = fetch(&url, version, 1, &[], &fetched.path().join("src"))
                 .await
                 .unwrap();
             assert_eq!(fetched.resolved_version.as_ref(), Some(expected), "{version:?}");

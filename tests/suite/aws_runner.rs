@@ -277,6 +277,14 @@ fn a_dispatched_build_runs_in_its_task_and_leaves_record_log_artifact_and_notice
         let record = aws.record(&id).await;
         assert_eq!(record["buildStatus"], "SUCCEEDED", "{record:#}");
         assert_eq!(record["resolvedSourceVersion"], repo.head.as_str());
+        // The task's compute at Fargate list prices: at least the one-minute minimum of a 2 vCPU / 4 GB task.
+        let cost = &record["estimatedCost"];
+        assert_eq!(cost["currency"], "USD", "{record:#}");
+        assert!(cost["amount"].as_f64().is_some_and(|a| a >= 0.0013), "{cost}");
+        assert!(
+            cost["basis"].as_str().is_some_and(|b| b.contains("2 vCPU/4 GB")),
+            "{cost}"
+        );
         let phases: Vec<(&str, &str)> = record["phases"]
             .as_array()
             .expect("phases")

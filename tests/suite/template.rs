@@ -878,6 +878,8 @@ fn every_function_policy_grants_exactly_what_its_function_calls() {
             "WebhookFunction",
             &[
                 "sqs:SendMessage",
+                "sqs:SendMessage",
+                "sns:Publish",
                 "ssm:GetParameter",
                 "secretsmanager:GetSecretValue",
             ],
@@ -886,6 +888,8 @@ fn every_function_policy_grants_exactly_what_its_function_calls() {
             "ApiFunction",
             &[
                 "sqs:SendMessage",
+                "sqs:SendMessage",
+                "sns:Publish",
                 "s3:GetObject",
                 "ecs:StopTask",
                 "scheduler:CreateSchedule",
@@ -895,7 +899,10 @@ fn every_function_policy_grants_exactly_what_its_function_calls() {
                 "iam:PassRole",
             ],
         ),
-        ("ScheduleFunction", &["sqs:SendMessage"]),
+        (
+            "ScheduleFunction",
+            &["sqs:SendMessage", "sqs:SendMessage", "sns:Publish"],
+        ),
         (
             "DispatchFunction",
             &[
@@ -906,6 +913,8 @@ fn every_function_policy_grants_exactly_what_its_function_calls() {
                 "ecs:RunTask",
                 "ecs:TagResource",
                 "iam:PassRole",
+                "sqs:SendMessage",
+                "sns:Publish",
             ],
         ),
         ("TaskEventsFunction", &["sqs:SendMessage", "sns:Publish"]),
@@ -918,7 +927,10 @@ fn every_function_policy_grants_exactly_what_its_function_calls() {
                 "sns:Publish",
             ],
         ),
-        ("CodeCommitFunction", &["sqs:SendMessage"]),
+        (
+            "CodeCommitFunction",
+            &["sqs:SendMessage", "sqs:SendMessage", "sns:Publish"],
+        ),
     ];
     for (function, extra) in expected {
         let statements = function_actions(&t, function);

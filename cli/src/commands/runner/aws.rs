@@ -27,6 +27,9 @@ use super::build::{
     build_request, cancel_on_sigterm, finish, guard_fork_secrets, now, packaging, spawn_recorder,
 };
 use super::fetch::fetch_source;
+use kiln_shared::adapters::aws::ecs::{Capacity, TaskSize};
+use kiln_shared::build::EstimatedCost;
+use kiln_shared::build::cost::{self, TaskUsage};
 
 /// Runs build `build_id` in AWS mode; see the module docs.
 pub async fn run_build(build_id: &str) -> anyhow::Result<ExitCode> {
@@ -46,6 +49,7 @@ pub async fn run_build(build_id: &str) -> anyhow::Result<ExitCode> {
             clients: &clients,
             services: &services,
             id: &id,
+            started: std::time::Instant::now(),
         };
         if let Err(err) = task.run(&stored.record, stored.number, work.path(), stop).await {
             tracing::error!(build_id = %id, error = format!("{err:#}"), "the runner failed");
@@ -73,6 +77,8 @@ struct Task<'a> {
     clients: &'a AwsClients,
     services: &'a Services,
     id: &'a BuildId,
+    /// When the runner started, for the cost estimate.
+    started: std::time::Instant,
 }
 
 impl Task<'_> {
@@ -142,14 +148,32 @@ impl Task<'_> {
         let recorder = spawn_recorder(self.services.clone(), self.id.to_string(), received);
         let result = kiln_runner::run(request, ports, Some(events), stop).await;
         let finalizing = recorder.await.ok().flatten();
-        finish(
-            self.services,
-            self.id,
-            &result,
-            finalizing,
-            serde_json::Map::new(),
-        )
-        .await
+        let mut members = serde_json::Map::new();
+        members.insert(
+            "estimatedCost".into(),
+            json!(self.estimated_cost(record, self.started.elapsed())),
+        );
+        finish(self.services, self.id, &result, finalizing, members).await
+    }
+
+    /// What this task costs at Fargate list prices: its size from the build's compute type, its capacity from
+    /// the settings, this machine's architecture, and the runner's time so far (the image pull is not seen
+    /// from inside the task, so the estimate is a little low).
+    fn estimated_cost(&self, record: &Value, elapsed: std::time::Duration) -> EstimatedCost {
+        let compute = record["environment"]["computeType"]
+            .as_str()
+            .unwrap_or("BUILD_GENERAL1_SMALL");
+        let size = TaskSize::for_compute_type(compute).unwrap_or(TaskSize {
+            cpu: 2048,
+            memory_mib: 4096,
+        });
+        cost::estimate(TaskUsage {
+            arm64: cfg!(target_arch = "aarch64"),
+            spot: matches!(self.settings.capacity, Capacity::Spot { .. }),
+            vcpu: f64::from(size.cpu) / 1024.0,
+            memory_gib: f64::from(size.memory_mib) / 1024.0,
+            seconds: elapsed.as_secs(),
+        })
     }
 
     /// Fetches the source, within the build timeout and until SIGTERM; a failure ends the build (FAILED, or
