@@ -9,7 +9,6 @@ use std::process::{Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use kiln_shared::adapters::aws::settings::log_key;
 use kiln_shared::adapters::aws::{AwsClients, AwsSettings, DynamoBuildStore};
 use kiln_shared::build::{BuildId, Timestamp};
@@ -21,7 +20,7 @@ use kiln_shared::usecases::start::{Origin, StartBuildInput};
 use kiln_tests::kiln::{GitRepo, kiln_bin};
 use serde_json::{Value, json};
 
-use crate::aws_support::{REGION, create_bucket, create_queue, with_moto};
+use crate::aws_support::{REGION, create_bucket, create_queue, topic_with_subscriber, with_moto};
 
 const TABLE: &str = "kiln-builds";
 const ARTIFACTS: &str = "kiln-artifacts";
@@ -61,38 +60,7 @@ async fn deploy(clients: AwsClients, endpoint: &str) -> Deployment {
         create_bucket(&clients, bucket).await;
     }
     let notices = create_queue(&clients, "kiln-notices").await;
-    let subscriber = create_queue(&clients, "topic-subscriber").await;
-    let topic = clients
-        .sns
-        .create_topic()
-        .name("kiln-notices")
-        .send()
-        .await
-        .expect("create topic")
-        .topic_arn()
-        .expect("a topic arn")
-        .to_owned();
-    let subscriber_arn = clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&subscriber)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .expect("a queue arn")
-        .clone();
-    clients
-        .sns
-        .subscribe()
-        .topic_arn(&topic)
-        .protocol("sqs")
-        .endpoint(subscriber_arn)
-        .send()
-        .await
-        .expect("subscribe");
+    let (topic, subscriber) = topic_with_subscriber(&clients, "kiln-notices").await;
     // What the runner task definition sets, plus what ECS and the test add.
     let env: Vec<(String, String)> = [
         ("KILN_TABLE", TABLE),
@@ -245,7 +213,7 @@ impl Deployment {
 }
 
 /// The final state-change notices among `events` (SNS envelopes unwrapped).
-fn final_notices(events: &[Value], id: &str) -> Vec<String> {
+pub(crate) fn final_notices(events: &[Value], id: &str) -> Vec<String> {
     events
         .iter()
         .map(|e| match e["Message"].as_str() {

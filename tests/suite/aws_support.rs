@@ -51,3 +51,40 @@ pub async fn create_queue(clients: &AwsClients, name: &str) -> String {
         .expect("a queue url")
         .to_owned()
 }
+
+/// Creates an SNS topic and an SQS queue subscribed to it; returns the topic ARN and the queue URL.
+pub async fn topic_with_subscriber(clients: &AwsClients, name: &str) -> (String, String) {
+    let subscriber = create_queue(clients, &format!("{name}-subscriber")).await;
+    let topic = clients
+        .sns
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .expect("create topic")
+        .topic_arn()
+        .expect("a topic arn")
+        .to_owned();
+    let subscriber_arn = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&subscriber)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .expect("a queue arn")
+        .clone();
+    clients
+        .sns
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(subscriber_arn)
+        .send()
+        .await
+        .expect("subscribe");
+    (topic, subscriber)
+}

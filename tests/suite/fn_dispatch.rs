@@ -11,7 +11,7 @@ use crate::aws_support::with_moto;
 use crate::fn_support::{drain, now, project, record, stack, start};
 
 /// The Lambda SQS event for received messages, in the documented shape.
-fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
+pub(crate) fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
     let records: Vec<_> = messages
         .iter()
         .map(|m| {

@@ -12,7 +12,13 @@ use crate::aws_support::with_moto;
 use crate::fn_support::{Stack, drain, now, project, record, stack, start};
 
 /// An EventBridge "ECS Task State Change" event for a STOPPED runner task.
-fn stopped_event(task: &str, build_id: &str, stop_code: &str, reason: &str, container: Value) -> Value {
+pub(crate) fn stopped_event(
+    task: &str,
+    build_id: &str,
+    stop_code: &str,
+    reason: &str,
+    container: Value,
+) -> Value {
     let uuid = build_id.rsplit(':').next().unwrap_or_default();
     json!({
         "version": "0",

@@ -2,6 +2,7 @@
 
 mod aws_dynamodb;
 mod aws_ecs;
+mod aws_in_a_box;
 mod aws_notify;
 mod aws_projects;
 mod aws_runner;

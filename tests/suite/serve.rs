@@ -41,7 +41,7 @@ fn fixtures() -> PathBuf {
 }
 
 /// A GitHub fixture with its commit ids pointed at `head`, so the build can check it out from the test repo.
-fn github_fixture(name: &str, head: &str) -> Vec<u8> {
+pub(crate) fn github_fixture(name: &str, head: &str) -> Vec<u8> {
     let text = std::fs::read_to_string(fixtures().join("webhooks/github").join(name)).expect("fixture");
     let mut payload: Value = serde_json::from_str(&text).expect("fixture is JSON");
     if payload.get("after").is_some() {
