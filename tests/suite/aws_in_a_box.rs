@@ -24,7 +24,9 @@ use kiln_tests::kiln::{GitRepo, kiln_bin};
 use serde_json::{Value, json};
 
 use crate::aws_runner::final_notices;
-use crate::aws_support::{REGION, create_bucket, create_queue, topic_with_subscriber, with_moto};
+use crate::aws_support::{
+    REGION, create_bucket, create_queue, drain_json, s3_object, topic_with_subscriber, with_moto,
+};
 use crate::fn_box::function_url_event;
 use crate::fn_dispatch::sqs_event;
 use crate::fn_task_events::stopped_event;
@@ -274,16 +276,7 @@ impl Deployment {
     }
 
     async fn object(&self, bucket: &str, key: &str) -> Vec<u8> {
-        let object = self
-            .clients
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("s3://{bucket}/{key} exists: {e:?}"));
-        object.body.collect().await.expect("read the body").to_vec()
+        s3_object(&self.clients, bucket, key).await
     }
 
     /// The final statuses announced for `id` on the notice queue and through the topic (both drained).
@@ -295,32 +288,7 @@ impl Deployment {
 
     /// Every message body on a queue, deleted as read.
     async fn drain(&self, url: &str) -> Vec<Value> {
-        let mut bodies = Vec::new();
-        loop {
-            let received = self
-                .clients
-                .sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receive");
-            if received.messages().is_empty() {
-                return bodies;
-            }
-            for message in received.messages() {
-                bodies.push(serde_json::from_str(message.body().unwrap_or_default()).expect("a JSON body"));
-                self.clients
-                    .sqs
-                    .delete_message()
-                    .queue_url(url)
-                    .receipt_handle(message.receipt_handle().unwrap_or_default())
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-        }
+        drain_json(&self.clients, url).await
     }
 }
 

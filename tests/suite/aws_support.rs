@@ -88,3 +88,45 @@ pub async fn topic_with_subscriber(clients: &AwsClients, name: &str) -> (String,
         .expect("subscribe");
     (topic, subscriber)
 }
+
+/// An S3 object's bytes; panics naming the object when it is missing.
+pub async fn s3_object(clients: &AwsClients, bucket: &str, key: &str) -> Vec<u8> {
+    let object = clients
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("s3://{bucket}/{key} exists: {e:?}"));
+    object.body.collect().await.expect("read the body").to_vec()
+}
+
+/// Every message body on a queue as JSON, each message deleted once read.
+pub async fn drain_json(clients: &AwsClients, url: &str) -> Vec<serde_json::Value> {
+    let mut bodies = Vec::new();
+    loop {
+        let received = clients
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        if received.messages().is_empty() {
+            return bodies;
+        }
+        for message in received.messages() {
+            bodies.push(serde_json::from_str(message.body().unwrap_or_default()).expect("a JSON body"));
+            clients
+                .sqs
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete");
+        }
+    }
+}

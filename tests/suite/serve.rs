@@ -2,7 +2,6 @@
 //! refused signatures, the CodeBuild API through boto3 (open and SigV4-protected), stop and retry, the
 //! concurrency limit, and a `kill -9` in the middle of a burst.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use kiln_tests::kiln::{GitRepo, TestKiln};
@@ -22,27 +21,14 @@ artifacts:
 ";
 
 /// The fixtures dir: `KILN_FIXTURES`, else the nearest `shared/fixtures` above this crate.
-fn fixtures() -> PathBuf {
-    if let Some(dir) = std::env::var_os("KILN_FIXTURES") {
-        return PathBuf::from(dir);
-    }
-    let mut dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    while let Some(d) = dir {
-        let candidate = d.join("shared").join("fixtures");
-        if candidate.join("README.md").is_file() && candidate.join("webhooks").is_dir() {
-            return candidate;
-        }
-        dir = d.parent().map(PathBuf::from);
-    }
-    panic!(
-        "no shared/fixtures above {}; set KILN_FIXTURES",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
-
 /// A GitHub fixture with its commit ids pointed at `head`, so the build can check it out from the test repo.
 pub(crate) fn github_fixture(name: &str, head: &str) -> Vec<u8> {
-    let text = std::fs::read_to_string(fixtures().join("webhooks/github").join(name)).expect("fixture");
+    let text = std::fs::read_to_string(
+        kiln_tests::paths::fixtures_dir()
+            .join("webhooks/github")
+            .join(name),
+    )
+    .expect("fixture");
     let mut payload: Value = serde_json::from_str(&text).expect("fixture is JSON");
     if payload.get("after").is_some() {
         payload["after"] = json!(head);

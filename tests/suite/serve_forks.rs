@@ -2,35 +2,17 @@
 //! its Parameter Store variable; a fork's build gets no secrets (its build fails naming the policy) unless the
 //! project sets `forkPullRequests.secrets: true`.
 
-use std::path::PathBuf;
-
 use kiln_tests::kiln::{GitRepo, TestKiln};
 use serde_json::{Value, json};
 
 const SECRET: &str = "fork-test-secret";
 
-fn fixtures() -> PathBuf {
-    if let Some(dir) = std::env::var_os("KILN_FIXTURES") {
-        return PathBuf::from(dir);
-    }
-    let mut dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    while let Some(d) = dir {
-        let candidate = d.join("shared").join("fixtures");
-        if candidate.join("README.md").is_file() && candidate.join("webhooks").is_dir() {
-            return candidate;
-        }
-        dir = d.parent().map(PathBuf::from);
-    }
-    panic!(
-        "no shared/fixtures above {}; set KILN_FIXTURES",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
-
 /// GitHub's `pull_request.opened` fixture at `head`, from a fork when `fork` is set.
 fn pull_request(head: &str, fork: bool) -> Vec<u8> {
-    let text = std::fs::read_to_string(fixtures().join("webhooks/github/pull_request.opened.json"))
-        .expect("test setup");
+    let text = std::fs::read_to_string(
+        kiln_tests::paths::fixtures_dir().join("webhooks/github/pull_request.opened.json"),
+    )
+    .expect("test setup");
     let mut payload: Value = serde_json::from_str(&text).expect("test setup");
     payload["pull_request"]["head"]["sha"] = json!(head);
     if fork {
