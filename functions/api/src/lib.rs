@@ -17,9 +17,6 @@ use kiln_shared::usecases::webhook::WebhookSecrets;
 use lambda_http::{Request, Response};
 use tower::ServiceExt;
 
-/// The prefix of log objects in `KILN_LOGS_BUCKET` (the runner writes `<prefix><project>/<uuid>.log`).
-pub const LOGS_PREFIX: &str = "";
-
 /// [`OnQueued`] on AWS: one dispatch message per queued build.
 pub struct SendDispatch(pub DispatchSender);
 

@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let logs = S3LogReader::new(
         wiring.clients.s3.clone(),
         wiring.settings.logs_bucket()?,
-        kiln_fn_api::LOGS_PREFIX,
+        kiln_shared::adapters::aws::s3::LOG_PREFIX,
     );
     let parts = AwsParts {
         logs: Arc::new(logs),

@@ -316,9 +316,10 @@ impl TaskLauncher for NoCluster {
     }
 }
 
-/// The key of a build's log object in the logs bucket: `<project>/<uuid>.log`.
+/// The key of a build's log object in the logs bucket: `<project>/<uuid>.log` ([`super::s3::log_key`] under
+/// [`super::s3::LOG_PREFIX`], so the runner writes where the `api` function reads).
 pub fn log_key(id: &BuildId) -> String {
-    format!("{}/{}.log", id.project(), id.uuid())
+    super::s3::log_key(super::s3::LOG_PREFIX, id)
 }
 
 fn need<'a>(

@@ -7,6 +7,9 @@ use crate::build::BuildId;
 use crate::ports::BoxFuture;
 use crate::ports::logs::{LogChunk, LogReadError, LogReader};
 
+/// The prefix of build logs in the stack's logs bucket: the runner writes there and the `api` function reads.
+pub const LOG_PREFIX: &str = "";
+
 /// The key of build `id`'s log object under `prefix` (empty or ending in `/`): `<prefix><project>/<uuid>.log`,
 /// the layout of the local logs directory.
 pub fn log_key(prefix: &str, id: &BuildId) -> String {

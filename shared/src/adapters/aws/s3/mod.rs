@@ -4,7 +4,7 @@ mod log_reader;
 mod log_sink;
 mod object_store;
 
-pub use log_reader::{S3LogReader, log_key};
+pub use log_reader::{LOG_PREFIX, S3LogReader, log_key};
 pub use log_sink::S3LogSink;
 pub use object_store::{DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, S3ObjectStore};
 
