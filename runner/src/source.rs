@@ -206,12 +206,13 @@ fn local_git_dir(url: &str) -> Option<PathBuf> {
 /// Checks `version` of the local repository at `git_dir` out into `dest`, borrowing its objects instead of
 /// copying them. `Ok(None)` when the revision does not resolve there (the fetch path then reports it).
 ///
-/// Two git processes: `rev-parse` in the source repository, and `read-tree` in `dest`. The repository at
-/// `dest` is laid out by hand while the first runs (what `git init` writes, less its sample hooks), with a
-/// detached HEAD at the commit, and `read-tree -u --reset HEAD` fills the index and the work tree: the same
-/// result as `git checkout --detach`, without the lock files, reflog and ref clean-up a checkout writes. On
-/// the benchmark machine each file created costs about half a millisecond, and `git init` plus `git checkout`
-/// took four times as long as this.
+/// Two git processes: `rev-parse` in the source repository resolves the revision to its commit, and
+/// `read-tree -u --reset` fills the index and the work tree of a repository laid out by hand at `dest` (what
+/// `git init` writes, less its sample hooks), whose HEAD is then the commit, detached: the result of
+/// `git checkout --detach`, without the lock files, reflog and ref clean-up a checkout writes (on the
+/// benchmark machine each file created costs up to half a millisecond). A full object id (what a webhook's
+/// push carries) needs no lookup first, so both processes run at once; the lookup still decides, so an id that
+/// is not a commit (a tree) is refused and an annotated tag's id leaves HEAD at its commit.
 async fn borrow(
     url: &str,
     git_dir: &Path,
@@ -224,27 +225,42 @@ async fn borrow(
     let cwd = git_dir.parent().unwrap_or(git_dir);
     let args = ["--git-dir", &git_dir_arg, "rev-parse", "-q", "--verify", &commit];
     let dot_git = dest.join(".git");
-    // `git` spawns its process when first polled, so the layout is written while it runs.
-    let (resolved, layout) = tokio::join!(git(cwd, &args, url), async {
-        borrowing_git_dir(&dot_git, &git_dir.join("objects"))
-    });
-    let Ok(sha) = resolved else {
-        // Leave `dest` as the fetch path expects it: without a repository.
-        std::fs::remove_dir_all(&dot_git).ok();
-        return Ok(None);
+    let objects = git_dir.join("objects");
+    let read_tree = |tree: String| async move {
+        borrowing_git_dir(&dot_git, &objects)?;
+        git(dest, &["read-tree", "-u", "--reset", &tree], url).await
     };
-    layout?;
-    let head = dot_git.join("HEAD");
+    // `git` spawns its process when first polled: in a join, the two run side by side.
+    let sha = if version.is_some_and(is_object_id) {
+        let (resolved, checked_out) = tokio::join!(git(cwd, &args, url), read_tree(commit.clone()));
+        let Ok(sha) = resolved else {
+            std::fs::remove_dir_all(dest).ok();
+            return Ok(None);
+        };
+        checked_out?;
+        sha
+    } else {
+        let Ok(sha) = git(cwd, &args, url).await else {
+            return Ok(None);
+        };
+        read_tree(sha.clone()).await?;
+        sha
+    };
+    let head = dest.join(".git/HEAD");
     std::fs::write(&head, format!("{sha}\n")).map_err(|source| SourceError::Io {
         path: head.display().to_string(),
         source,
     })?;
-    git(dest, &["read-tree", "-u", "--reset", "HEAD"], url).await?;
     Ok(Some(PreparedSource {
         dir: dest.to_path_buf(),
         repo_url: Some(url.to_owned()),
         resolved_version: Some(sha),
     }))
+}
+
+/// A full SHA-1 or SHA-256 object id.
+fn is_object_id(version: &str) -> bool {
+    matches!(version.len(), 40 | 64) && version.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Writes an empty repository at `dot_git` whose object database is `objects` (through
@@ -261,7 +277,10 @@ fn borrowing_git_dir(dot_git: &Path, objects: &Path) -> Result<(), SourceError> 
         let dir = dot_git.join(dir);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     }
+    // HEAD names an unborn branch until the caller writes the commit: enough for git to take the directory
+    // as a repository.
     let files = [
+        (dot_git.join("HEAD"), "ref: refs/heads/main\n".to_owned()),
         (
             dot_git.join("config"),
             "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = false\n"
@@ -342,8 +361,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         sh(
             dir.path(),
-            "git init -q -b main . && git -c user.name=t -c user.email=t@t commit -q --allow-empty -m one \
-             && git tag v1 && git -c user.name=t -c user.email=t@t commit -q --allow-empty -m two \
+            "git init -q -b main . && echo one >file.txt && git add file.txt \
+             && git -c user.name=t -c user.email=t@t commit -q -m one \
+             && git tag v1 && git -c user.name=t -c user.email=t@t tag -a annotated -m 'tag object' \
+             && echo two >file.txt && git -c user.name=t -c user.email=t@t commit -q -am two \
              && git update-ref refs/pull/7/head HEAD~1",
         );
         let first = sh(dir.path(), "git rev-parse HEAD~1");
@@ -414,7 +435,17 @@ mod tests {
     async fn a_local_checkout_borrows_the_objects_and_the_fetch_path_gives_the_same_commits() {
         let (repo, first, second) = repo();
         let url = format!("file://{}", repo.path().display());
-        for (version, expected) in [(None, &second), (Some("v1"), &first), (Some("pr/7"), &first)] {
+        let annotated = sh(repo.path(), "git rev-parse annotated");
+        let cases = [
+            (None, &second),
+            (Some("v1"), &first),
+            (Some("pr/7"), &first),
+            // Full ids take the path that checks out while the id is looked up.
+            (Some(first.as_str()), &first),
+            (Some(second.as_str()), &second),
+            (Some(annotated.as_str()), &first),
+        ];
+        for (version, expected) in cases {
             let borrowed = tempfile::tempdir().unwrap();
             let dest = borrowed.path().join("src");
             let spec = SourceSpec::classify(&url, version, 1);
@@ -423,6 +454,16 @@ mod tests {
             let alternates = std::fs::read_to_string(dest.join(".git/objects/info/alternates")).unwrap();
             assert!(alternates.trim_end().ends_with("/.git/objects"), "{alternates}");
             assert_eq!(sh(&dest, "git log --format=%H -1"), *expected);
+            assert_eq!(
+                sh(&dest, "git rev-parse HEAD"),
+                *expected,
+                "HEAD is the commit, even for a tag's id"
+            );
+            let content = if expected == &first { "one" } else { "two" };
+            assert_eq!(
+                std::fs::read_to_string(dest.join("file.txt")).unwrap().trim(),
+                content
+            );
             // The hand-written repository is one git takes as its own: a clean work tree, a valid HEAD.
             assert_eq!(sh(&dest, "git status --porcelain"), "");
             assert_eq!(
@@ -452,5 +493,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("git"), "{err}");
+        // Full ids that name no commit here: missing, or a tree.
+        let tree = sh(repo.path(), "git rev-parse HEAD^{tree}");
+        for id in ["0123456789abcdef0123456789abcdef01234567", tree.as_str()] {
+            let dest = tempfile::tempdir().unwrap();
+            let spec = SourceSpec::classify(&format!("file://{}", repo.path().display()), Some(id), 1);
+            let err = prepare(&spec, &dest.path().join("src"))
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("git"), "{id}: {err}");
+        }
     }
 }
