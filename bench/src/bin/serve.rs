@@ -289,6 +289,8 @@ fn queue(count: usize) -> anyhow::Result<()> {
     let mut most = 0;
     let mut most_lookalikes = 0;
     let mut rss_peak = rss_start;
+    let mut quarters: Vec<u64> = Vec::new();
+    let mut finished_before = 0;
     loop {
         // Runner processes are the server's children; a runner's own child between fork and exec carries the
         // runner's command line too, so it is counted apart.
@@ -296,23 +298,38 @@ fn queue(count: usize) -> anyhow::Result<()> {
         let runners = lookalikes.iter().filter(|p| parent_of(**p) == Some(pid)).count();
         most = most.max(runners);
         most_lookalikes = most_lookalikes.max(lookalikes.len());
-        rss_peak = rss_peak.max(rss_kib(pid));
-        let done = ids.chunks(100).all(|chunk| {
+        let rss = rss_kib(pid);
+        rss_peak = rss_peak.max(rss);
+        // Builds finish in queue order, so the first unfinished chunk bounds the count.
+        let mut finished = 0;
+        for chunk in ids[finished_before..].chunks(100) {
             let (_, body) = kiln.api("BatchGetBuilds", json!({"ids": chunk}));
-            body["builds"]
+            let complete = body["builds"]
                 .as_array()
-                .is_some_and(|b| b.iter().all(|b| b["buildComplete"] == true))
-        });
-        if done {
+                .map_or(0, |b| b.iter().filter(|b| b["buildComplete"] == true).count());
+            finished += complete;
+            if complete < chunk.len() {
+                break;
+            }
+        }
+        finished_before += finished - finished % 100;
+        let done_count = finished_before + finished % 100;
+        // The server's RSS each time another quarter of the builds has finished: flat means bounded.
+        while quarters.len() < 4 && done_count * 4 >= count * (quarters.len() + 1) {
+            quarters.push(rss);
+        }
+        if done_count >= count {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
     let elapsed = start.elapsed();
+    let quarters: Vec<String> = quarters.iter().map(u64::to_string).collect();
     println!(
         "queue: {count} builds behind a limit of 4: at most {most} runners at once ({most_lookalikes} processes with a \
          runner's command line, counting runners' children not yet exec'd); server RSS {rss_start} KiB after queueing, \
-         peak {rss_peak} KiB; all finished in {:.1} s ({:.1} builds/s)",
+         {} KiB with 25/50/75/100 % finished, peak {rss_peak} KiB; all finished in {:.1} s ({:.1} builds/s)",
+        quarters.join("/"),
         elapsed.as_secs_f64(),
         count as f64 / elapsed.as_secs_f64()
     );

@@ -240,8 +240,17 @@ async fn background(
     loop {
         if ticks.is_multiple_of(25) {
             match services.reconcile(clock()).await {
-                Ok(done) if !done.faulted.is_empty() || !done.timed_out.is_empty() => {
-                    tracing::warn!(faulted = ?done.faulted, timed_out = ?done.timed_out, "reconciled builds");
+                Ok(done)
+                    if !done.faulted.is_empty()
+                        || !done.timed_out.is_empty()
+                        || !done.relaunched.is_empty() =>
+                {
+                    tracing::warn!(
+                        faulted = ?done.faulted,
+                        timed_out = ?done.timed_out,
+                        relaunched = ?done.relaunched,
+                        "reconciled builds"
+                    );
                 }
                 Ok(_) => {}
                 Err(err) => tracing::error!(error = %err, "reconcile failed"),

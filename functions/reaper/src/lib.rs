@@ -1,7 +1,8 @@
 //! The `reaper` function, run by an EventBridge schedule every five minutes (its event carries nothing it
 //! needs): builds that waited past their queued timeout end TIMED_OUT ([`Services::expire_queued`], for
 //! builds whose dispatch message was lost or dead-lettered); builds holding a slot whose task is gone end FAULT,
-//! and builds past their build timeout end TIMED_OUT and get their task stopped (StopTask)
+//! and builds past their build timeout end TIMED_OUT and get their task stopped (StopTask); builds whose launch
+//! the dispatcher deferred (throttling, no Fargate capacity) are launched again
 //! ([`Services::reconcile_with_grace`]).
 //!
 //! A claimed build with no task yet is left alone for [`LAUNCH_GRACE`]: its dispatcher may be between the
@@ -25,6 +26,8 @@ pub struct Reaped {
     pub faulted: Vec<String>,
     /// Past their build timeout (now TIMED_OUT, task stopped).
     pub timed_out: Vec<String>,
+    /// Their deferred launch was tried again and started.
+    pub relaunched: Vec<String>,
 }
 
 /// One pass of the reaper at `now`.
@@ -35,11 +38,13 @@ pub async fn handle(services: &Services, now: Timestamp) -> Result<Reaped, UseCa
         expired,
         faulted: reconciled.faulted,
         timed_out: reconciled.timed_out,
+        relaunched: reconciled.relaunched,
     };
     tracing::info!(
         expired = reaped.expired.len(),
         faulted = reaped.faulted.len(),
         timed_out = reaped.timed_out.len(),
+        relaunched = reaped.relaunched.len(),
         "reaper pass done"
     );
     Ok(reaped)

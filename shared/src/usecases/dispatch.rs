@@ -1,13 +1,20 @@
 //! Dispatch and reconciliation: take QUEUED builds within the concurrency limits and launch their runners;
 //! expire builds past their queued timeout; end builds whose runner is gone (FAULT) or that ran past their
 //! build timeout (TIMED_OUT). Each is one step the server loop calls repeatedly and tests call directly.
+//!
+//! A launch that fails for a passing reason (throttling, no Fargate capacity: the launcher says `retryable`)
+//! does not end the build: it keeps its slot in PROVISIONING, marked `launchRetry` with the attempts and the
+//! last error, and each reconciliation pass launches it again until it starts or its build timeout ends it.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use serde_json::{Value, json};
+
 use super::{Change, Services, UseCaseError, decode};
 use crate::build::{Build, FailureAction, PhaseContext, PhaseType, StatusType, Timestamp};
 use crate::ports::build_store::{BuildState, Limits, QueueEntry};
+use crate::ports::launcher::LaunchError;
 
 /// What one dispatch step did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,6 +25,9 @@ pub struct Dispatched {
     pub expired: Vec<String>,
     /// Builds whose runner could not be launched (now FAULT).
     pub failed: Vec<String>,
+    /// Builds whose launch failed for a passing reason (throttling, no capacity): they keep their slot in
+    /// PROVISIONING and the reconciler launches them again.
+    pub deferred: Vec<String>,
 }
 
 /// What one reconciliation pass did.
@@ -27,6 +37,8 @@ pub struct Reconciled {
     pub faulted: Vec<String>,
     /// Builds past their build timeout (now TIMED_OUT, runner killed).
     pub timed_out: Vec<String>,
+    /// Builds whose deferred launch was tried again and started.
+    pub relaunched: Vec<String>,
 }
 
 fn minutes(n: u32) -> Duration {
@@ -46,7 +58,14 @@ pub(super) enum Launch {
     Ended,
     /// The runner could not be started; the build is now FAULT.
     Failed,
+    /// The launcher failed for a passing reason (throttling, no capacity); the build keeps its slot in
+    /// PROVISIONING, marked with [`LAUNCH_RETRY`], and the reconciler tries again.
+    Deferred,
 }
+
+/// The record member that marks a build whose launch is to be tried again:
+/// `{"attempts": N, "lastError": "..."}`.
+pub const LAUNCH_RETRY: &str = "launchRetry";
 
 impl Services {
     /// Limits from each queued project's `concurrentBuildLimit` and the global limit.
@@ -92,6 +111,7 @@ impl Services {
             match self.launch(&entry.build_id, now).await? {
                 Launch::Started(_) => done.launched.push(entry.build_id),
                 Launch::Ended | Launch::Failed => done.failed.push(entry.build_id),
+                Launch::Deferred => done.deferred.push(entry.build_id),
             }
         }
         Ok(done)
@@ -159,11 +179,27 @@ impl Services {
             self.queue.release(id).await?;
             return Ok(Launch::Ended);
         }
+        self.start_runner(id, &record, now).await
+    }
+
+    /// Starts the runner of a build in PROVISIONING that holds its slot: assigns the task; on a passing
+    /// failure marks the build for another try ([`LAUNCH_RETRY`]); on any other failure ends it FAULT.
+    async fn start_runner(&self, id: &str, record: &Value, now: Timestamp) -> Result<Launch, UseCaseError> {
         match self.launcher.launch(id).await {
             Ok(task) => {
                 self.queue.assign(id, &task).await?;
                 tracing::info!(build_id = %id, task = %task, "runner launched");
                 Ok(Launch::Started(task))
+            }
+            Err(LaunchError::Backend {
+                message,
+                retryable: true,
+            }) => {
+                let attempts = record[LAUNCH_RETRY]["attempts"].as_u64().unwrap_or(0) + 1;
+                tracing::warn!(build_id = %id, attempts, error = %message, "runner launch deferred");
+                let retry = json!({LAUNCH_RETRY: {"attempts": attempts, "lastError": message}});
+                self.annotate(id, retry, now).await?;
+                Ok(Launch::Deferred)
             }
             Err(err) => {
                 let context = PhaseContext::new("CLIENT_ERROR", format!("could not start the runner: {err}"));
@@ -199,12 +235,32 @@ impl Services {
             }
             let build = decode(&stored.record)?;
             let last_change = build.phases().last().map_or(build.start_time(), |p| p.start_time);
-            if entry.task.is_none() && now < last_change.plus(grace) {
+            let deferred = entry.task.is_none() && !stored.record[LAUNCH_RETRY].is_null();
+            // The grace covers a dispatcher between its claim and its launch; a deferred launch has none.
+            if entry.task.is_none() && !deferred && now < last_change.plus(grace) {
+                continue;
+            }
+            let started = build
+                .phases()
+                .iter()
+                .find(|p| p.phase_type == PhaseType::Provisioning)
+                .map(|p| p.start_time)
+                .unwrap_or(build.start_time());
+            let timed_out = now >= started.plus(minutes(build.timeout_in_minutes));
+            if deferred && !timed_out {
+                // A launch deferred for a passing reason: try again (RunTask's client token makes a repeat of a
+                // launch that did start return the same task).
+                match self.start_runner(&entry.build_id, &stored.record, now).await? {
+                    Launch::Started(_) => done.relaunched.push(entry.build_id),
+                    Launch::Failed => done.faulted.push(entry.build_id),
+                    Launch::Ended | Launch::Deferred => {}
+                }
                 continue;
             }
             let alive = match &entry.task {
                 Some(task) => self.launcher.is_alive(task).await?,
-                None => false,
+                // A deferred launch that ran out of time ends TIMED_OUT below.
+                None => deferred,
             };
             if !alive {
                 let reason = match entry.task {
@@ -221,13 +277,7 @@ impl Services {
                 done.faulted.push(entry.build_id);
                 continue;
             }
-            let started = build
-                .phases()
-                .iter()
-                .find(|p| p.phase_type == PhaseType::Provisioning)
-                .map(|p| p.start_time)
-                .unwrap_or(build.start_time());
-            if now >= started.plus(minutes(build.timeout_in_minutes)) {
+            if timed_out {
                 let context = PhaseContext::new(
                     "",
                     format!("Build timed out after {} minutes", build.timeout_in_minutes),

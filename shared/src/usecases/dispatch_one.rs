@@ -19,6 +19,8 @@ pub enum DispatchOutcome {
     Expired,
     /// The runner could not be started; the build is now FAULT.
     LaunchFailed,
+    /// The launch failed for a passing reason; the build keeps its slot and the reconciler tries again.
+    LaunchDeferred,
     /// No slot is free (its project's limit, or the global one): ask again later, before `deadline` (when the
     /// build's queued timeout ends it).
     Waiting { project_full: bool, deadline: Timestamp },
@@ -55,6 +57,7 @@ impl Services {
                 Launch::Started(task) => DispatchOutcome::Launched { task },
                 Launch::Ended => DispatchOutcome::NotWaiting,
                 Launch::Failed => DispatchOutcome::LaunchFailed,
+                Launch::Deferred => DispatchOutcome::LaunchDeferred,
             }),
         }
     }

@@ -161,3 +161,5 @@ impl Services {
 mod tests;
 #[cfg(test)]
 mod tests_events;
+#[cfg(test)]
+mod tests_launch;
