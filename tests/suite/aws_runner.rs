@@ -194,6 +194,29 @@ pub(crate) fn final_notices(events: &[Value], id: &str) -> Vec<String> {
         .collect()
 }
 
+/// An ECS container metadata endpoint on loopback that answers every request with `metadata`; returns the URL
+/// ECS would put in `ECS_CONTAINER_METADATA_URI_V4`. Its thread ends with the test process.
+fn metadata_endpoint(metadata: Value) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the metadata endpoint");
+    let url = format!(
+        "http://{}/v4/0f3c9d3e1a2b4c5d-1234567890",
+        listener.local_addr().expect("an address")
+    );
+    std::thread::spawn(move || {
+        let body = metadata.to_string();
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
 fn git_source(repo: &GitRepo) -> Value {
     json!({"type": "GIT", "location": repo.url()})
 }
@@ -205,7 +228,15 @@ fn a_dispatched_build_runs_in_its_task_and_leaves_record_log_artifact_and_notice
          - mkdir -p out && echo built > out/result.txt\nartifacts:\n  files:\n    - out/result.txt\n",
     );
     with_moto(|clients, endpoint| async move {
-        let aws = deploy(clients, &endpoint).await;
+        let mut aws = deploy(clients, &endpoint).await;
+        // What ECS tells the container about its awslogs stream.
+        let metadata = metadata_endpoint(json!({
+            "Name": "runner",
+            "LogDriver": "awslogs",
+            "LogOptions": {"awslogs-group": "/kiln/test/builds", "awslogs-region": REGION,
+                           "awslogs-stream": "build/runner/0f3c9d3e1a2b4c5d"}
+        }));
+        aws.env.push(("ECS_CONTAINER_METADATA_URI_V4".into(), metadata));
         let id = aws.queue_build("app", git_source(&repo)).await;
         let output = aws.run_runner(&id).await;
 
@@ -243,6 +274,15 @@ fn a_dispatched_build_runs_in_its_task_and_leaves_record_log_artifact_and_notice
         assert_eq!(
             record["logs"]["s3Logs"]["location"],
             format!("{LOGS}/{}", log_key(&build_id)).as_str()
+        );
+        // The CloudWatch names are the task's awslogs stream, not the ones the build was created with.
+        assert_eq!(record["logs"]["groupName"], "/kiln/test/builds", "{record:#}");
+        assert_eq!(record["logs"]["streamName"], "build/runner/0f3c9d3e1a2b4c5d");
+        assert!(
+            record["logs"]["deepLink"].as_str().is_some_and(
+                |l| l.ends_with("#logEvent:group=/kiln/test/builds;stream=build/runner/0f3c9d3e1a2b4c5d")
+            ),
+            "{record:#}"
         );
 
         let artifact = record["artifacts"]["location"]

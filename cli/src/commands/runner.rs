@@ -7,6 +7,7 @@
 //! - AWS (no `--data-dir`): the ECS task's command; see [`aws`].
 
 mod aws;
+mod awslogs;
 mod build;
 mod fetch;
 

@@ -106,6 +106,13 @@ impl Task<'_> {
         let mut merged = record["logs"].clone();
         if let (Some(out), Some(add)) = (merged.as_object_mut(), logs.as_object()) {
             out.extend(add.clone());
+            // The real CloudWatch names replace the ones the build was created with.
+            let arn = record["arn"].as_str().unwrap_or_default();
+            if let Some(cloudwatch) = super::awslogs::cloudwatch_logs(arn).await
+                && let Some(cloudwatch) = cloudwatch.as_object()
+            {
+                out.extend(cloudwatch.clone());
+            }
         }
         let merged = if merged.is_object() { merged } else { logs };
         self.services
