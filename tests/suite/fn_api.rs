@@ -182,3 +182,48 @@ fn a_builds_log_and_its_console_page_are_read_from_the_log_object_in_s3() {
         assert_eq!(status, 404, "no notice feed on AWS");
     });
 }
+
+#[test]
+fn the_console_session_key_is_the_variable_or_the_generated_secret_shared_by_every_instance() {
+    use kiln_fn_api::{SESSION_KEY_VARIABLE, SESSION_SECRET_VARIABLE, console_session_key};
+    use kiln_shared::adapters::aws::AwsSecretResolver;
+    with_moto(|clients, _| async move {
+        let created = clients
+            .secrets_manager
+            .create_secret()
+            .name("kiln-console-session-key")
+            .secret_string("k3y-generated-at-deploy")
+            .send()
+            .await
+            .expect("create the secret");
+        let arn = created.arn().expect("an ARN").to_owned();
+        let resolver = AwsSecretResolver::new(clients.ssm.clone(), clients.secrets_manager.clone());
+        let key = |vars: Vec<(&'static str, String)>| {
+            let resolver = &resolver;
+            async move {
+                let lookup = move |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+                console_session_key(lookup, resolver).await
+            }
+        };
+        // The template's way: the secret's ARN; every instance reads the same value.
+        assert_eq!(
+            key(vec![(SESSION_SECRET_VARIABLE, arn.clone())]).await,
+            Some(b"k3y-generated-at-deploy".to_vec())
+        );
+        // A key given directly wins.
+        assert_eq!(
+            key(vec![
+                (SESSION_KEY_VARIABLE, "direct".into()),
+                (SESSION_SECRET_VARIABLE, arn)
+            ])
+            .await,
+            Some(b"direct".to_vec())
+        );
+        // An unreadable secret or no configuration: a key per instance (None), logged.
+        assert_eq!(
+            key(vec![(SESSION_SECRET_VARIABLE, "no-such-secret".into())]).await,
+            None
+        );
+        assert_eq!(key(vec![]).await, None);
+    });
+}

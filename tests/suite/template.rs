@@ -897,6 +897,7 @@ fn every_function_policy_grants_exactly_what_its_function_calls() {
                 "scheduler:DeleteSchedule",
                 "scheduler:GetSchedule",
                 "iam:PassRole",
+                "secretsmanager:GetSecretValue",
             ],
         ),
         (

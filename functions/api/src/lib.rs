@@ -12,6 +12,7 @@ use kiln_lambda::DispatchSender;
 use kiln_server::{AppState, OnQueued, system_clock};
 use kiln_shared::ports::BoxFuture;
 use kiln_shared::ports::logs::LogReader;
+use kiln_shared::ports::secrets::{SecretRef, SecretResolver};
 use kiln_shared::usecases::Services;
 use kiln_shared::usecases::webhook::WebhookSecrets;
 use lambda_http::{Request, Response};
@@ -39,9 +40,45 @@ pub struct AwsParts {
     pub secrets: Arc<dyn WebhookSecrets>,
     /// The webhook function's URL, for CreateWebhook's `payloadUrl`.
     pub webhook_url: String,
-    /// The console session key shared by every instance (`KILN_CONSOLE_SESSION_KEY`); `None` makes one per
+    /// The console session key shared by every instance ([`console_session_key`]); `None` makes one per
     /// instance, and a form posted to another instance then asks to reload.
     pub session_key: Option<Vec<u8>>,
+}
+
+/// The environment variable holding the console session key itself.
+pub const SESSION_KEY_VARIABLE: &str = "KILN_CONSOLE_SESSION_KEY";
+/// The environment variable naming the Secrets Manager secret that holds the key (the template generates one).
+pub const SESSION_SECRET_VARIABLE: &str = "KILN_CONSOLE_SESSION_SECRET";
+
+/// The console session key every instance shares: `KILN_CONSOLE_SESSION_KEY` itself, else the value of the
+/// Secrets Manager secret `KILN_CONSOLE_SESSION_SECRET` names, read once per instance (`lookup` reads the
+/// environment). `None` without either, or when the secret cannot be read (logged as an error): each instance
+/// then signs with a key of its own, and a session started on one instance asks to sign in again on another.
+pub async fn console_session_key(
+    lookup: impl Fn(&str) -> Option<String>,
+    secrets: &dyn SecretResolver,
+) -> Option<Vec<u8>> {
+    if let Some(key) = lookup(SESSION_KEY_VARIABLE).filter(|k| !k.is_empty()) {
+        return Some(key.into_bytes());
+    }
+    let secret_id = lookup(SESSION_SECRET_VARIABLE).filter(|s| !s.is_empty())?;
+    let reference = SecretRef::Secret {
+        secret_id: secret_id.clone(),
+        json_key: None,
+        version_stage: None,
+        version_id: None,
+    };
+    match secrets.resolve(&reference).await {
+        Ok(key) if !key.is_empty() => Some(key.into_bytes()),
+        Ok(_) => {
+            tracing::error!(secret = %secret_id, "the console session secret is empty: sessions are per instance");
+            None
+        }
+        Err(err) => {
+            tracing::error!(secret = %secret_id, error = %err, "console session secret unreadable: sessions are per instance");
+            None
+        }
+    }
 }
 
 /// The router's state on AWS.

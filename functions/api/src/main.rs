@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use kiln_fn_api::{AwsParts, aws_state};
+use kiln_fn_api::{AwsParts, aws_state, console_session_key};
 use kiln_lambda::{CachedWebhookSecrets, Wiring};
-use kiln_shared::adapters::aws::S3LogReader;
+use kiln_shared::adapters::aws::{AwsSecretResolver, S3LogReader};
 use lambda_http::Error;
 
 #[tokio::main(flavor = "current_thread")]
@@ -22,10 +22,11 @@ async fn main() -> Result<(), Error> {
         dispatch: wiring.dispatch_sender()?,
         secrets: Arc::new(CachedWebhookSecrets::new(wiring.clients.clone())),
         webhook_url: std::env::var("KILN_WEBHOOK_URL").unwrap_or_default(),
-        session_key: std::env::var("KILN_CONSOLE_SESSION_KEY")
-            .ok()
-            .filter(|k| !k.is_empty())
-            .map(String::into_bytes),
+        session_key: console_session_key(
+            |name| std::env::var(name).ok(),
+            &AwsSecretResolver::new(wiring.clients.ssm.clone(), wiring.clients.secrets_manager.clone()),
+        )
+        .await,
     };
     let router = kiln_server::app(aws_state(wiring.services, parts));
     lambda_http::run(router).await
