@@ -185,3 +185,86 @@ fn apply_creates_projects_and_schedules_then_updates_deletes_and_changes_nothing
         );
     });
 }
+
+/// `kiln projects apply FILE --stack STACK` with no other names: they come from the stack's outputs.
+fn apply_by_stack(endpoint: &str, file: &Path, stack: &str) -> std::process::Output {
+    Command::new(kiln_bin())
+        .args(["projects", "apply"])
+        .arg(file)
+        .args(["--stack", stack, "--endpoint-url", endpoint])
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .env_remove("KILN_TABLE")
+        .env_remove("KILN_SCHEDULE_TARGET_ARN")
+        .env_remove("KILN_SCHEDULE_ROLE_ARN")
+        .env_remove("KILN_SCHEDULE_GROUP")
+        .output()
+        .expect("kiln runs")
+}
+
+#[test]
+fn apply_finds_the_table_and_schedule_target_in_the_stack_outputs() {
+    use kiln_shared::adapters::aws::config::load_static_sdk_config;
+    with_moto(|clients, endpoint| async move {
+        let store = DynamoBuildStore::new(clients.dynamodb.clone(), TABLE);
+        store.create_table().await.expect("moto creates the table");
+        let group =
+            ScheduleGroup::with_static_credentials(&endpoint, REGION, "testing", "testing", GROUP).await;
+        group.create_group().await.expect("moto creates the group");
+        // A stack with the outputs the template declares (and one resource, which CloudFormation requires).
+        let cloudformation = aws_sdk_cloudformation::Client::new(
+            &load_static_sdk_config(&endpoint, REGION, "testing", "testing").await,
+        );
+        let template = json!({
+            "Resources": {"Notices": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {
+                "BuildTableName": {"Value": TABLE},
+                "ScheduleTargetArn": {"Value": TARGET},
+                "ScheduleRoleArn": {"Value": ROLE},
+                "ScheduleGroupName": {"Value": GROUP}
+            }
+        });
+        cloudformation
+            .create_stack()
+            .stack_name("kiln-prod")
+            .template_body(template.to_string())
+            .send()
+            .await
+            .expect("moto creates the stack");
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let file = dir.path().join("kiln.yaml");
+        std::fs::write(&file, FIRST).expect("write kiln.yaml");
+
+        let out = apply_by_stack(&endpoint, &file, "kiln-prod");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("project web: created"), "{stdout}");
+        assert_projects_stored(&store, FIRST).await;
+        let created = schedules(&group).await;
+        assert_eq!(
+            created.len(),
+            3,
+            "the schedules are in the group the outputs name"
+        );
+        assert!(
+            created
+                .iter()
+                .all(|s| s.target_arn == TARGET && s.role_arn == ROLE)
+        );
+
+        // A stack that does not exist: a clear error naming it, and nothing written.
+        let out = apply_by_stack(&endpoint, &file, "no-such-stack");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains("\"no-such-stack\"") && stderr.contains("AWS_REGION"),
+            "{stderr}"
+        );
+    });
+}

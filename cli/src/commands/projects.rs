@@ -5,15 +5,16 @@
 //! schedules become `<project>.<schedule>` schedules in the stack's group, invoking the `schedule` function:
 //! created, updated when their expression, time zone, input or target differ, and deleted when `kiln.yaml` no
 //! longer lists them. Projects missing from the file, and their schedules, are left alone. A second apply of the
-//! same file changes nothing. The stack's names come from flags or their environment variables (the stack's
-//! outputs `BuildTableName`, `ScheduleTargetArn`, `ScheduleRoleArn`, `ScheduleGroupName`); the group defaults
-//! to the stack's name, as the template names it.
+//! same file changes nothing. The stack's names come from flags or their environment variables, and whatever
+//! those leave out from the stack's outputs (`BuildTableName`, `ScheduleTargetArn`, `ScheduleRoleArn`,
+//! `ScheduleGroupName`, read with CloudFormation's DescribeStacks); the group defaults to the stack's name, as
+//! the template names it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use kiln_shared::adapters::aws::{AwsClients, DynamoBuildStore, ScheduleGroup};
+use kiln_shared::adapters::aws::{AwsClients, DynamoBuildStore, ScheduleGroup, stack};
 use kiln_shared::ports::build_store::{ProjectStore, PutMode};
 use kiln_shared::project::KilnConfig;
 use kiln_shared::usecases::apply_projects::{
@@ -42,16 +43,17 @@ struct ApplyArgs {
     /// The SAM stack (its name is the default schedule group).
     #[arg(long)]
     stack: String,
-    /// The stack's table (output BuildTableName).
+    /// The stack's table (default: the stack's output BuildTableName).
     #[arg(long, env = "KILN_TABLE")]
-    table: String,
-    /// The schedule function's ARN (output ScheduleTargetArn).
+    table: Option<String>,
+    /// The schedule function's ARN (default: the stack's output ScheduleTargetArn).
     #[arg(long, env = "KILN_SCHEDULE_TARGET_ARN")]
-    schedule_target_arn: String,
-    /// The role schedules invoke it with (output ScheduleRoleArn).
+    schedule_target_arn: Option<String>,
+    /// The role schedules invoke it with (default: the stack's output ScheduleRoleArn).
     #[arg(long, env = "KILN_SCHEDULE_ROLE_ARN")]
-    schedule_role_arn: String,
-    /// The schedule group (output ScheduleGroupName; default: the stack's name).
+    schedule_role_arn: Option<String>,
+    /// The schedule group (default: the stack's output ScheduleGroupName when the outputs are read, else the
+    /// stack's name, as the template names it).
     #[arg(long, env = "KILN_SCHEDULE_GROUP")]
     schedule_group: Option<String>,
     /// Send every AWS request here (moto, a VPC endpoint); AWS_ENDPOINT_URL works too.
@@ -93,18 +95,65 @@ impl std::fmt::Display for Tally {
     }
 }
 
+/// The stack's names: the flags (or their variables), and the stack's outputs for what they leave out.
+struct StackNames {
+    table: String,
+    target: ScheduleTarget,
+    group: String,
+}
+
+impl StackNames {
+    async fn resolve(args: &ApplyArgs) -> anyhow::Result<StackNames> {
+        let given = [&args.table, &args.schedule_target_arn, &args.schedule_role_arn];
+        // The outputs are read only when a required name is missing (the group has a default of its own).
+        let outputs = if given.iter().all(|v| v.is_some()) {
+            Default::default()
+        } else {
+            let client = stack::client(args.endpoint_url.as_deref()).await;
+            stack::stack_outputs(&client, &args.stack).await?
+        };
+        let pick = |given: &Option<String>, output: &str, flag: &str| -> anyhow::Result<String> {
+            match given {
+                Some(value) => Ok(value.clone()),
+                None => outputs.get(output).cloned().with_context(|| {
+                    format!(
+                        "stack {:?} has no output {output}: pass {flag} (is it a Kiln stack?)",
+                        args.stack
+                    )
+                }),
+            }
+        };
+        Ok(StackNames {
+            table: pick(&args.table, "BuildTableName", "--table")?,
+            target: ScheduleTarget {
+                arn: pick(
+                    &args.schedule_target_arn,
+                    "ScheduleTargetArn",
+                    "--schedule-target-arn",
+                )?,
+                role_arn: pick(&args.schedule_role_arn, "ScheduleRoleArn", "--schedule-role-arn")?,
+            },
+            group: args
+                .schedule_group
+                .clone()
+                .or_else(|| outputs.get("ScheduleGroupName").cloned())
+                .unwrap_or_else(|| args.stack.clone()),
+        })
+    }
+}
+
 async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let name = args.file.display().to_string();
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {name}"))?;
     let config = KilnConfig::from_yaml(&text).with_context(|| format!("{name} is not a valid kiln.yaml"))?;
     let desired = desired_schedules(&config).with_context(|| name.clone())?;
-    let target = ScheduleTarget {
-        arn: args.schedule_target_arn.clone(),
-        role_arn: args.schedule_role_arn.clone(),
-    };
+    let StackNames {
+        table,
+        target,
+        group: group_name,
+    } = StackNames::resolve(&args).await?;
     let endpoint = args.endpoint_url.as_deref();
-    let group_name = args.schedule_group.clone().unwrap_or_else(|| args.stack.clone());
-    let store = DynamoBuildStore::new(AwsClients::from_env(endpoint).await.dynamodb, &args.table);
+    let store = DynamoBuildStore::new(AwsClients::from_env(endpoint).await.dynamodb, &table);
     let group = ScheduleGroup::from_env(endpoint, group_name).await;
     let verb = if args.dry_run { "would be " } else { "" };
 
@@ -115,7 +164,7 @@ async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         let stored = store
             .get_project(project_name)
             .await
-            .with_context(|| format!("reading project {project_name:?} from table {}", args.table))?;
+            .with_context(|| format!("reading project {project_name:?} from table {table}"))?;
         let outcome = match stored {
             Some(have) if have == wanted => {
                 projects.unchanged += 1;
@@ -134,7 +183,7 @@ async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             store
                 .put_project(project_name, wanted, PutMode::Upsert)
                 .await
-                .with_context(|| format!("writing project {project_name:?} to table {}", args.table))?;
+                .with_context(|| format!("writing project {project_name:?} to table {table}"))?;
         }
         println!("project {project_name}: {verb}{outcome}");
     }

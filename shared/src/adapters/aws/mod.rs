@@ -14,6 +14,8 @@ pub mod scheduler;
 pub mod secrets;
 pub mod settings;
 pub mod sqs;
+#[cfg(feature = "stack")]
+pub mod stack;
 
 pub use config::AwsClients;
 pub use dynamodb::DynamoBuildStore;
