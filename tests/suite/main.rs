@@ -29,4 +29,5 @@ mod projects_apply;
 mod serve;
 mod serve_clock;
 mod serve_forks;
+mod serve_sync;
 mod template;

@@ -22,6 +22,7 @@ use kiln_runner::{CancellationToken, Ports};
 use kiln_shared::adapters::local::log_file::FileLogSink;
 use kiln_shared::adapters::local::object_store::DirObjectStore;
 use kiln_shared::adapters::local::secrets::LocalSecrets;
+use kiln_shared::adapters::local::sqlite::SyncMode;
 use kiln_shared::build::BuildId;
 use serde_json::Value;
 
@@ -43,13 +44,21 @@ pub struct RunnerArgs {
     /// Parameter Store / Secrets Manager values for builds in local mode (`kiln serve --secrets-file`).
     #[arg(long)]
     pub secrets_file: Option<PathBuf>,
+    /// When the runner's writes are on disk (local mode; `kiln serve --sqlite-sync` passes its own).
+    #[arg(long, default_value = "normal")]
+    pub sqlite_sync: SyncMode,
 }
 
 /// Runs one build to its end.
 pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match args.data_dir {
-        Some(data_dir) => runtime.block_on(run_build(&args.build_id, data_dir, args.secrets_file)),
+        Some(data_dir) => runtime.block_on(run_build(
+            &args.build_id,
+            data_dir,
+            args.secrets_file,
+            args.sqlite_sync,
+        )),
         None => {
             // stdout carries the build log (to CloudWatch through awslogs); the runner's own lines go to stderr.
             tracing_subscriber::fmt()
@@ -67,9 +76,10 @@ async fn run_build(
     build_id: &str,
     data_dir: PathBuf,
     secrets_file: Option<PathBuf>,
+    sync: SyncMode,
 ) -> anyhow::Result<ExitCode> {
     let data = DataDir::new(data_dir);
-    let (store, services) = local_services(&data, 1, None)?;
+    let (store, services) = local_services(&data, 1, None, sync)?;
     let id = BuildId::parse(build_id).context("--build-id")?;
     let Some(stored) = store.get_sync(id.as_str())? else {
         bail!("build {:?} is not in {}", id.as_str(), data.db().display());

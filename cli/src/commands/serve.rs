@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use kiln_server::{AppState, SyncSecrets, app, local_secrets, system_clock};
 use kiln_shared::adapters::local::LogDir;
 use kiln_shared::adapters::local::launcher::ProcessLauncher;
-use kiln_shared::adapters::local::sqlite::SqliteStore;
+use kiln_shared::adapters::local::sqlite::{SqliteStore, SyncMode};
 use kiln_shared::build::{AccountContext, BuildId};
 use kiln_shared::ports::build_store::PutMode;
 use kiln_shared::project::KilnConfig;
@@ -53,6 +53,10 @@ pub struct ServeArgs {
     pub secrets_file: Option<PathBuf>,
     /// Test-only (hidden): a file holding a number of seconds (may be negative) added to the server's clock,
     /// re-read on every reading, so tests can move time past timeouts and schedules. Runners keep real time.
+    /// When a write is on disk: `normal` (survives the server being killed; the default, fastest intake) or
+    /// `full` (every commit synced, so an accepted delivery survives a power loss too).
+    #[arg(long, env = "KILN_SQLITE_SYNC", default_value = "normal")]
+    pub sqlite_sync: SyncMode,
     #[arg(long, hide = true)]
     pub test_clock_file: Option<PathBuf>,
 }
@@ -112,15 +116,18 @@ impl DataDir {
     }
 }
 
-/// The store and the use-case services over the local adapters.
+/// The store and the use-case services over the local adapters; runners are started with the same `sync`.
 pub fn local_services(
     data: &DataDir,
     max_builds: usize,
     secrets_file: Option<&Path>,
+    sync: SyncMode,
 ) -> anyhow::Result<(Arc<SqliteStore>, Services)> {
     std::fs::create_dir_all(data.root()).with_context(|| format!("creating {}", data.root().display()))?;
-    let store =
-        Arc::new(SqliteStore::open(&data.db()).with_context(|| format!("opening {}", data.db().display()))?);
+    let store = Arc::new(
+        SqliteStore::open_with(&data.db(), sync)
+            .with_context(|| format!("opening {}", data.db().display()))?,
+    );
     let exe = std::env::current_exe().context("finding the kiln executable")?;
     let root = std::fs::canonicalize(data.root()).unwrap_or_else(|_| data.root().to_path_buf());
     let mut args = vec![
@@ -131,6 +138,9 @@ pub fn local_services(
     if let Some(file) = secrets_file {
         let file = std::fs::canonicalize(file).with_context(|| format!("reading {}", file.display()))?;
         args.extend(["--secrets-file".to_owned(), file.display().to_string()]);
+    }
+    if sync != SyncMode::default() {
+        args.extend(["--sqlite-sync".to_owned(), sync.as_str().to_owned()]);
     }
     let launcher = ProcessLauncher::new(exe, args, root.join("runners"));
     let services = Services {
@@ -174,7 +184,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .init();
     let credentials = credentials(&args)?;
     let data = DataDir::new(args.data_dir.clone());
-    let (store, services) = local_services(&data, args.max_builds, args.secrets_file.as_deref())?;
+    let (store, services) = local_services(
+        &data,
+        args.max_builds,
+        args.secrets_file.as_deref(),
+        args.sqlite_sync,
+    )?;
     if let Some(path) = &args.config {
         load_config(&store, path)?;
     }

@@ -255,3 +255,30 @@ fn projects_are_created_once_updated_only_when_present_and_deleted() {
     store.delete_project_sync("web").unwrap();
     assert_eq!(store.get_project_sync("web").unwrap(), None);
 }
+
+#[test]
+fn writes_sync_as_the_store_was_opened_and_the_mode_parses_from_its_flag() {
+    use super::sqlite::{SyncMode, backend};
+    let synchronous = |store: &SqliteStore| {
+        store
+            .write(|tx| {
+                tx.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
+                    .map_err(backend)
+            })
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // SQLite's values: 1 = NORMAL, 2 = FULL.
+    let normal = SqliteStore::open(&dir.path().join("kiln.db")).unwrap();
+    assert_eq!(synchronous(&normal), 1);
+    let full = SqliteStore::open_with(&dir.path().join("kiln.db"), SyncMode::Full).unwrap();
+    assert_eq!(synchronous(&full), 2);
+    assert_eq!("FULL".parse::<SyncMode>(), Ok(SyncMode::Full));
+    assert_eq!("normal".parse::<SyncMode>(), Ok(SyncMode::Normal));
+    let err = "always".parse::<SyncMode>().unwrap_err();
+    assert!(
+        err.contains("\"always\"") && err.contains("normal or full"),
+        "{err}"
+    );
+    assert_eq!(SyncMode::Full.as_str(), "full");
+}
