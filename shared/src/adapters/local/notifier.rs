@@ -21,11 +21,10 @@ impl SqliteStore {
     pub fn append_notice(&self, notice: &Notice) -> Result<u64, StoreError> {
         self.write(|tx| {
             let cursor: i64 = tx
-                .query_row(
-                    "INSERT INTO notices (project, event) VALUES (?1, ?2) RETURNING cursor",
-                    params![notice.project, notice.event.to_string()],
-                    |r| r.get(0),
-                )
+                .prepare_cached("INSERT INTO notices (project, event) VALUES (?1, ?2) RETURNING cursor")
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![notice.project, notice.event.to_string()], |r| r.get(0))
+                })
                 .map_err(backend)?;
             Ok(u64::try_from(cursor).unwrap_or_default())
         })
