@@ -56,20 +56,36 @@ projects:
         expression: cron(0 6 ? * MON *)
 "#;
 
-/// Runs `kiln projects apply FILE` against moto; returns stdout (the command must succeed).
-fn apply(endpoint: &str, file: &Path) -> String {
-    let out = Command::new(kiln_bin())
+/// `kiln projects apply FILE --stack STACK ARGS..` against moto, with no names from the environment.
+fn apply_command(endpoint: &str, file: &Path, stack: &str, args: &[&str]) -> std::process::Output {
+    Command::new(kiln_bin())
         .args(["projects", "apply"])
         .arg(file)
-        .args(["--stack", GROUP, "--table", TABLE])
-        .args(["--schedule-target-arn", TARGET, "--schedule-role-arn", ROLE])
-        .args(["--endpoint-url", endpoint])
+        .args(["--stack", stack, "--endpoint-url", endpoint])
+        .args(args)
         .env("AWS_REGION", REGION)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env_remove("AWS_PROFILE")
+        .env_remove("KILN_TABLE")
+        .env_remove("KILN_SCHEDULE_TARGET_ARN")
+        .env_remove("KILN_SCHEDULE_ROLE_ARN")
+        .env_remove("KILN_SCHEDULE_GROUP")
         .output()
-        .expect("kiln runs");
+        .expect("kiln runs")
+}
+
+/// Runs `kiln projects apply FILE` with every name as a flag; returns stdout (the command must succeed).
+fn apply(endpoint: &str, file: &Path) -> String {
+    let names = [
+        "--table",
+        TABLE,
+        "--schedule-target-arn",
+        TARGET,
+        "--schedule-role-arn",
+        ROLE,
+    ];
+    let out = apply_command(endpoint, file, GROUP, &names);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -186,24 +202,6 @@ fn apply_creates_projects_and_schedules_then_updates_deletes_and_changes_nothing
     });
 }
 
-/// `kiln projects apply FILE --stack STACK` with no other names: they come from the stack's outputs.
-fn apply_by_stack(endpoint: &str, file: &Path, stack: &str) -> std::process::Output {
-    Command::new(kiln_bin())
-        .args(["projects", "apply"])
-        .arg(file)
-        .args(["--stack", stack, "--endpoint-url", endpoint])
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
-        .env_remove("KILN_TABLE")
-        .env_remove("KILN_SCHEDULE_TARGET_ARN")
-        .env_remove("KILN_SCHEDULE_ROLE_ARN")
-        .env_remove("KILN_SCHEDULE_GROUP")
-        .output()
-        .expect("kiln runs")
-}
-
 #[test]
 fn apply_finds_the_table_and_schedule_target_in_the_stack_outputs() {
     use kiln_shared::adapters::aws::config::load_static_sdk_config;
@@ -237,7 +235,7 @@ fn apply_finds_the_table_and_schedule_target_in_the_stack_outputs() {
         let file = dir.path().join("kiln.yaml");
         std::fs::write(&file, FIRST).expect("write kiln.yaml");
 
-        let out = apply_by_stack(&endpoint, &file, "kiln-prod");
+        let out = apply_command(&endpoint, &file, "kiln-prod", &[]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -259,7 +257,7 @@ fn apply_finds_the_table_and_schedule_target_in_the_stack_outputs() {
         );
 
         // A stack that does not exist: a clear error naming it, and nothing written.
-        let out = apply_by_stack(&endpoint, &file, "no-such-stack");
+        let out = apply_command(&endpoint, &file, "no-such-stack", &[]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success());
         assert!(

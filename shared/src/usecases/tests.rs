@@ -64,6 +64,17 @@ pub(super) fn at(minutes: u64) -> Timestamp {
     Timestamp::from_epoch_millis(1_700_000_000_000).plus(Duration::from_secs(minutes * 60))
 }
 
+/// Starts a build of `web` at minute 0; returns its id.
+pub(super) async fn start(f: &Fixture) -> String {
+    id_of(
+        &f.services
+            .start_build(input(), Origin::default(), at(0))
+            .await
+            .unwrap()
+            .record,
+    )
+}
+
 pub(super) fn input() -> StartBuildInput {
     StartBuildInput {
         project_name: "web".into(),

@@ -6,19 +6,9 @@ use serde_json::json;
 use super::dispatch_one::DispatchOutcome;
 use super::start::Origin;
 use super::task_stopped::{SPOT_RETRY_OF, StopCode, StoppedTask};
-use super::tests::{Fixture, at, fixture, id_of, input, status};
+use super::tests::{Fixture, at, fixture, id_of, input, start, status};
 use crate::build::StatusType;
 use crate::ports::build_store::PutMode;
-
-async fn start(f: &Fixture) -> String {
-    id_of(
-        &f.services
-            .start_build(input(), Origin::default(), at(0))
-            .await
-            .unwrap()
-            .record,
-    )
-}
 
 async fn launched(f: &Fixture, id: &str) -> String {
     match f.services.dispatch_build(id, at(0)).await.unwrap() {

@@ -4,10 +4,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::Services;
 use super::dispatch::LAUNCH_RETRY;
-use super::start::Origin;
-use super::tests::{at, fixture, id_of, input, status};
+use super::tests::{Fixture, at, fixture, start, status};
 use crate::adapters::local::launcher::ProcessLauncher;
 use crate::ports::BoxFuture;
 use crate::ports::launcher::{LaunchError, TaskLauncher};
@@ -50,40 +48,30 @@ impl TaskLauncher for FlakyLauncher {
     }
 }
 
-/// The fixture's services with runners `sleep 300` behind a launcher that fails `failures` times first.
-fn flaky(services: &mut Services, runners: &std::path::Path, failures: usize, retryable: bool) {
+/// A fixture whose launcher fails `failures` times first (`retryable` or not), then starts `sleep 300` runners
+/// under the returned directory.
+fn flaky_fixture(failures: usize, retryable: bool) -> (Fixture, tempfile::TempDir) {
+    let mut f = fixture("sleep 300");
+    let runners = tempfile::tempdir().unwrap();
     let inner = ProcessLauncher::new(
         "sh".into(),
         vec!["-c".into(), "sleep 300".into(), "kiln".into()],
-        runners.to_path_buf(),
+        runners.path().to_path_buf(),
     )
     .with_grace(std::time::Duration::from_millis(100));
-    services.launcher = Arc::new(FlakyLauncher {
+    f.services.launcher = Arc::new(FlakyLauncher {
         inner,
         failures: AtomicUsize::new(failures),
         retryable,
     });
+    (f, runners)
 }
 
 #[tokio::test]
 async fn a_launch_that_fails_for_a_passing_reason_keeps_its_slot_and_is_launched_again() {
-    let mut f = fixture("sleep 300");
-    let runners = tempfile::tempdir().unwrap();
-    flaky(&mut f.services, runners.path(), 2, true);
-    let first = id_of(
-        &f.services
-            .start_build(input(), Origin::default(), at(0))
-            .await
-            .unwrap()
-            .record,
-    );
-    let second = id_of(
-        &f.services
-            .start_build(input(), Origin::default(), at(0))
-            .await
-            .unwrap()
-            .record,
-    );
+    let (f, _runners) = flaky_fixture(2, true);
+    let first = start(&f).await;
+    let second = start(&f).await;
 
     let step = f.services.dispatch_step(at(0)).await.unwrap();
     assert_eq!(step.deferred, std::slice::from_ref(&first));
@@ -119,16 +107,8 @@ async fn a_launch_that_fails_for_a_passing_reason_keeps_its_slot_and_is_launched
 
 #[tokio::test]
 async fn a_launch_that_fails_for_good_ends_the_build_fault_with_the_reason() {
-    let mut f = fixture("sleep 300");
-    let runners = tempfile::tempdir().unwrap();
-    flaky(&mut f.services, runners.path(), 1, false);
-    let id = id_of(
-        &f.services
-            .start_build(input(), Origin::default(), at(0))
-            .await
-            .unwrap()
-            .record,
-    );
+    let (f, _runners) = flaky_fixture(1, false);
+    let id = start(&f).await;
     let step = f.services.dispatch_step(at(0)).await.unwrap();
     assert_eq!(step.failed, std::slice::from_ref(&id));
     let record = f.store.get_sync(&id).unwrap().unwrap().record;
@@ -145,16 +125,8 @@ async fn a_launch_that_fails_for_good_ends_the_build_fault_with_the_reason() {
 
 #[tokio::test]
 async fn a_deferred_launch_ends_timed_out_at_the_build_timeout() {
-    let mut f = fixture("sleep 300");
-    let runners = tempfile::tempdir().unwrap();
-    flaky(&mut f.services, runners.path(), usize::MAX, true);
-    let id = id_of(
-        &f.services
-            .start_build(input(), Origin::default(), at(0))
-            .await
-            .unwrap()
-            .record,
-    );
+    let (f, _runners) = flaky_fixture(usize::MAX, true);
+    let id = start(&f).await;
     assert_eq!(
         f.services.dispatch_step(at(0)).await.unwrap().deferred,
         std::slice::from_ref(&id)
