@@ -25,7 +25,8 @@ use serde_json::{Value, json};
 
 use crate::aws_runner::final_notices;
 use crate::aws_support::{
-    REGION, create_bucket, create_queue, drain_json, s3_object, topic_with_subscriber, with_moto,
+    REGION, create_bucket, create_queue, drain_json, s3_object, stored_record, topic_with_subscriber,
+    with_moto,
 };
 use crate::fn_box::function_url_event;
 use crate::fn_dispatch::sqs_event;
@@ -266,13 +267,7 @@ impl Deployment {
     }
 
     async fn record(&self, id: &str) -> Value {
-        self.services
-            .builds
-            .get(id)
-            .await
-            .expect("get")
-            .expect("the build is stored")
-            .record
+        stored_record(&self.services, id).await
     }
 
     async fn object(&self, bucket: &str, key: &str) -> Vec<u8> {

@@ -21,7 +21,8 @@ use kiln_tests::kiln::{GitRepo, kiln_bin};
 use serde_json::{Value, json};
 
 use crate::aws_support::{
-    REGION, create_bucket, create_queue, drain_json, s3_object, topic_with_subscriber, with_moto,
+    REGION, create_bucket, create_queue, drain_json, s3_object, stored_record, topic_with_subscriber,
+    with_moto,
 };
 
 const TABLE: &str = "kiln-builds";
@@ -160,13 +161,7 @@ impl Deployment {
     }
 
     async fn record(&self, id: &str) -> Value {
-        self.services
-            .builds
-            .get(id)
-            .await
-            .expect("get")
-            .expect("the build is stored")
-            .record
+        stored_record(&self.services, id).await
     }
 
     async fn object(&self, bucket: &str, key: &str) -> Vec<u8> {

@@ -89,6 +89,17 @@ pub async fn topic_with_subscriber(clients: &AwsClients, name: &str) -> (String,
     (topic, subscriber)
 }
 
+/// The stored record of build `id`; panics when it is not stored.
+pub async fn stored_record(services: &kiln_shared::usecases::Services, id: &str) -> serde_json::Value {
+    services
+        .builds
+        .get(id)
+        .await
+        .expect("get")
+        .expect("the build is stored")
+        .record
+}
+
 /// An S3 object's bytes; panics naming the object when it is missing.
 pub async fn s3_object(clients: &AwsClients, bucket: &str, key: &str) -> Vec<u8> {
     let object = clients
