@@ -3,5 +3,5 @@
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     // Either outcome is fine; a panic, a hang or unbounded memory is the bug.
-    let _ = kiln_shared::buildspec::parse(data);
+    let _ = kiln_core::buildspec::parse(data);
 });

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use kiln_shared::trigger::{
+use kiln_core::trigger::{
     CompiledFilterGroups, FilterGroups, FilterType, Headers, Outcome, WebhookFilter, WebhookSecret,
     initiator, parse_unverified, parse_webhook, webhook_variables,
 };

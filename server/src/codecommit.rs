@@ -11,8 +11,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use kiln_shared::usecases::codecommit::CodeCommitDelivery;
-use kiln_shared::usecases::webhook::Delivery;
+use kiln_core::usecases::codecommit::CodeCommitDelivery;
+use kiln_core::usecases::webhook::Delivery;
 use serde_json::{Value, json};
 
 use crate::AppState;

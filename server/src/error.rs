@@ -94,9 +94,9 @@ fn amz_error(status: StatusCode, kind: &str, message: &str) -> Response {
     response
 }
 
-impl From<kiln_shared::ports::build_store::StoreError> for AppError {
-    fn from(err: kiln_shared::ports::build_store::StoreError) -> AppError {
-        use kiln_shared::ports::build_store::StoreError;
+impl From<kiln_core::ports::build_store::StoreError> for AppError {
+    fn from(err: kiln_core::ports::build_store::StoreError) -> AppError {
+        use kiln_core::ports::build_store::StoreError;
         match err {
             StoreError::NotFound(what) => AppError::not_found(format!("{what} cannot be found")),
             StoreError::AlreadyExists(name) => {

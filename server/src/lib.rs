@@ -3,7 +3,7 @@
 //! [`app`] wires the routes: `POST /webhooks/{project}` ([`webhooks`]), `POST /codecommit/events`
 //! ([`codecommit`]), the CodeBuild JSON 1.1 API at `POST /`
 //! ([`api`]), build logs and their live stream ([`logs`]) and the notice feed ([`events`]). Handlers decode the
-//! request, call one use case from [`kiln_shared::usecases`] and map the result; [`error::AppError`] is the
+//! request, call one use case from [`kiln_core::usecases`] and map the result; [`error::AppError`] is the
 //! only way they fail. What differs between the two hosts is in [`AppState`]: where logs are read from, whether
 //! there is a notice feed, what happens when a build is queued, and whether streams follow a build live.
 
@@ -13,7 +13,6 @@ pub mod codecommit;
 pub mod console;
 pub mod error;
 pub mod events;
-pub mod forwarder;
 pub mod logs;
 pub mod webhooks;
 
@@ -23,59 +22,19 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use kiln_shared::build::Timestamp;
-use kiln_shared::ports::BoxFuture;
-use kiln_shared::ports::build_store::StoreError;
-use kiln_shared::ports::logs::LogReader;
-use kiln_shared::project::SecretRef;
-use kiln_shared::sigv4::Credentials;
-use kiln_shared::usecases::Services;
-use kiln_shared::usecases::webhook::WebhookSecrets;
+use kiln_core::build::Timestamp;
+use kiln_core::ports::BoxFuture;
+use kiln_core::ports::logs::LogReader;
+use kiln_core::ports::notifier::NoticeFeed;
+use kiln_core::sigv4::Credentials;
+use kiln_core::usecases::Services;
+use kiln_core::usecases::webhook::WebhookSecrets;
 
 /// The largest webhook body accepted (GitHub's maximum payload).
 pub const MAX_WEBHOOK_BYTES: usize = 25 * 1024 * 1024;
 
-/// Reads notices back in order (the local outbox; EventBridge has no equivalent and the Lambda omits it).
-pub trait NoticeFeed: Send + Sync {
-    /// Up to `limit` notices after `cursor`, each with its own cursor.
-    fn after(
-        &self,
-        cursor: u64,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<(u64, serde_json::Value)>, StoreError>>;
-}
-
-impl NoticeFeed for kiln_shared::adapters::local::sqlite::SqliteStore {
-    fn after(
-        &self,
-        cursor: u64,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<(u64, serde_json::Value)>, StoreError>> {
-        Box::pin(async move {
-            Ok(self
-                .notices_after(cursor, limit)?
-                .into_iter()
-                .map(|n| (n.cursor, n.event))
-                .collect())
-        })
-    }
-}
-
 /// A clock, injectable so tests can move time.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
-/// Resolves a project's webhook secret reference to the secret.
-pub type SecretLookup = Arc<dyn Fn(&SecretRef) -> Result<String, String> + Send + Sync>;
-
-/// [`SecretLookup`] as the webhook use case's [`WebhookSecrets`].
-pub struct SyncSecrets(pub SecretLookup);
-
-impl WebhookSecrets for SyncSecrets {
-    fn secret<'a>(&'a self, reference: &'a SecretRef) -> BoxFuture<'a, Result<String, String>> {
-        let value = (self.0)(reference);
-        Box::pin(async move { value })
-    }
-}
 
 /// Told when builds are queued: locally it wakes the dispatcher, on AWS it sends the dispatch messages.
 pub trait OnQueued: Send + Sync {
@@ -94,21 +53,6 @@ impl OnQueued for tokio::sync::Notify {
 /// The system clock.
 pub fn system_clock() -> Clock {
     Arc::new(|| Timestamp::from(std::time::SystemTime::now()))
-}
-
-/// Local secret lookup: `{value}`, `{env}` and `{file}` references; SSM and Secrets Manager need AWS.
-pub fn local_secrets() -> SecretLookup {
-    Arc::new(|reference| match reference {
-        SecretRef::Value(v) => Ok(v.clone()),
-        SecretRef::Env(name) => std::env::var(name)
-            .map_err(|_| format!("environment variable {name:?} holding the secret is not set")),
-        SecretRef::File(path) => std::fs::read_to_string(path)
-            .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
-            .map_err(|e| format!("cannot read the secret file {path:?}: {e}")),
-        SecretRef::Parameter(name) | SecretRef::SecretsManager(name) => Err(format!(
-            "secret {name:?} lives in AWS; locally use {{env: NAME}}, {{file: path}} or {{value: ...}}"
-        )),
-    })
 }
 
 /// Everything the handlers share; cheap to clone.

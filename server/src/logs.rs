@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
-use kiln_shared::build::BuildId;
+use kiln_core::build::BuildId;
 use serde::Deserialize;
 
 use crate::AppState;

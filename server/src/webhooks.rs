@@ -7,9 +7,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kiln_shared::trigger::Headers;
-use kiln_shared::usecases::UseCaseError;
-use kiln_shared::usecases::webhook::Delivery;
+use kiln_core::trigger::Headers;
+use kiln_core::usecases::UseCaseError;
+use kiln_core::usecases::webhook::Delivery;
 
 use crate::AppState;
 use crate::error::AppError;

@@ -211,8 +211,7 @@ impl TestKiln {
         body: &[u8],
         secret: &str,
     ) -> (u16, Value) {
-        let signature =
-            kiln_shared::trigger::sign_hex(&kiln_shared::trigger::WebhookSecret::new(secret), body);
+        let signature = kiln_core::trigger::sign_hex(&kiln_core::trigger::WebhookSecret::new(secret), body);
         let response = self
             .client
             .post(format!("{}/webhooks/{project}", self.endpoint))

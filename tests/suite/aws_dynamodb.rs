@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use kiln_shared::adapters::aws::{AwsClients, DynamoBuildStore};
-use kiln_shared::ports::build_store::{
+use kiln_aws::{AwsClients, DynamoBuildStore};
+use kiln_core::ports::build_store::{
     BuildState, BuildStore, DispatchQueue, Limits, NewBuild, SortOrder, StoreError, UpdateOutcome,
 };
 

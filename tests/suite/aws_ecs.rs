@@ -5,9 +5,9 @@
 //! awsvpc configuration (see the tooling notes).
 
 use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
-use kiln_shared::adapters::aws::ecs::BUILD_ID_VARIABLE;
-use kiln_shared::adapters::aws::{AwsClients, Capacity, EcsLauncher, EcsSettings, TaskRequest, TaskSize};
-use kiln_shared::ports::launcher::TaskLauncher;
+use kiln_aws::ecs::BUILD_ID_VARIABLE;
+use kiln_aws::{AwsClients, Capacity, EcsLauncher, EcsSettings, TaskRequest, TaskSize};
+use kiln_core::ports::launcher::TaskLauncher;
 
 use crate::aws_support::{REGION, with_moto};
 

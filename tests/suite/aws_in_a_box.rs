@@ -11,15 +11,15 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kiln_aws::settings::log_key;
+use kiln_aws::{AwsClients, AwsSettings, SqsQueue};
+use kiln_core::build::BuildId;
+use kiln_core::ports::build_store::PutMode;
+use kiln_core::usecases::Services;
 use kiln_fn_dispatch::Dispatcher;
 use kiln_fn_task_events::TaskEvents;
 use kiln_fn_webhook::Webhook;
 use kiln_lambda::{CachedWebhookSecrets, DispatchSender};
-use kiln_shared::adapters::aws::settings::log_key;
-use kiln_shared::adapters::aws::{AwsClients, AwsSettings, SqsQueue};
-use kiln_shared::build::BuildId;
-use kiln_shared::ports::build_store::PutMode;
-use kiln_shared::usecases::Services;
 use kiln_tests::kiln::{GitRepo, kiln_bin};
 use serde_json::{Value, json};
 
@@ -133,8 +133,7 @@ impl Deployment {
     /// The webhook function receives a signed GitHub push of `repo`'s head through its Function URL.
     async fn push(&self, repo: &GitRepo, delivery: &str) -> String {
         let body = github_fixture("push.branch.json", &repo.head);
-        let signature =
-            kiln_shared::trigger::sign_hex(&kiln_shared::trigger::WebhookSecret::new(SECRET), &body);
+        let signature = kiln_core::trigger::sign_hex(&kiln_core::trigger::WebhookSecret::new(SECRET), &body);
         let signature = format!("sha256={signature}");
         let headers = [
             ("content-type", "application/json"),

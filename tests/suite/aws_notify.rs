@@ -2,8 +2,8 @@
 //! SQS queue helpers the dispatch function uses.
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use kiln_shared::adapters::aws::{AwsClients, AwsNotifier, SqsQueue};
-use kiln_shared::ports::notifier::{Notice, Notifier};
+use kiln_aws::{AwsClients, AwsNotifier, SqsQueue};
+use kiln_core::ports::notifier::{Notice, Notifier};
 
 use crate::aws_support::{create_queue, with_moto};
 

@@ -1,8 +1,8 @@
 //! The DynamoDB project store against moto: conditional create/update (a taken name and a missing name are
 //! refused), upsert, names sorted from the `byCreation` index (projects never show up as builds), and delete.
 
-use kiln_shared::adapters::aws::{AwsClients, DynamoBuildStore};
-use kiln_shared::ports::build_store::{BuildStore, NewBuild, ProjectStore, PutMode, SortOrder, StoreError};
+use kiln_aws::{AwsClients, DynamoBuildStore};
+use kiln_core::ports::build_store::{BuildStore, NewBuild, ProjectStore, PutMode, SortOrder, StoreError};
 use serde_json::json;
 
 use crate::aws_support::with_moto;

@@ -9,14 +9,14 @@ use std::process::{Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use kiln_shared::adapters::aws::settings::log_key;
-use kiln_shared::adapters::aws::{AwsClients, AwsSettings, DynamoBuildStore};
-use kiln_shared::build::{BuildId, Timestamp};
-use kiln_shared::ports::BoxFuture;
-use kiln_shared::ports::build_store::PutMode;
-use kiln_shared::ports::launcher::{LaunchError, TaskLauncher};
-use kiln_shared::usecases::Services;
-use kiln_shared::usecases::start::{Origin, StartBuildInput};
+use kiln_aws::settings::log_key;
+use kiln_aws::{AwsClients, AwsSettings, DynamoBuildStore};
+use kiln_core::build::{BuildId, Timestamp};
+use kiln_core::ports::BoxFuture;
+use kiln_core::ports::build_store::PutMode;
+use kiln_core::ports::launcher::{LaunchError, TaskLauncher};
+use kiln_core::usecases::Services;
+use kiln_core::usecases::start::{Origin, StartBuildInput};
 use kiln_tests::kiln::{GitRepo, kiln_bin};
 use serde_json::{Value, json};
 

@@ -1,10 +1,10 @@
 //! The S3 object store and log sink against moto: single and multipart uploads with SHA-256 checksums and the
 //! build-ARN metadata, downloads, missing objects, bad keys, and log objects small and large.
 
-use kiln_shared::adapters::aws::S3LogSink;
-use kiln_shared::adapters::aws::S3ObjectStore;
-use kiln_shared::ports::logs::LogSink;
-use kiln_shared::ports::object_store::{ObjectStore, ObjectStoreError};
+use kiln_aws::S3LogSink;
+use kiln_aws::S3ObjectStore;
+use kiln_core::ports::logs::LogSink;
+use kiln_core::ports::object_store::{ObjectStore, ObjectStoreError};
 
 use crate::aws_support::{create_bucket, with_moto};
 

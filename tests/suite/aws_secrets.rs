@@ -2,8 +2,8 @@
 //! version stages and ids, not-found errors that name the reference, and the per-resolver cache.
 
 use aws_sdk_ssm::types::ParameterType;
-use kiln_shared::adapters::aws::{AwsClients, AwsSecretResolver};
-use kiln_shared::ports::secrets::{SecretError, SecretRef, SecretResolver};
+use kiln_aws::{AwsClients, AwsSecretResolver};
+use kiln_core::ports::secrets::{SecretError, SecretRef, SecretResolver};
 
 use crate::aws_support::with_moto;
 

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use kiln_shared::adapters::aws::AwsClients;
+use kiln_aws::AwsClients;
 use kiln_tests::moto::MotoServer;
 
 /// The region every adapter test uses.
@@ -90,7 +90,7 @@ pub async fn topic_with_subscriber(clients: &AwsClients, name: &str) -> (String,
 }
 
 /// The stored record of build `id`; panics when it is not stored.
-pub async fn stored_record(services: &kiln_shared::usecases::Services, id: &str) -> serde_json::Value {
+pub async fn stored_record(services: &kiln_core::usecases::Services, id: &str) -> serde_json::Value {
     services
         .builds
         .get(id)

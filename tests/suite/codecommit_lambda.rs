@@ -2,11 +2,11 @@
 //! project naming the repository in DynamoDB and queues `{"buildId"}` on the dispatch queue; a duplicate
 //! delivery finds the same build; a deletion queues nothing.
 
+use kiln_aws::settings::AwsSettings;
+use kiln_aws::{AwsClients, SqsQueue};
+use kiln_core::build::Timestamp;
+use kiln_core::ports::build_store::{ProjectStore, PutMode};
 use kiln_fn_codecommit::handle;
-use kiln_shared::adapters::aws::settings::AwsSettings;
-use kiln_shared::adapters::aws::{AwsClients, SqsQueue};
-use kiln_shared::build::Timestamp;
-use kiln_shared::ports::build_store::{ProjectStore, PutMode};
 use kiln_tests::paths::workspace_root;
 use serde_json::{Value, json};
 
@@ -32,7 +32,7 @@ async fn queued_build_ids(queue: &SqsQueue) -> Vec<String> {
     }
 }
 
-async fn setup(clients: &AwsClients) -> (kiln_shared::usecases::Services, SqsQueue) {
+async fn setup(clients: &AwsClients) -> (kiln_core::usecases::Services, SqsQueue) {
     let queue_url = create_queue(clients, "kiln-dispatch").await;
     let settings = AwsSettings::from_lookup(|name| match name {
         "KILN_TABLE" => Some("kiln".to_owned()),

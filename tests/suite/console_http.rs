@@ -194,7 +194,7 @@ fn signed_get(
     key: &str,
     secret: &str,
 ) -> reqwest::blocking::Response {
-    use kiln_shared::sigv4::{AmzDate, Credentials, HttpRequest, SigningParams, sign};
+    use kiln_core::sigv4::{AmzDate, Credentials, HttpRequest, SigningParams, sign};
     let host = base.trim_start_matches("http://");
     let (path_only, query) = path.split_once('?').unwrap_or((path, ""));
     let headers = [("host", host)];

@@ -8,13 +8,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use kiln_runner::artifacts::Packaging;
-use kiln_runner::outputs::ArtifactTarget;
-use kiln_runner::source::SourceSpec;
-use kiln_runner::{BuildRequest, BuildResult, BuildspecSource, CancellationToken, Ports};
-use kiln_shared::adapters::local::object_store::DirObjectStore;
-use kiln_shared::adapters::local::{FileLogSink, LocalSecrets};
-use kiln_shared::build::{PhaseType, StatusType};
+use kiln_core::build::{PhaseType, StatusType};
+use kiln_executor::artifacts::Packaging;
+use kiln_executor::outputs::ArtifactTarget;
+use kiln_executor::source::SourceSpec;
+use kiln_executor::{BuildRequest, BuildResult, BuildspecSource, CancellationToken, Ports};
+use kiln_local::object_store::DirObjectStore;
+use kiln_local::{FileLogSink, LocalSecrets};
 
 fn fixtures() -> PathBuf {
     kiln_tests::paths::fixtures_dir()
@@ -91,7 +91,7 @@ impl Fixture {
             }),
             cache: None,
         };
-        let result = kiln_runner::run(request, ports, None, CancellationToken::new()).await;
+        let result = kiln_executor::run(request, ports, None, CancellationToken::new()).await;
         (result, std::fs::read_to_string(log_path).unwrap())
     }
 

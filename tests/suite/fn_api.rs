@@ -6,12 +6,12 @@
 use std::sync::Arc;
 
 use http_body_util::BodyExt;
+use kiln_aws::S3LogReader;
+use kiln_aws::s3::log_key;
+use kiln_core::build::BuildId;
+use kiln_core::ports::build_store::BuildStore;
 use kiln_fn_api::{AwsParts, aws_state, handle};
 use kiln_lambda::CachedWebhookSecrets;
-use kiln_shared::adapters::aws::S3LogReader;
-use kiln_shared::adapters::aws::s3::log_key;
-use kiln_shared::build::BuildId;
-use kiln_shared::ports::build_store::BuildStore;
 use serde_json::{Value, json};
 
 use crate::aws_support::with_moto;
@@ -185,8 +185,8 @@ fn a_builds_log_and_its_console_page_are_read_from_the_log_object_in_s3() {
 
 #[test]
 fn the_console_session_key_is_the_variable_or_the_generated_secret_shared_by_every_instance() {
+    use kiln_aws::AwsSecretResolver;
     use kiln_fn_api::{SESSION_KEY_VARIABLE, SESSION_SECRET_VARIABLE, console_session_key};
-    use kiln_shared::adapters::aws::AwsSecretResolver;
     with_moto(|clients, _| async move {
         let created = clients
             .secrets_manager

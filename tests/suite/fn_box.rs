@@ -1,11 +1,11 @@
 //! Shared setup of the Lambda function tests: the AWS wiring the functions use, over moto — the build table,
 //! the dispatch queue, the logs bucket — plus a project, the fixture webhooks and a way to read the queue.
 
+use kiln_aws::settings::AwsSettings;
+use kiln_aws::{AwsClients, DynamoBuildStore, SqsQueue};
+use kiln_core::ports::build_store::{BuildStore, PutMode, SortOrder};
+use kiln_core::usecases::Services;
 use kiln_lambda::DispatchSender;
-use kiln_shared::adapters::aws::settings::AwsSettings;
-use kiln_shared::adapters::aws::{AwsClients, DynamoBuildStore, SqsQueue};
-use kiln_shared::ports::build_store::{BuildStore, PutMode, SortOrder};
-use kiln_shared::usecases::Services;
 use serde_json::{Value, json};
 
 use crate::aws_support::{REGION, create_bucket, create_queue};

@@ -3,8 +3,8 @@
 //! failed too, with its visibility changed so it comes back later (SQS, not Lambda, retries it).
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use kiln_aws::SqsQueue;
 use kiln_fn_dispatch::{Dispatcher, handle};
-use kiln_shared::adapters::aws::SqsQueue;
 use serde_json::json;
 
 use crate::aws_support::with_moto;

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use kiln_core::usecases::dispatch_one::DispatchOutcome;
 use kiln_fn_reaper::handle;
-use kiln_shared::usecases::dispatch_one::DispatchOutcome;
 use serde_json::json;
 
 use crate::aws_support::with_moto;

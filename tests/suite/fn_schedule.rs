@@ -3,8 +3,8 @@
 //! scheduled time twice starts one build, another scheduled time a second one; each build is in DynamoDB with
 //! its overrides and trigger, and each invocation leaves a dispatch message naming its build.
 
+use kiln_core::ports::build_store::BuildStore;
 use kiln_fn_schedule::{Schedule, ScheduleInput, handle};
-use kiln_shared::ports::build_store::BuildStore;
 use serde_json::json;
 
 use crate::aws_support::with_moto;

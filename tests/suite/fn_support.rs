@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use kiln_shared::adapters::aws::{AwsClients, AwsSettings, DynamoBuildStore};
-use kiln_shared::build::Timestamp;
-use kiln_shared::ports::build_store::PutMode;
-use kiln_shared::usecases::Services;
-use kiln_shared::usecases::start::{Origin, StartBuildInput};
+use kiln_aws::{AwsClients, AwsSettings, DynamoBuildStore};
+use kiln_core::build::Timestamp;
+use kiln_core::ports::build_store::PutMode;
+use kiln_core::usecases::Services;
+use kiln_core::usecases::start::{Origin, StartBuildInput};
 use serde_json::{Value, json};
 
 use crate::aws_support::{REGION, create_queue};

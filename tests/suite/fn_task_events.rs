@@ -2,10 +2,10 @@
 //! task moto really started: stopped with an exit code, failed to start, and interrupted on Spot (retried once
 //! as a new build with a dispatch message). Each ends the build, frees the slot and sends one final notice.
 
+use kiln_aws::SqsQueue;
+use kiln_core::usecases::dispatch_one::DispatchOutcome;
 use kiln_fn_task_events::{Outcome, TaskEvents, handle};
 use kiln_lambda::DispatchSender;
-use kiln_shared::adapters::aws::SqsQueue;
-use kiln_shared::usecases::dispatch_one::DispatchOutcome;
 use serde_json::{Value, json};
 
 use crate::aws_support::with_moto;

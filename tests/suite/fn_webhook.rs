@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
+use kiln_core::ports::build_store::BuildStore;
 use kiln_fn_webhook::{Webhook, handle};
 use kiln_lambda::CachedWebhookSecrets;
-use kiln_shared::ports::build_store::BuildStore;
 use serde_json::{Value, json};
 
 use crate::aws_support::with_moto;

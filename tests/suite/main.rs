@@ -25,6 +25,7 @@ mod fn_task_events;
 mod fn_webhook;
 mod harness;
 mod kiln_run;
+mod layout;
 mod projects_apply;
 mod serve;
 mod serve_clock;

@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use kiln_shared::adapters::aws::{DynamoBuildStore, ScheduleGroup};
-use kiln_shared::ports::build_store::ProjectStore;
-use kiln_shared::project::KilnConfig;
-use kiln_shared::usecases::apply_projects::ExistingSchedule;
+use kiln_aws::{DynamoBuildStore, ScheduleGroup};
+use kiln_core::ports::build_store::ProjectStore;
+use kiln_core::project::KilnConfig;
+use kiln_core::usecases::apply_projects::ExistingSchedule;
 use kiln_tests::kiln::kiln_bin;
 use serde_json::json;
 
@@ -204,7 +204,7 @@ fn apply_creates_projects_and_schedules_then_updates_deletes_and_changes_nothing
 
 #[test]
 fn apply_finds_the_table_and_schedule_target_in_the_stack_outputs() {
-    use kiln_shared::adapters::aws::config::load_static_sdk_config;
+    use kiln_aws::config::load_static_sdk_config;
     with_moto(|clients, endpoint| async move {
         let store = DynamoBuildStore::new(clients.dynamodb.clone(), TABLE);
         store.create_table().await.expect("moto creates the table");

@@ -324,7 +324,7 @@ fn a_kill_9_during_a_burst_loses_no_accepted_delivery_and_leaves_no_build_unfini
                     .build()
                     .unwrap();
                 let signature =
-                    kiln_shared::trigger::sign_hex(&kiln_shared::trigger::WebhookSecret::new(SECRET), &body);
+                    kiln_core::trigger::sign_hex(&kiln_core::trigger::WebhookSecret::new(SECRET), &body);
                 let sent = client
                     .post(format!("{}/webhooks/web", kiln.endpoint))
                     .header("X-GitHub-Event", "push")
@@ -715,8 +715,8 @@ fn notices_reach_an_http_target_in_order_signed_and_retried_after_failures() {
     assert_eq!(received.len(), expected, "each notice once after its success");
     let mut cursors = Vec::new();
     for (headers, body) in &received {
-        let signature = kiln_shared::trigger::sign_hex(
-            &kiln_shared::trigger::WebhookSecret::new("hook-secret"),
+        let signature = kiln_core::trigger::sign_hex(
+            &kiln_core::trigger::WebhookSecret::new("hook-secret"),
             body.as_bytes(),
         );
         assert!(

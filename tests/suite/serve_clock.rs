@@ -104,7 +104,7 @@ fn a_schedule_fires_once_and_a_restart_with_the_clock_set_back_does_not_fire_it_
     let repo =
         GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo scheduled\n");
     let fire_at = std::time::SystemTime::now() + Duration::from_secs(30 * 60);
-    let fire_at = kiln_shared::build::Timestamp::from(fire_at).epoch_millis() / 1000;
+    let fire_at = kiln_core::build::Timestamp::from(fire_at).epoch_millis() / 1000;
     let expression = format!("at({})", utc_text(fire_at));
     let extra = format!("    schedules:\n      - name: nightly\n        expression: \"{expression}\"\n");
     let (mut kiln, _clock_dir, clock) = spawn_with_clock(&project(&repo, &extra));

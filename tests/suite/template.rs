@@ -459,7 +459,7 @@ fn the_table_has_the_indexes_and_ttl_the_dynamodb_store_uses() {
         "true"
     );
     assert_eq!(props["TimeToLiveSpecification"]["AttributeName"], "expiresAt");
-    // The names and keys of `DynamoBuildStore::create_table` (shared/src/adapters/aws/dynamodb).
+    // The names and keys of `DynamoBuildStore::create_table` (shared/aws/src/dynamodb).
     let indexes: Vec<(String, String, String)> = props["GlobalSecondaryIndexes"]
         .as_array()
         .expect("GSIs")
@@ -491,7 +491,7 @@ fn the_table_has_the_indexes_and_ttl_the_dynamodb_store_uses() {
 }
 
 #[test]
-fn the_runner_image_runs_kiln_runner_as_a_non_root_user_and_gives_a_reason_for_each_package() {
+fn the_runner_image_runs_kiln_executor_as_a_non_root_user_and_gives_a_reason_for_each_package() {
     let path = workspace_root().join("infra/runner/Dockerfile");
     let text = std::fs::read_to_string(&path).expect("infra/runner/Dockerfile is readable");
     let final_stage = text

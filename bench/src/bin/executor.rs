@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use kiln_bench::{median, print_row, timed};
-use kiln_runner::source::SourceSpec;
-use kiln_runner::{BuildRequest, BuildspecSource, CancellationToken, Ports};
-use kiln_shared::adapters::local::{FileLogSink, LocalSecrets};
-use kiln_shared::build::StatusType;
+use kiln_core::build::StatusType;
+use kiln_executor::source::SourceSpec;
+use kiln_executor::{BuildRequest, BuildspecSource, CancellationToken, Ports};
+use kiln_local::{FileLogSink, LocalSecrets};
 
 const RUNS: usize = 3;
 const COMMANDS: usize = 1000;
@@ -62,7 +62,7 @@ async fn build(dir: &Path, yaml: String, log: &Path, secrets: &[&str]) -> anyhow
         artifacts: None,
         cache: None,
     };
-    let result = kiln_runner::run(request, ports, None, CancellationToken::new()).await;
+    let result = kiln_executor::run(request, ports, None, CancellationToken::new()).await;
     if result.build_status != StatusType::Succeeded {
         bail!("benchmark build ended {}", result.build_status);
     }

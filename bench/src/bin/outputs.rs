@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use kiln_bench::{median, print_row, timed};
-use kiln_runner::artifacts::{self, ArtifactSpec, Packaging};
-use kiln_runner::cache::{self, archive};
-use kiln_shared::adapters::local::object_store::DirObjectStore;
+use kiln_executor::artifacts::{self, ArtifactSpec, Packaging};
+use kiln_executor::cache::{self, archive};
+use kiln_local::object_store::DirObjectStore;
 
 const RUNS: usize = 3;
 

@@ -188,8 +188,8 @@ fn load(url: &str, seconds: u64, body: Option<&[u8]>) -> (usize, Duration, Vec<S
                     n += 1;
                     let ok = match &body {
                         Some(body) => {
-                            let signature = kiln_shared::trigger::sign_hex(
-                                &kiln_shared::trigger::WebhookSecret::new(SECRET),
+                            let signature = kiln_core::trigger::sign_hex(
+                                &kiln_core::trigger::WebhookSecret::new(SECRET),
                                 body,
                             );
                             client

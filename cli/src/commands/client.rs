@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
-use kiln_shared::sigv4::{AmzDate, Credentials, HttpRequest, SigningParams, sign};
+use kiln_core::sigv4::{AmzDate, Credentials, HttpRequest, SigningParams, sign};
 use serde_json::Value;
 
 /// Where the server is and how to talk to it (flags shared by every client command).

@@ -16,11 +16,9 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
-use kiln_shared::adapters::aws::credentials::load_default_credentials;
-use kiln_shared::sigv4::AmzDate;
-use kiln_shared::sigv4::codecommit::{
-    GitCredentialAction, codecommit_credentials, parse_git_credential_input,
-};
+use kiln_aws::credentials::load_default_credentials;
+use kiln_core::sigv4::AmzDate;
+use kiln_core::sigv4::codecommit::{GitCredentialAction, codecommit_credentials, parse_git_credential_input};
 
 /// The environment variable that fixes the signing time (tests only).
 pub const SIGNING_TIME_VAR: &str = "KILN_TEST_SIGNING_TIME";

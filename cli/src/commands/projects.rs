@@ -14,10 +14,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use kiln_shared::adapters::aws::{AwsClients, DynamoBuildStore, ScheduleGroup, stack};
-use kiln_shared::ports::build_store::{ProjectStore, PutMode};
-use kiln_shared::project::KilnConfig;
-use kiln_shared::usecases::apply_projects::{
+use kiln_aws::{AwsClients, DynamoBuildStore, ScheduleGroup, stack};
+use kiln_core::ports::build_store::{ProjectStore, PutMode};
+use kiln_core::project::KilnConfig;
+use kiln_core::usecases::apply_projects::{
     ExistingSchedule, ScheduleTarget, desired_schedules, plan_schedules, schedule_prefix,
 };
 

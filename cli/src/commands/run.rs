@@ -1,6 +1,6 @@
 //! `kiln run`: one build on this machine, no AWS and no Docker (like CodeBuild's local agent).
 //!
-//! A thin edge over [`kiln_runner::run`]: flags become a [`BuildRequest`] and local ports (a log file, the local
+//! A thin edge over [`kiln_executor::run`]: flags become a [`BuildRequest`] and local ports (a log file, the local
 //! secrets resolver, directory object stores for artifacts and cache), SIGINT/SIGTERM become a stop request,
 //! and the result is printed as a summary (or the JSON record) and written to `<artifacts>/build.json`.
 //!
@@ -13,16 +13,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use kiln_runner::artifacts::Packaging;
-use kiln_runner::cache::CacheLocation;
-use kiln_runner::env::EnvVarSpec;
-use kiln_runner::outputs::{ArtifactTarget, CacheTarget};
-use kiln_runner::sandbox::{self, SandboxConfig};
-use kiln_runner::source::SourceSpec;
-use kiln_runner::{BuildRequest, BuildResult, BuildspecSource, CancellationToken, Ports};
-use kiln_shared::adapters::local::object_store::DirObjectStore;
-use kiln_shared::adapters::local::{FileLogSink, LocalSecrets};
-use kiln_shared::build::{BuildId, ProjectName, StatusType};
+use kiln_core::build::{BuildId, ProjectName, StatusType};
+use kiln_executor::artifacts::Packaging;
+use kiln_executor::cache::CacheLocation;
+use kiln_executor::env::EnvVarSpec;
+use kiln_executor::outputs::{ArtifactTarget, CacheTarget};
+use kiln_executor::sandbox::{self, SandboxConfig};
+use kiln_executor::source::SourceSpec;
+use kiln_executor::{BuildRequest, BuildResult, BuildspecSource, CancellationToken, Ports};
+use kiln_local::object_store::DirObjectStore;
+use kiln_local::{FileLogSink, LocalSecrets};
 
 /// Flags of `kiln run`.
 #[derive(Debug, clap::Args)]
@@ -114,8 +114,8 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     let ports = ports(&args, &out_dir, &project)?;
     let stop = CancellationToken::new();
     tokio::spawn(stop_on_signals(stop.clone()));
-    let result = kiln_runner::run(request.clone(), ports, None, stop).await;
-    let record = kiln_runner::build_record::to_build(&result, &request.region, &request.account_id);
+    let result = kiln_executor::run(request.clone(), ports, None, stop).await;
+    let record = kiln_executor::build_record::to_build(&result, &request.region, &request.account_id);
     let json = match &record {
         Ok(build) => serde_json::to_string_pretty(build)?,
         Err(_) => serde_json::to_string_pretty(&result)?,
@@ -170,7 +170,7 @@ fn ports(args: &RunArgs, out_dir: &Path, project: &ProjectName) -> anyhow::Resul
         secrets.load_file(file)?;
     }
     let log = FileLogSink::create(out_dir.join("build.log"))?;
-    let terminal: kiln_runner::logs::Terminal = if args.json {
+    let terminal: kiln_executor::logs::Terminal = if args.json {
         Box::new(std::io::stderr())
     } else {
         Box::new(std::io::stdout())
@@ -343,8 +343,8 @@ mod tests {
 
     #[test]
     fn the_summary_lists_phases_artifacts_reports_and_exported_variables() {
-        use kiln_runner::record::{ExportedVariable, PhaseContext, PhaseRecord, RuntimeRecord};
-        use kiln_shared::build::{FailureAction, PhaseType};
+        use kiln_core::build::{FailureAction, PhaseType};
+        use kiln_executor::record::{ExportedVariable, PhaseContext, PhaseRecord, RuntimeRecord};
         let phase = |phase_type, status, start: f64, end: f64| PhaseRecord {
             phase_type,
             phase_status: status,
@@ -387,7 +387,7 @@ mod tests {
                 requested: "20".into(),
                 found: None,
             }],
-            artifacts: vec![kiln_runner::artifacts::ArtifactOutcome {
+            artifacts: vec![kiln_executor::artifacts::ArtifactOutcome {
                 artifact_identifier: None,
                 location: "file:///out/app.zip".into(),
                 key: "app.zip".into(),

@@ -16,14 +16,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use kiln_runner::outputs::{ArtifactTarget, CacheTarget};
-use kiln_runner::source::SourceSpec;
-use kiln_runner::{CancellationToken, Ports};
-use kiln_shared::adapters::local::log_file::FileLogSink;
-use kiln_shared::adapters::local::object_store::DirObjectStore;
-use kiln_shared::adapters::local::secrets::LocalSecrets;
-use kiln_shared::adapters::local::sqlite::SyncMode;
-use kiln_shared::build::BuildId;
+use kiln_core::build::BuildId;
+use kiln_executor::outputs::{ArtifactTarget, CacheTarget};
+use kiln_executor::source::SourceSpec;
+use kiln_executor::{CancellationToken, Ports};
+use kiln_local::log_file::FileLogSink;
+use kiln_local::object_store::DirObjectStore;
+use kiln_local::secrets::LocalSecrets;
+use kiln_local::sqlite::SyncMode;
 use serde_json::Value;
 
 use super::serve::{DataDir, local_services};
@@ -114,14 +114,14 @@ async fn run_build(
         }),
         cache: Some(CacheTarget {
             store: store_dir,
-            location: kiln_runner::cache::CacheLocation::new("cache", id.project().as_str()),
+            location: kiln_executor::cache::CacheLocation::new("cache", id.project().as_str()),
         }),
     };
     let stop = CancellationToken::new();
     cancel_on_sigterm(stop.clone());
     let (events, received) = tokio::sync::mpsc::unbounded_channel();
     let recorder = spawn_recorder(services.clone(), id.to_string(), received);
-    let result = kiln_runner::run(request, ports, Some(events), stop).await;
+    let result = kiln_executor::run(request, ports, Some(events), stop).await;
     let finalizing = recorder.await.ok().flatten();
     finish(&services, &id, &result, finalizing, serde_json::Map::new()).await?;
     Ok(ExitCode::SUCCESS)

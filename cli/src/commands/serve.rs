@@ -9,16 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use kiln_server::{AppState, SyncSecrets, app, local_secrets, system_clock};
-use kiln_shared::adapters::local::LogDir;
-use kiln_shared::adapters::local::launcher::ProcessLauncher;
-use kiln_shared::adapters::local::sqlite::{SqliteStore, SyncMode};
-use kiln_shared::build::{AccountContext, BuildId};
-use kiln_shared::ports::build_store::PutMode;
-use kiln_shared::project::KilnConfig;
-use kiln_shared::sigv4::Credentials;
-use kiln_shared::usecases::Services;
-use kiln_shared::usecases::notices::NoticeSource;
+use kiln_core::build::{AccountContext, BuildId};
+use kiln_core::ports::build_store::PutMode;
+use kiln_core::project::KilnConfig;
+use kiln_core::sigv4::Credentials;
+use kiln_core::usecases::Services;
+use kiln_core::usecases::notices::NoticeSource;
+use kiln_local::LogDir;
+use kiln_local::launcher::ProcessLauncher;
+use kiln_local::sqlite::{SqliteStore, SyncMode};
+use kiln_local::webhook_secrets::{SyncSecrets, local_secrets};
+use kiln_server::{AppState, app, system_clock};
 
 /// Arguments of `kiln serve`.
 #[derive(Debug, clap::Args)]
@@ -67,14 +68,14 @@ fn clock(offset_file: Option<PathBuf>) -> kiln_server::Clock {
         return system_clock();
     };
     Arc::new(move || {
-        let now = kiln_shared::build::Timestamp::from(std::time::SystemTime::now());
+        let now = kiln_core::build::Timestamp::from(std::time::SystemTime::now());
         let offset: f64 = std::fs::read_to_string(&path)
             .ok()
             .and_then(|text| text.trim().parse().ok())
             .unwrap_or(0.0);
         #[allow(clippy::cast_possible_truncation)]
         let offset_ms = (offset * 1000.0) as i64;
-        kiln_shared::build::Timestamp::from_epoch_millis(now.epoch_millis().saturating_add(offset_ms))
+        kiln_core::build::Timestamp::from_epoch_millis(now.epoch_millis().saturating_add(offset_ms))
     })
 }
 
@@ -214,7 +215,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let clock = state.clock.clone();
     tokio::spawn(background(services.clone(), clock.clone(), wake, args.paused));
     tokio::spawn(scheduler(services, store.clone(), clock));
-    let mut forwarder = kiln_server::forwarder::Forwarder::new(store.clone(), local_secrets());
+    let mut forwarder = kiln_local::forwarder::Forwarder::new(store.clone(), local_secrets());
     tokio::spawn(async move {
         loop {
             forwarder.step().await;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use kiln_shared::buildspec::{self, BuildspecErrors, MAX_BYTES};
+use kiln_core::buildspec::{self, BuildspecErrors, MAX_BYTES};
 
 /// Arguments of `kiln validate`.
 #[derive(Debug, clap::Args)]

@@ -8,13 +8,13 @@
 
 use std::sync::Arc;
 
+use kiln_core::ports::BoxFuture;
+use kiln_core::ports::logs::LogReader;
+use kiln_core::ports::secrets::{SecretRef, SecretResolver};
+use kiln_core::usecases::Services;
+use kiln_core::usecases::webhook::WebhookSecrets;
 use kiln_lambda::DispatchSender;
 use kiln_server::{AppState, OnQueued, system_clock};
-use kiln_shared::ports::BoxFuture;
-use kiln_shared::ports::logs::LogReader;
-use kiln_shared::ports::secrets::{SecretRef, SecretResolver};
-use kiln_shared::usecases::Services;
-use kiln_shared::usecases::webhook::WebhookSecrets;
 use lambda_http::{Request, Response};
 use tower::ServiceExt;
 

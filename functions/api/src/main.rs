@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use kiln_aws::{AwsSecretResolver, S3LogReader};
 use kiln_fn_api::{AwsParts, aws_state, console_session_key};
 use kiln_lambda::{CachedWebhookSecrets, Wiring};
-use kiln_shared::adapters::aws::{AwsSecretResolver, S3LogReader};
 use lambda_http::Error;
 
 #[tokio::main(flavor = "current_thread")]
@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let logs = S3LogReader::new(
         wiring.clients.s3.clone(),
         wiring.settings.logs_bucket()?,
-        kiln_shared::adapters::aws::s3::LOG_PREFIX,
+        kiln_aws::s3::LOG_PREFIX,
     );
     let parts = AwsParts {
         logs: Arc::new(logs),

@@ -1,6 +1,6 @@
 //! The `codecommit` function: an EventBridge rule (one per repository, from `template.yaml`) delivers
 //! "CodeCommit Repository State Change" events; [`handle`] runs
-//! [`Services::accept_codecommit_event`](kiln_shared::usecases::Services::accept_codecommit_event) and hands
+//! [`Services::accept_codecommit_event`](kiln_core::usecases::Services::accept_codecommit_event) and hands
 //! every build it started (or found again, for a duplicate delivery) to the dispatch queue as
 //! `{"buildId": "<id>"}`. The dispatch function is idempotent per build, so re-sending a redelivered build's id
 //! is harmless and covers an earlier invocation that failed after creating the build.
@@ -8,10 +8,10 @@
 //! Errors from the store or the queue fail the invocation, so Lambda's asynchronous retries run it again
 //! (builds are created idempotently on the event id); malformed and ignored events succeed with a summary.
 
-use kiln_shared::build::Timestamp;
-use kiln_shared::ports::BoxFuture;
-use kiln_shared::usecases::codecommit::CodeCommitDelivery;
-use kiln_shared::usecases::{Services, UseCaseError};
+use kiln_core::build::Timestamp;
+use kiln_core::ports::BoxFuture;
+use kiln_core::usecases::codecommit::CodeCommitDelivery;
+use kiln_core::usecases::{Services, UseCaseError};
 use serde_json::{Value, json};
 
 /// Where started builds go to be launched: the dispatch queue.
@@ -20,7 +20,7 @@ pub trait DispatchSender: Send + Sync {
     fn send_build<'a>(&'a self, build_id: &'a str) -> BoxFuture<'a, Result<(), String>>;
 }
 
-impl DispatchSender for kiln_shared::adapters::aws::SqsQueue {
+impl DispatchSender for kiln_aws::SqsQueue {
     fn send_build<'a>(&'a self, build_id: &'a str) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let body = json!({ "buildId": build_id }).to_string();

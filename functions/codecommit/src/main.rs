@@ -3,10 +3,10 @@
 
 use std::time::SystemTime;
 
+use kiln_aws::SqsQueue;
+use kiln_aws::settings::AwsSettings;
+use kiln_core::build::Timestamp;
 use kiln_fn_codecommit::handle;
-use kiln_shared::adapters::aws::SqsQueue;
-use kiln_shared::adapters::aws::settings::AwsSettings;
-use kiln_shared::build::Timestamp;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 

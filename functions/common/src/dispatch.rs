@@ -2,8 +2,8 @@
 //! so the `dispatch` function starts it. One message per build, body `{"buildId": "<project:uuid>"}`; the
 //! build itself is already stored, so a message sent twice is harmless (the dispatcher's claim is conditional).
 
-use kiln_shared::adapters::aws::SqsQueue;
-use kiln_shared::ports::build_store::{BuildState, BuildStore};
+use kiln_aws::SqsQueue;
+use kiln_core::ports::build_store::{BuildState, BuildStore};
 use serde::{Deserialize, Serialize};
 
 /// The body of one dispatch message.

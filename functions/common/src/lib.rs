@@ -11,7 +11,7 @@ pub use dispatch::{DispatchMessage, DispatchSender};
 pub use secrets::CachedWebhookSecrets;
 pub use wiring::Wiring;
 
-use kiln_shared::build::Timestamp;
+use kiln_core::build::Timestamp;
 
 /// The wall clock as the use cases take it (they never read the clock themselves).
 pub fn now() -> Timestamp {

@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use kiln_shared::adapters::aws::{AwsClients, AwsSecretResolver};
-use kiln_shared::buildspec::secret_ref;
-use kiln_shared::ports::BoxFuture;
-use kiln_shared::ports::secrets::{SecretRef as AwsRef, SecretResolver};
-use kiln_shared::project::SecretRef;
-use kiln_shared::usecases::webhook::WebhookSecrets;
+use kiln_aws::{AwsClients, AwsSecretResolver};
+use kiln_core::buildspec::secret_ref;
+use kiln_core::ports::BoxFuture;
+use kiln_core::ports::secrets::{SecretRef as AwsRef, SecretResolver};
+use kiln_core::project::SecretRef;
+use kiln_core::usecases::webhook::WebhookSecrets;
 use tokio::sync::Mutex;
 
 /// How long a resolved webhook secret is reused.

@@ -2,9 +2,9 @@
 //! cases over the AWS adapters — built once per function instance, before the first event — through
 //! [`AwsSettings`], the one place that turns settings into adapters.
 
-use kiln_shared::adapters::aws::settings::{AwsSettings, SettingsError};
-use kiln_shared::adapters::aws::{AwsClients, SqsQueue};
-use kiln_shared::usecases::Services;
+use kiln_aws::settings::{AwsSettings, SettingsError};
+use kiln_aws::{AwsClients, SqsQueue};
+use kiln_core::usecases::Services;
 
 use crate::DispatchSender;
 

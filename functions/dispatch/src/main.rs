@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use kiln_aws::{AwsSettings, SqsQueue};
 use kiln_fn_dispatch::{Dispatcher, handle};
-use kiln_shared::adapters::aws::{AwsSettings, SqsQueue};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]

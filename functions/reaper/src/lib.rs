@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use kiln_shared::build::Timestamp;
-use kiln_shared::usecases::{Services, UseCaseError};
+use kiln_core::build::Timestamp;
+use kiln_core::usecases::{Services, UseCaseError};
 
 /// How long a claimed build may have no task before the reaper calls it FAULT.
 pub const LAUNCH_GRACE: Duration = Duration::from_secs(5 * 60);

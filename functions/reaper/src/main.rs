@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use kiln_aws::AwsSettings;
 use kiln_fn_reaper::{Reaped, handle};
-use kiln_shared::adapters::aws::AwsSettings;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]

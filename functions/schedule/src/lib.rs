@@ -12,11 +12,11 @@
 //! ```
 
 use chrono::{DateTime, Utc};
+use kiln_core::build::Timestamp;
+use kiln_core::usecases::schedules::ScheduledFire;
+use kiln_core::usecases::start::EnvVar;
+use kiln_core::usecases::{Services, UseCaseError};
 use kiln_lambda::DispatchSender;
-use kiln_shared::build::Timestamp;
-use kiln_shared::usecases::schedules::ScheduledFire;
-use kiln_shared::usecases::start::EnvVar;
-use kiln_shared::usecases::{Services, UseCaseError};
 use serde::{Deserialize, Serialize};
 
 /// The input a schedule passes (its target's `Input`, after Scheduler substituted the context attributes).

@@ -9,11 +9,11 @@
 //! EventBridge's asynchronous invocation retries the event (handling it twice is harmless).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use kiln_aws::ecs::BUILD_ID_VARIABLE;
+use kiln_core::build::{BuildId, StatusType, Timestamp};
+use kiln_core::usecases::task_stopped::{StopCode, StoppedTask};
+use kiln_core::usecases::{Services, UseCaseError};
 use kiln_lambda::DispatchSender;
-use kiln_shared::adapters::aws::ecs::BUILD_ID_VARIABLE;
-use kiln_shared::build::{BuildId, StatusType, Timestamp};
-use kiln_shared::usecases::task_stopped::{StopCode, StoppedTask};
-use kiln_shared::usecases::{Services, UseCaseError};
 use serde::Deserialize;
 
 /// The `detail-type` this function handles.

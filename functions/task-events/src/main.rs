@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use kiln_aws::{AwsSettings, SqsQueue};
 use kiln_fn_task_events::{TaskEvents, handle};
 use kiln_lambda::DispatchSender;
-use kiln_shared::adapters::aws::{AwsSettings, SqsQueue};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]

@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
+use kiln_core::build::Timestamp;
+use kiln_core::trigger::Headers;
+use kiln_core::usecases::Services;
+use kiln_core::usecases::webhook::{Delivery, WebhookSecrets};
 use kiln_lambda::DispatchSender;
-use kiln_shared::build::Timestamp;
-use kiln_shared::trigger::Headers;
-use kiln_shared::usecases::Services;
-use kiln_shared::usecases::webhook::{Delivery, WebhookSecrets};
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};

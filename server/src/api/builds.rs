@@ -1,7 +1,7 @@
 //! Build operations: StartBuild, BatchGetBuilds, StopBuild, RetryBuild, ListBuildsForProject, ListBuilds.
 
-use kiln_shared::ports::build_store::SortOrder;
-use kiln_shared::usecases::start::{Origin, StartBuildInput};
+use kiln_core::ports::build_store::SortOrder;
+use kiln_core::usecases::start::{Origin, StartBuildInput};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -9,8 +9,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
-use kiln_shared::sigv4::{AmzDate, HttpRequest, VerifyPolicy, verify};
-use kiln_shared::usecases::UseCaseError;
+use kiln_core::sigv4::{AmzDate, HttpRequest, VerifyPolicy, verify};
+use kiln_core::usecases::UseCaseError;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 

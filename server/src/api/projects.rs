@@ -2,9 +2,9 @@
 //! webhook operations (CreateWebhook, UpdateWebhook, DeleteWebhook) that give a project its filter groups
 //! and a generated secret.
 
-use kiln_shared::ports::build_store::PutMode;
-use kiln_shared::project::{FieldPath, Project, RawProject, ValidationOptions};
-use kiln_shared::trigger::FilterGroups;
+use kiln_core::ports::build_store::PutMode;
+use kiln_core::project::{FieldPath, Project, RawProject, ValidationOptions};
+use kiln_core::trigger::FilterGroups;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 

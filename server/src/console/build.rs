@@ -7,8 +7,8 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use kiln_shared::build::BuildId;
-use kiln_shared::ports::build_store::StoredBuild;
+use kiln_core::build::BuildId;
+use kiln_core::ports::build_store::StoredBuild;
 use serde_json::{Value, json};
 
 use super::html::{self, esc, pct, s};

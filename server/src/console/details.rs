@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use kiln_shared::ports::build_store::StoredBuild;
+use kiln_core::ports::build_store::StoredBuild;
 use serde_json::Value;
 
 use super::html::{self, esc, pct, s};

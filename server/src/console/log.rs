@@ -12,8 +12,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
-use kiln_shared::build::BuildId;
-use kiln_shared::ports::logs::{LogChunk, LogReadError, LogReader};
+use kiln_core::build::BuildId;
+use kiln_core::ports::logs::{LogChunk, LogReadError, LogReader};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -276,7 +276,7 @@ pub async fn stream(
 mod tests {
     use super::*;
 
-    use kiln_shared::adapters::local::LogDir;
+    use kiln_local::LogDir;
 
     /// A logs directory holding one build's log with `text`.
     fn log_with(text: &str) -> (tempfile::TempDir, LogDir, BuildId) {

@@ -16,8 +16,8 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use kiln_shared::ports::build_store::{StoreError, StoredBuild};
-use kiln_shared::usecases::UseCaseError;
+use kiln_core::ports::build_store::{StoreError, StoredBuild};
+use kiln_core::usecases::UseCaseError;
 
 use crate::AppState;
 use html::{esc, pct, s};
@@ -211,7 +211,7 @@ pub(crate) fn build_row(build: &StoredBuild, compute_type: &str, now: f64) -> St
 /// Helpers for the console's unit tests.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use kiln_shared::ports::build_store::{BuildState, StoredBuild};
+    use kiln_core::ports::build_store::{BuildState, StoredBuild};
     use serde_json::Value;
 
     /// A terminal build `web:1` holding `record`.

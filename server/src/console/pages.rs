@@ -4,8 +4,8 @@
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use kiln_shared::ports::build_store::SortOrder;
-use kiln_shared::usecases::start::{Origin, StartBuildInput};
+use kiln_core::ports::build_store::SortOrder;
+use kiln_core::usecases::start::{Origin, StartBuildInput};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -226,7 +226,7 @@ pub async fn builds(
 const EVENTS_SHOWN: usize = 200;
 
 /// The largest cursor in the feed (0 when empty): doubling, then bisection, over "is there a notice after c?".
-async fn last_cursor(feed: &dyn crate::NoticeFeed) -> Result<u64, ConsoleError> {
+async fn last_cursor(feed: &dyn kiln_core::ports::notifier::NoticeFeed) -> Result<u64, ConsoleError> {
     let exists_after = |c: u64| async move { Ok::<_, ConsoleError>(!feed.after(c, 1).await?.is_empty()) };
     if !exists_after(0).await? {
         return Ok(0);
@@ -335,12 +335,12 @@ pub async fn start(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_shared::ports::BoxFuture;
-    use kiln_shared::ports::build_store::StoreError;
+    use kiln_core::ports::BoxFuture;
+    use kiln_core::ports::build_store::StoreError;
 
     struct Cursors(Vec<u64>);
 
-    impl crate::NoticeFeed for Cursors {
+    impl kiln_core::ports::notifier::NoticeFeed for Cursors {
         fn after(&self, cursor: u64, limit: usize) -> BoxFuture<'_, Result<Vec<(u64, Value)>, StoreError>> {
             let found = self
                 .0

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use kiln_shared::schedule::Schedule;
+use kiln_core::schedule::Schedule;
 use serde_json::Value;
 
 /// Pseudo parameters CloudFormation defines in every stack.

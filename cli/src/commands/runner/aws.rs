@@ -12,24 +12,22 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use kiln_runner::outputs::{ArtifactTarget, CacheTarget};
-use kiln_runner::source::SourceSpec;
-use kiln_runner::{CancellationToken, Ports};
-use kiln_shared::adapters::aws::{
-    AwsClients, AwsSecretResolver, AwsSettings, S3LogSink, S3ObjectStore, settings::log_key,
-};
-use kiln_shared::build::{BuildId, PhaseContext, StatusType};
-use kiln_shared::ports::object_store::ObjectStore;
-use kiln_shared::usecases::Services;
+use kiln_aws::{AwsClients, AwsSecretResolver, AwsSettings, S3LogSink, S3ObjectStore, settings::log_key};
+use kiln_core::build::{BuildId, PhaseContext, StatusType};
+use kiln_core::ports::object_store::ObjectStore;
+use kiln_core::usecases::Services;
+use kiln_executor::outputs::{ArtifactTarget, CacheTarget};
+use kiln_executor::source::SourceSpec;
+use kiln_executor::{CancellationToken, Ports};
 use serde_json::{Value, json};
 
 use super::build::{
     build_request, cancel_on_sigterm, finish, guard_fork_secrets, now, packaging, spawn_recorder,
 };
 use super::fetch::fetch_source;
-use kiln_shared::adapters::aws::ecs::{Capacity, TaskSize};
-use kiln_shared::build::EstimatedCost;
-use kiln_shared::build::cost::{self, TaskUsage};
+use kiln_aws::ecs::{Capacity, TaskSize};
+use kiln_core::build::EstimatedCost;
+use kiln_core::build::cost::{self, TaskUsage};
 
 /// Runs build `build_id` in AWS mode; see the module docs.
 pub async fn run_build(build_id: &str) -> anyhow::Result<ExitCode> {
@@ -148,12 +146,12 @@ impl Task<'_> {
             }),
             cache: self.settings.cache_bucket.as_ref().map(|bucket| CacheTarget {
                 store: Arc::new(S3ObjectStore::new(self.clients.s3.clone(), bucket, "")),
-                location: kiln_runner::cache::CacheLocation::new("cache", self.id.project().as_str()),
+                location: kiln_executor::cache::CacheLocation::new("cache", self.id.project().as_str()),
             }),
         };
         let (events, received) = tokio::sync::mpsc::unbounded_channel();
         let recorder = spawn_recorder(self.services.clone(), self.id.to_string(), received);
-        let result = kiln_runner::run(request, ports, Some(events), stop).await;
+        let result = kiln_executor::run(request, ports, Some(events), stop).await;
         let finalizing = recorder.await.ok().flatten();
         let mut members = serde_json::Map::new();
         members.insert(

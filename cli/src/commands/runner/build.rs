@@ -8,15 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
-use kiln_runner::artifacts::Packaging;
-use kiln_runner::env::{EnvValue, EnvVarSpec};
-use kiln_runner::source::{SourceSpec, codecommit_git_config};
-use kiln_runner::{BuildEvent, BuildRequest, BuildResult, BuildspecSource, CancellationToken};
-use kiln_shared::build::{BuildId, FailureAction, PhaseContext, PhaseType, StatusType, Timestamp};
-use kiln_shared::ports::BoxFuture;
-use kiln_shared::ports::secrets::{SecretError, SecretRef, SecretResolver};
-use kiln_shared::project::{BuildspecRef, ForkPullRequests};
-use kiln_shared::usecases::Services;
+use kiln_core::build::{BuildId, FailureAction, PhaseContext, PhaseType, StatusType, Timestamp};
+use kiln_core::ports::BoxFuture;
+use kiln_core::ports::secrets::{SecretError, SecretRef, SecretResolver};
+use kiln_core::project::{BuildspecRef, ForkPullRequests};
+use kiln_core::usecases::Services;
+use kiln_executor::artifacts::Packaging;
+use kiln_executor::env::{EnvValue, EnvVarSpec};
+use kiln_executor::source::{SourceSpec, codecommit_git_config};
+use kiln_executor::{BuildEvent, BuildRequest, BuildResult, BuildspecSource, CancellationToken};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
@@ -194,7 +194,7 @@ pub async fn finish(
         .map(|v| json!({"name": v.name, "value": v.value}))
         .collect();
     members.insert("exportedEnvironmentVariables".into(), Value::Array(exported));
-    let reports = kiln_runner::build_record::report_summaries(result);
+    let reports = kiln_executor::build_record::report_summaries(result);
     if !reports.is_empty() {
         members.insert("reportSummaries".into(), json!(reports));
     }

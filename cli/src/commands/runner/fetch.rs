@@ -7,9 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use kiln_runner::source::fetch_ref;
-use kiln_shared::ports::object_store::ObjectStore;
-use kiln_shared::ports::secrets::{SecretRef, SecretResolver};
+use kiln_core::ports::object_store::ObjectStore;
+use kiln_core::ports::secrets::{SecretRef, SecretResolver};
+use kiln_executor::source::fetch_ref;
 use serde_json::Value;
 use tokio::process::Command;
 
@@ -258,7 +258,9 @@ async fn git(
             command.envs(credential_env(username, token));
         }
         Some(GitAuth::CodeCommit(kiln)) => {
-            command.envs(git_config_env(&kiln_runner::source::codecommit_git_config(kiln)));
+            command.envs(git_config_env(&kiln_executor::source::codecommit_git_config(
+                kiln,
+            )));
         }
         None => {}
     }
@@ -279,7 +281,7 @@ mod tests {
 
     #[test]
     fn codecommit_sources_get_kiln_as_their_credential_helper_through_the_environment() {
-        let env = git_config_env(&kiln_runner::source::codecommit_git_config(Path::new(
+        let env = git_config_env(&kiln_executor::source::codecommit_git_config(Path::new(
             "/usr/bin/kiln",
         )));
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());

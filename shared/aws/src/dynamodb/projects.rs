@@ -1,0 +1,161 @@
+//! [`ProjectStore`] on the single table: one item per project (`pk` = `PROJECT#<name>`, `sk` = `#PROJECT`) with
+//! the CodeBuild `Project` JSON in `record`. Project items carry `kind` = `PROJECT` and `seq` = the name, so
+//! listing the names is a Query on the `byCreation` index (sorted by name), never a Scan. Create and update are
+//! conditional puts, so a concurrent creation of the same name fails instead of overwriting.
+
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+
+use super::items::{Item, get_s, key, project_pk, s};
+use super::{DynamoBuildStore, INDEX_BY_CREATION, backend};
+use kiln_core::ports::BoxFuture;
+use kiln_core::ports::build_store::{ProjectStore, PutMode, StoreError};
+
+/// Sort key of a project item (`pk` = `PROJECT#<name>`).
+const SK_PROJECT: &str = "#PROJECT";
+/// The constant `kind` of project items (their `seq` is the name).
+pub(super) const KIND_PROJECT: &str = "PROJECT";
+
+fn project_key(name: &str) -> Item {
+    key(project_pk(name), SK_PROJECT)
+}
+
+fn project_item(name: &str, project: &serde_json::Value) -> Item {
+    let mut item = project_key(name);
+    item.extend([
+        ("name".to_owned(), s(name)),
+        ("record".to_owned(), s(project.to_string())),
+        ("kind".to_owned(), s(KIND_PROJECT)),
+        ("seq".to_owned(), s(name)),
+    ]);
+    item
+}
+
+impl DynamoBuildStore {
+    async fn read_project(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(project_key(name)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend(&e))?;
+        let Some(item) = output.item() else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| StoreError::Corrupt {
+            id: format!("project {name}"),
+            reason,
+        };
+        let text = get_s(item, "record").ok_or_else(|| corrupt("attribute \"record\" is missing".into()))?;
+        serde_json::from_str(text)
+            .map(Some)
+            .map_err(|e| corrupt(format!("record is not JSON: {e}")))
+    }
+
+    async fn list_project_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut names = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(INDEX_BY_CREATION)
+                .key_condition_expression("#k = :k")
+                .expression_attribute_names("#k", "kind")
+                .expression_attribute_values(":k", s(KIND_PROJECT))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| backend(&e))?;
+            names.extend(
+                output
+                    .items()
+                    .iter()
+                    .filter_map(|item| get_s(item, "name").map(str::to_owned)),
+            );
+            match output.last_evaluated_key() {
+                Some(last) => start = Some(last.clone()),
+                None => break,
+            }
+        }
+        // The index is sorted by `seq` (the name) already; sorting again keeps the port's promise even if a
+        // page boundary or a future key change reorders them.
+        names.sort();
+        Ok(names)
+    }
+
+    async fn write_project(
+        &self,
+        name: &str,
+        project: serde_json::Value,
+        mode: PutMode,
+    ) -> Result<(), StoreError> {
+        let condition = match mode {
+            PutMode::Create => Some("attribute_not_exists(#pk)"),
+            PutMode::Update => Some("attribute_exists(#pk)"),
+            PutMode::Upsert => None,
+        };
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(project_item(name, &project)));
+        if let Some(condition) = condition {
+            request = request
+                .condition_expression(condition)
+                .expression_attribute_names("#pk", "pk");
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) => match (err.as_service_error(), mode) {
+                (Some(PutItemError::ConditionalCheckFailedException(_)), PutMode::Create) => {
+                    Err(StoreError::AlreadyExists(name.to_owned()))
+                }
+                (Some(PutItemError::ConditionalCheckFailedException(_)), PutMode::Update) => {
+                    Err(StoreError::NotFound(name.to_owned()))
+                }
+                _ => Err(backend(&err)),
+            },
+        }
+    }
+
+    async fn remove_project(&self, name: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(project_key(name)))
+            .send()
+            .await
+            .map_err(|e| backend(&e))?;
+        Ok(())
+    }
+}
+
+impl ProjectStore for DynamoBuildStore {
+    fn get_project<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, StoreError>> {
+        Box::pin(self.read_project(name))
+    }
+
+    fn project_names(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
+        Box::pin(self.list_project_names())
+    }
+
+    fn put_project<'a>(
+        &'a self,
+        name: &'a str,
+        project: serde_json::Value,
+        mode: PutMode,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.write_project(name, project, mode))
+    }
+
+    fn delete_project<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.remove_project(name))
+    }
+}

@@ -1,0 +1,28 @@
+//! Local adapters: the core's ports implemented with SQLite, child processes, files and directories on this
+//! machine, for `kiln run` and `kiln serve`.
+//!
+//! [`sqlite`] (build store, dispatch queue in [`sqlite_queue`], notice outbox in [`notifier`]),
+//! [`launcher`] (runners as child processes in their own process groups) and [`forwarder`] (notices to HTTP
+//! targets) serve `kiln serve`. The use cases are tested here, over these adapters ([`usecase_tests`]).
+
+pub mod forwarder;
+pub mod launcher;
+pub mod notifier;
+pub mod sqlite;
+pub mod sqlite_projects;
+pub mod sqlite_queue;
+
+#[cfg(test)]
+mod sqlite_tests;
+#[cfg(test)]
+mod usecase_tests;
+
+pub mod log_dir;
+pub mod log_file;
+pub mod object_store;
+pub mod secrets;
+pub mod webhook_secrets;
+
+pub use log_dir::LogDir;
+pub use log_file::FileLogSink;
+pub use secrets::{LocalSecrets, LocalSecretsError};

@@ -1,0 +1,125 @@
+//! The local notifier: notices go to the `notices` outbox table of the SQLite store, read back in order by
+//! cursor (`GET /events?after=`) and by the outbound HTTP forwarder, whose per-target cursors live beside it.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::sqlite::{SqliteStore, backend};
+use kiln_core::ports::BoxFuture;
+use kiln_core::ports::build_store::StoreError;
+use kiln_core::ports::notifier::{Notice, NoticeFeed, Notifier, NotifyError};
+
+/// A notice read back from the outbox with its cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredNotice {
+    pub cursor: u64,
+    pub project: String,
+    pub event: serde_json::Value,
+}
+
+impl SqliteStore {
+    /// Appends a notice to the outbox; returns its cursor.
+    pub fn append_notice(&self, notice: &Notice) -> Result<u64, StoreError> {
+        self.write(|tx| {
+            let cursor: i64 = tx
+                .prepare_cached("INSERT INTO notices (project, event) VALUES (?1, ?2) RETURNING cursor")
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![notice.project, notice.event.to_string()], |r| r.get(0))
+                })
+                .map_err(backend)?;
+            Ok(u64::try_from(cursor).unwrap_or_default())
+        })
+    }
+
+    /// Up to `limit` notices after `cursor`, oldest first.
+    pub fn notices_after(&self, cursor: u64, limit: usize) -> Result<Vec<StoredNotice>, StoreError> {
+        self.with_conn(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT cursor, project, event FROM notices WHERE cursor > ?1 ORDER BY cursor LIMIT ?2",
+                )
+                .map_err(backend)?;
+            let after = i64::try_from(cursor).unwrap_or(i64::MAX);
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = stmt
+                .query_map(params![after, limit], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
+                .map_err(backend)?;
+            let mut notices = Vec::new();
+            for row in rows {
+                let (cursor, project, event) = row.map_err(backend)?;
+                let event = serde_json::from_str(&event).map_err(|e| StoreError::Corrupt {
+                    id: format!("notice {cursor}"),
+                    reason: e.to_string(),
+                })?;
+                notices.push(StoredNotice {
+                    cursor: u64::try_from(cursor).unwrap_or_default(),
+                    project,
+                    event,
+                });
+            }
+            Ok(notices)
+        })
+    }
+
+    /// The cursor an outbound target has delivered up to (0 when it has delivered nothing).
+    pub fn delivered_cursor(&self, target: &str) -> Result<u64, StoreError> {
+        self.with_conn(|conn| {
+            let cursor: Option<i64> = conn
+                .query_row(
+                    "SELECT cursor FROM notice_deliveries WHERE target = ?1",
+                    [target],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            Ok(cursor.and_then(|c| u64::try_from(c).ok()).unwrap_or(0))
+        })
+    }
+
+    /// Records that `target` has delivered every notice up to `cursor`.
+    pub fn set_delivered_cursor(&self, target: &str, cursor: u64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO notice_deliveries (target, cursor) VALUES (?1, ?2) \
+                 ON CONFLICT(target) DO UPDATE SET cursor = excluded.cursor",
+                params![target, i64::try_from(cursor).unwrap_or(i64::MAX)],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+}
+
+impl Notifier for SqliteStore {
+    fn publish<'a>(&'a self, notice: &'a Notice) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(async move {
+            self.append_notice(notice)
+                .map(|_| ())
+                .map_err(|e| NotifyError::Backend {
+                    message: e.to_string(),
+                    retryable: matches!(e, StoreError::Backend { retryable: true, .. }),
+                })
+        })
+    }
+}
+
+impl NoticeFeed for SqliteStore {
+    fn after(
+        &self,
+        cursor: u64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<(u64, serde_json::Value)>, StoreError>> {
+        Box::pin(async move {
+            Ok(self
+                .notices_after(cursor, limit)?
+                .into_iter()
+                .map(|n| (n.cursor, n.event))
+                .collect())
+        })
+    }
+}
