@@ -6,7 +6,7 @@
 //! form; it has no calendar in it.)
 
 use std::cell::RefCell;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
@@ -123,24 +123,31 @@ impl fmt::Display for AmzDate {
 /// time before 1970 is written as the epoch.
 pub fn container_timestamp(time: SystemTime) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    // The executor writes a line per command: the date and time of day change once a second, so each thread
-    // keeps the last second's text and only the microseconds are formatted per line.
+    let mut out = String::with_capacity("2026/11/24 12:00:00.123456".len());
+    // The executor writes a line per command: the date and time of day change at most once a second, so each
+    // thread keeps the last second's text and formats only the microseconds when the second repeats.
     LAST_SECOND.with_borrow_mut(|(second, text)| {
-        if *second != Some(since.as_secs()) {
-            let at = utc(time);
-            *text = format!(
-                "{:04}/{:02}/{:02} {:02}:{:02}:{:02}",
-                at.year(),
-                at.month(),
-                at.day(),
-                at.hour(),
-                at.minute(),
-                at.second()
-            );
-            *second = Some(since.as_secs());
+        if *second == Some(since.as_secs()) {
+            out.push_str(text);
+            return;
         }
-        format!("{text}.{:06}", since.subsec_micros())
-    })
+        let at = utc(time);
+        let _ = write!(
+            out,
+            "{:04}/{:02}/{:02} {:02}:{:02}:{:02}",
+            at.year(),
+            at.month(),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        );
+        text.clear();
+        text.push_str(&out);
+        *second = Some(since.as_secs());
+    });
+    let _ = write!(out, ".{:06}", since.subsec_micros());
+    out
 }
 
 thread_local! {
