@@ -247,13 +247,30 @@ fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Why a `run-as` user cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RunAsError {
+    /// Kiln itself is not root, so it cannot switch users.
+    #[error(
+        "run-as {name} needs kiln to run as root (it runs as uid {uid}); remove run-as or run the build as root"
+    )]
+    NotRoot { name: String, uid: u32 },
+    /// No such user in this machine's user database.
+    #[error("run-as user {name:?} does not exist on this machine")]
+    NoSuchUser { name: String },
+    /// The user database could not be read.
+    #[error("could not look up run-as user {name:?}: {source}")]
+    Lookup { name: String, source: nix::Error },
+}
+
 /// Looks up a `run-as` user; only root can switch users.
-pub fn resolve_user(name: &str) -> Result<RunAs, String> {
+pub fn resolve_user(name: &str) -> Result<RunAs, RunAsError> {
     let me = nix::unistd::geteuid();
     if !me.is_root() {
-        return Err(format!(
-            "run-as {name} needs kiln to run as root (it runs as uid {me}); remove run-as or run the build as root"
-        ));
+        return Err(RunAsError::NotRoot {
+            name: name.to_owned(),
+            uid: me.as_raw(),
+        });
     }
     match nix::unistd::User::from_name(name) {
         Ok(Some(user)) => Ok(RunAs {
@@ -261,7 +278,12 @@ pub fn resolve_user(name: &str) -> Result<RunAs, String> {
             uid: user.uid.as_raw(),
             gid: user.gid.as_raw(),
         }),
-        Ok(None) => Err(format!("run-as user {name:?} does not exist on this machine")),
-        Err(err) => Err(format!("could not look up run-as user {name:?}: {err}")),
+        Ok(None) => Err(RunAsError::NoSuchUser {
+            name: name.to_owned(),
+        }),
+        Err(source) => Err(RunAsError::Lookup {
+            name: name.to_owned(),
+            source,
+        }),
     }
 }

@@ -9,10 +9,11 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 use std::sync::mpsc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
+use kiln_core::time::dos_date_time;
 use md5::Md5;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -115,7 +116,7 @@ enum Payload {
 
 fn prepare(entry: &Selected, level: u32) -> std::io::Result<Prepared> {
     let meta = std::fs::symlink_metadata(&entry.source)?;
-    let (dos_time, dos_date) = dos_datetime(meta.modified().unwrap_or(UNIX_EPOCH));
+    let (dos_time, dos_date) = dos_date_time(meta.modified().unwrap_or(UNIX_EPOCH));
     let mode = unix_mode(&meta);
     let base = |method, crc, compressed, uncompressed, unix_mode, payload| Prepared {
         name: entry.name.clone(),
@@ -297,32 +298,6 @@ fn worth_deflating(sample: &[u8], level: u32) -> std::io::Result<bool> {
 fn unix_mode(meta: &std::fs::Metadata) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     0o100_000 | (meta.permissions().mode() & 0o7777)
-}
-
-/// The MS-DOS time and date fields for `t` (UTC; DOS dates start in 1980).
-fn dos_datetime(t: SystemTime) -> (u16, u16) {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let secs = secs.max(315_532_800); // 1980-01-01
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    let time = ((rem / 3600) << 11) | (((rem % 3600) / 60) << 5) | ((rem % 60) / 2);
-    let date = (((y - 1980).clamp(0, 127) as u64) << 9) | ((m as u64) << 5) | d as u64;
-    (time as u16, date as u16)
-}
-
-/// Howard Hinnant's days-to-civil algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// The central-directory record kept for each appended entry.
@@ -517,7 +492,7 @@ mod tests {
     fn dos_dates_follow_the_civil_calendar() {
         // 2026-11-24 12:34:56 UTC
         let t = UNIX_EPOCH + std::time::Duration::from_secs(1_795_523_696);
-        let (time, date) = dos_datetime(t);
+        let (time, date) = dos_date_time(t);
         assert_eq!((date >> 9) + 1980, 2026);
         assert_eq!((date >> 5) & 0xF, 11);
         assert_eq!(date & 0x1F, 24);

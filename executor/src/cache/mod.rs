@@ -8,6 +8,7 @@
 //! `<prefix>/<project>/index.json`.
 
 pub mod archive;
+mod error;
 
 use std::path::Path;
 
@@ -16,6 +17,8 @@ use kiln_core::ports::object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
 
 use crate::artifacts::select::{self, SelectOptions, SymlinkPolicy};
+
+pub use self::error::CacheError;
 
 /// Which directions of the cache a build uses (`cache.action`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -150,7 +153,11 @@ pub async fn restore(
     let found = match find_entry(spec, location, store, &mut tried).await {
         Ok(Some(key)) => key,
         Ok(None) => return CacheRestoreOutcome::Missed { tried },
-        Err(reason) => return CacheRestoreOutcome::Failed { reason },
+        Err(error) => {
+            return CacheRestoreOutcome::Failed {
+                reason: error.to_string(),
+            };
+        }
     };
     let label = found.clone().unwrap_or_else(|| "(project default)".into());
     let object = location.entry_key(found.as_deref());
@@ -161,8 +168,13 @@ pub async fn restore(
             files: stats.files,
         },
         Ok(None) => CacheRestoreOutcome::Missed { tried },
-        Err(Fetch::Store(reason)) => CacheRestoreOutcome::Failed { reason },
-        Err(Fetch::Corrupt(reason)) => CacheRestoreOutcome::Corrupt { key: label, reason },
+        Err(error @ CacheError::Unpack(_)) => CacheRestoreOutcome::Corrupt {
+            key: label,
+            reason: error.to_string(),
+        },
+        Err(error) => CacheRestoreOutcome::Failed {
+            reason: error.to_string(),
+        },
     }
 }
 
@@ -172,19 +184,14 @@ async fn find_entry(
     location: &CacheLocation,
     store: &dyn ObjectStore,
     tried: &mut Vec<String>,
-) -> Result<Option<Option<String>>, String> {
+) -> Result<Option<Option<String>>, CacheError> {
     let Some(key) = spec.key.as_deref() else {
         tried.push("(project default)".into());
         let head = store.head(&location.entry_key(None)).await;
-        return Ok(head.map_err(|e| e.to_string())?.map(|_| None));
+        return Ok(head?.map(|_| None));
     };
     tried.push(key.to_owned());
-    if store
-        .head(&location.entry_key(Some(key)))
-        .await
-        .map_err(|e| e.to_string())?
-        .is_some()
-    {
+    if store.head(&location.entry_key(Some(key))).await?.is_some() {
         return Ok(Some(Some(key.to_owned())));
     }
     if spec.fallback_keys.is_empty() {
@@ -204,28 +211,21 @@ async fn find_entry(
     Ok(None)
 }
 
-/// Why fetching an entry failed: the store, or the archive itself.
-enum Fetch {
-    Store(String),
-    Corrupt(String),
-}
-
 async fn fetch_and_unpack(
     object: &str,
     src_dir: &Path,
     store: &dyn ObjectStore,
-) -> Result<Option<archive::ArchiveStats>, Fetch> {
-    let tmp = tempfile::tempdir().map_err(|e| Fetch::Store(e.to_string()))?;
+) -> Result<Option<archive::ArchiveStats>, CacheError> {
+    let tmp = tempfile::tempdir().map_err(CacheError::Scratch)?;
     let path = tmp.path().join("cache.tar.zst");
-    let got = store.get_file(object, &path).await;
-    if got.map_err(|e| Fetch::Store(e.to_string()))?.is_none() {
+    if store.get_file(object, &path).await?.is_none() {
         return Ok(None);
     }
     let src = src_dir.to_path_buf();
     let unpacked = tokio::task::spawn_blocking(move || archive::unpack(&path, &src))
         .await
-        .map_err(|e| Fetch::Store(e.to_string()))?;
-    unpacked.map(Some).map_err(|e| Fetch::Corrupt(e.to_string()))
+        .map_err(CacheError::Task)?;
+    unpacked.map(Some).map_err(CacheError::Unpack)
 }
 
 /// Saves the cache paths of `src_dir` to `store`.
@@ -262,9 +262,11 @@ pub async fn save(
         Ok(None) => CacheSaveOutcome::NothingToSave,
         Ok(Some((stats, archive_bytes))) => {
             if let Some(key) = &spec.key
-                && let Err(reason) = add_to_index(location, store, key).await
+                && let Err(error) = add_to_index(location, store, key).await
             {
-                return CacheSaveOutcome::Failed { reason };
+                return CacheSaveOutcome::Failed {
+                    reason: error.to_string(),
+                };
             }
             CacheSaveOutcome::Saved {
                 key: label,
@@ -273,7 +275,9 @@ pub async fn save(
                 archive_bytes,
             }
         }
-        Err(reason) => CacheSaveOutcome::Failed { reason },
+        Err(error) => CacheSaveOutcome::Failed {
+            reason: error.to_string(),
+        },
     }
 }
 
@@ -282,15 +286,15 @@ async fn pack_and_upload(
     src_dir: &Path,
     store: &dyn ObjectStore,
     object: &str,
-) -> Result<Option<(archive::ArchiveStats, u64)>, String> {
-    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+) -> Result<Option<(archive::ArchiveStats, u64)>, CacheError> {
+    let tmp = tempfile::tempdir().map_err(CacheError::Scratch)?;
     let path = tmp.path().join("cache.tar.zst");
     let (paths, src, out) = (spec.paths.clone(), src_dir.to_path_buf(), path.clone());
     let packed = tokio::task::spawn_blocking(move || pack_paths(&paths, &src, &out))
         .await
-        .map_err(|e| e.to_string())??;
+        .map_err(CacheError::Task)??;
     let Some(stats) = packed else { return Ok(None) };
-    let info = store.put_file(object, &path).await.map_err(|e| e.to_string())?;
+    let info = store.put_file(object, &path).await?;
     Ok(Some((stats, info.size)))
 }
 
@@ -299,7 +303,7 @@ pub fn pack_paths(
     paths: &[String],
     src_dir: &Path,
     out: &Path,
-) -> Result<Option<archive::ArchiveStats>, String> {
+) -> Result<Option<archive::ArchiveStats>, CacheError> {
     let selection = select::select(
         src_dir,
         &SelectOptions {
@@ -310,14 +314,13 @@ pub fn pack_paths(
             symlinks: SymlinkPolicy::KeepAll,
             allow_absolute: true,
         },
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     if selection.entries.is_empty() {
         return Ok(None);
     }
     archive::pack(&selection.entries, out)
         .map(Some)
-        .map_err(|e| format!("cannot write the cache archive: {e}"))
+        .map_err(CacheError::Pack)
 }
 
 async fn read_index(location: &CacheLocation, store: &dyn ObjectStore) -> Vec<IndexEntry> {
@@ -336,7 +339,11 @@ async fn read_index(location: &CacheLocation, store: &dyn ObjectStore) -> Vec<In
 
 /// Records `key` in the project index (read, append, write: concurrent saves may drop an index line, which
 /// only costs a fallback hit; the entry itself is intact).
-async fn add_to_index(location: &CacheLocation, store: &dyn ObjectStore, key: &str) -> Result<(), String> {
+async fn add_to_index(
+    location: &CacheLocation,
+    store: &dyn ObjectStore,
+    key: &str,
+) -> Result<(), CacheError> {
     let mut index = read_index(location, store).await;
     let saved_unix_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -346,14 +353,11 @@ async fn add_to_index(location: &CacheLocation, store: &dyn ObjectStore, key: &s
         key: key.to_owned(),
         saved_unix_ms,
     });
-    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let tmp = tempfile::tempdir().map_err(CacheError::Scratch)?;
     let path = tmp.path().join("index.json");
-    let json = serde_json::to_vec(&index).map_err(|e| e.to_string())?;
-    std::fs::write(&path, json).map_err(|e| e.to_string())?;
-    store
-        .put_file(&location.index_key(), &path)
-        .await
-        .map_err(|e| e.to_string())?;
+    let json = serde_json::to_vec(&index).map_err(CacheError::Index)?;
+    std::fs::write(&path, json).map_err(CacheError::Scratch)?;
+    store.put_file(&location.index_key(), &path).await?;
     Ok(())
 }
 

@@ -27,10 +27,10 @@ impl Engine {
         {
             Some(name) => match resolve_user(&name) {
                 Ok(user) => Some(user),
-                Err(message) => {
+                Err(refused) => {
                     return PhaseEnd {
                         action,
-                        ..PhaseEnd::failed("CLIENT_ERROR", message)
+                        ..PhaseEnd::failed("CLIENT_ERROR", refused.to_string())
                     };
                 }
             },

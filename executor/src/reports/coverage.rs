@@ -1,6 +1,7 @@
 //! Coverage reports: the line (or statement) coverage of Cobertura, JaCoCo, Clover and SimpleCov files, read
 //! from their summary attributes. Files from several tools are combined by summing covered and total lines.
 
+use super::error::ReportError;
 use super::xml::{Ev, walk};
 
 /// Covered and total lines found in one coverage file.
@@ -11,7 +12,7 @@ pub(super) struct Lines {
 }
 
 /// Cobertura: the root `<coverage lines-covered lines-valid line-rate>`.
-pub(super) fn cobertura(bytes: &[u8]) -> Result<Lines, String> {
+pub(super) fn cobertura(bytes: &[u8]) -> Result<Lines, ReportError> {
     let mut found = None;
     walk(bytes, |ev| {
         if let Ev::Start(e) = ev
@@ -31,11 +32,13 @@ pub(super) fn cobertura(bytes: &[u8]) -> Result<Lines, String> {
             });
         }
     })?;
-    found.ok_or_else(|| "no <coverage> element".into())
+    found.ok_or(ReportError::NoCoverageSummary {
+        expected: "<coverage> element",
+    })
 }
 
 /// JaCoCo: the report-level `<counter type="LINE" missed covered>` (a direct child of `<report>`).
-pub(super) fn jacoco(bytes: &[u8]) -> Result<Lines, String> {
+pub(super) fn jacoco(bytes: &[u8]) -> Result<Lines, ReportError> {
     let mut depth = 0usize;
     let mut found = None;
     walk(bytes, |ev| match ev {
@@ -51,11 +54,13 @@ pub(super) fn jacoco(bytes: &[u8]) -> Result<Lines, String> {
         }
         Ev::End(_) => depth = depth.saturating_sub(1),
     })?;
-    found.ok_or_else(|| "no report-level LINE counter".into())
+    found.ok_or(ReportError::NoCoverageSummary {
+        expected: "report-level LINE counter",
+    })
 }
 
 /// Clover: the project's `<metrics statements coveredstatements>`.
-pub(super) fn clover(bytes: &[u8]) -> Result<Lines, String> {
+pub(super) fn clover(bytes: &[u8]) -> Result<Lines, ReportError> {
     let mut in_project = false;
     let mut found = None;
     walk(bytes, |ev| match ev {
@@ -68,12 +73,14 @@ pub(super) fn clover(bytes: &[u8]) -> Result<Lines, String> {
         }
         Ev::Start(_) | Ev::End(_) => {}
     })?;
-    found.ok_or_else(|| "no project <metrics> element".into())
+    found.ok_or(ReportError::NoCoverageSummary {
+        expected: "project <metrics> element",
+    })
 }
 
 /// SimpleCov JSON (`coverage.json` of simplecov's JSON formatter, or `.last_run.json`).
-pub(super) fn simplecov(bytes: &[u8]) -> Result<Lines, String> {
-    let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
+pub(super) fn simplecov(bytes: &[u8]) -> Result<Lines, ReportError> {
+    let json: serde_json::Value = serde_json::from_slice(bytes).map_err(ReportError::InvalidJson)?;
     let metrics = &json["metrics"];
     if let (Some(covered), Some(total)) = (metrics["covered_lines"].as_f64(), metrics["total_lines"].as_f64())
     {
@@ -88,5 +95,7 @@ pub(super) fn simplecov(bytes: &[u8]) -> Result<Lines, String> {
             covered: p,
             total: 100.0,
         })
-        .ok_or_else(|| "no line coverage summary (metrics.covered_lines or result.line)".into())
+        .ok_or(ReportError::NoCoverageSummary {
+            expected: "line coverage summary (metrics.covered_lines or result.line)",
+        })
 }

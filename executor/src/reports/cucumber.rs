@@ -4,13 +4,14 @@
 
 use serde_json::Value;
 
+use super::error::ReportError;
 use super::{Outcome, Tally};
 
 /// Tallies the scenarios of a Cucumber JSON report.
-pub(super) fn cucumber(bytes: &[u8]) -> Result<Tally, String> {
-    let features: Value = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
+pub(super) fn cucumber(bytes: &[u8]) -> Result<Tally, ReportError> {
+    let features: Value = serde_json::from_slice(bytes).map_err(ReportError::InvalidJson)?;
     let Some(features) = features.as_array() else {
-        return Err("a Cucumber JSON report is an array of features".into());
+        return Err(ReportError::NotFeatureArray);
     };
     let mut tally = Tally::default();
     for feature in features {

@@ -4,6 +4,7 @@
 
 mod coverage;
 mod cucumber;
+mod error;
 mod test_formats;
 mod xml;
 
@@ -12,6 +13,7 @@ use std::path::Path;
 use kiln_core::buildspec;
 use serde::Serialize;
 
+use self::error::ReportError;
 use crate::artifacts::select::{self, SelectOptions, SymlinkPolicy};
 
 /// How many failing test names a summary keeps.
@@ -249,7 +251,7 @@ pub fn summarise(spec: &ReportSpec, src_dir: &Path) -> ReportGroupSummary {
     let files = match select_files(spec, src_dir) {
         Ok(files) => files,
         Err(problem) => {
-            summary.problems.push(problem);
+            summary.problems.push(problem.to_string());
             return summary;
         }
     };
@@ -294,7 +296,7 @@ enum Parsed {
     Coverage(coverage::Lines),
 }
 
-fn parse(format: ReportFormat, bytes: &[u8]) -> Result<Parsed, String> {
+fn parse(format: ReportFormat, bytes: &[u8]) -> Result<Parsed, ReportError> {
     match format {
         ReportFormat::Junitxml => test_formats::junit(bytes).map(Parsed::Tests),
         ReportFormat::Cucumberjson => cucumber::cucumber(bytes).map(Parsed::Tests),
@@ -308,7 +310,7 @@ fn parse(format: ReportFormat, bytes: &[u8]) -> Result<Parsed, String> {
     }
 }
 
-fn select_files(spec: &ReportSpec, src_dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, String> {
+fn select_files(spec: &ReportSpec, src_dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, ReportError> {
     let selection = select::select(
         src_dir,
         &SelectOptions {
@@ -319,10 +321,11 @@ fn select_files(spec: &ReportSpec, src_dir: &Path) -> Result<Vec<(String, std::p
             symlinks: SymlinkPolicy::KeepInside,
             allow_absolute: false,
         },
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     if selection.entries.is_empty() {
-        return Err(format!("no report files matched {:?}", spec.files));
+        return Err(ReportError::NoFilesMatched {
+            patterns: spec.files.clone(),
+        });
     }
     Ok(selection
         .entries
@@ -331,14 +334,15 @@ fn select_files(spec: &ReportSpec, src_dir: &Path) -> Result<Vec<(String, std::p
         .collect())
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, String> {
-    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+fn read(path: &Path) -> Result<Vec<u8>, ReportError> {
+    let size = std::fs::metadata(path).map_err(ReportError::Read)?.len();
     if size > MAX_FILE_BYTES {
-        return Err(format!(
-            "file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit"
-        ));
+        return Err(ReportError::TooLarge {
+            size,
+            limit: MAX_FILE_BYTES,
+        });
     }
-    std::fs::read(path).map_err(|e| e.to_string())
+    std::fs::read(path).map_err(ReportError::Read)
 }
 
 #[cfg(test)]

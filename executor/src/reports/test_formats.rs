@@ -2,11 +2,12 @@
 //! go-junit-report), Visual Studio TRX (`dotnet test --logger trx`), NUnit 2 and NUnit 3, and TestNG. Each
 //! counts test cases by outcome and collects failing names into a [`Tally`].
 
+use super::error::ReportError;
 use super::xml::{Ev, walk};
 use super::{Outcome, Tally};
 
 /// JUnit XML: `<testcase>` elements with `<failure>`, `<error>` or `<skipped>` children.
-pub(super) fn junit(bytes: &[u8]) -> Result<Tally, String> {
+pub(super) fn junit(bytes: &[u8]) -> Result<Tally, ReportError> {
     let mut tally = Tally::default();
     let mut case: Option<(String, f64, Outcome)> = None;
     walk(bytes, |ev| match ev {
@@ -41,7 +42,7 @@ pub(super) fn junit(bytes: &[u8]) -> Result<Tally, String> {
 }
 
 /// Visual Studio TRX: `<UnitTestResult testName outcome duration="hh:mm:ss.fffffff">`.
-pub(super) fn trx(bytes: &[u8]) -> Result<Tally, String> {
+pub(super) fn trx(bytes: &[u8]) -> Result<Tally, ReportError> {
     let mut tally = Tally::default();
     walk(bytes, |ev| {
         let Ev::Start(e) = ev else { return };
@@ -71,7 +72,7 @@ fn timespan_seconds(value: &str) -> f64 {
 
 /// NUnit 3 (`result="Passed|Failed|Skipped|Inconclusive"`, `label="Error"`) and NUnit 2 (`executed`,
 /// `result="Success|Failure|Error|Ignored"`) `<test-case>` elements.
-pub(super) fn nunit(bytes: &[u8]) -> Result<Tally, String> {
+pub(super) fn nunit(bytes: &[u8]) -> Result<Tally, ReportError> {
     let mut tally = Tally::default();
     walk(bytes, |ev| {
         let Ev::Start(e) = ev else { return };
@@ -109,7 +110,7 @@ pub(super) fn nunit(bytes: &[u8]) -> Result<Tally, String> {
 
 /// TestNG `testng-results.xml`: `<class name>` holding `<test-method status duration-ms>`; configuration
 /// methods (`is-config="true"`) are not tests.
-pub(super) fn testng(bytes: &[u8]) -> Result<Tally, String> {
+pub(super) fn testng(bytes: &[u8]) -> Result<Tally, ReportError> {
     let mut tally = Tally::default();
     let mut class = String::new();
     walk(bytes, |ev| {

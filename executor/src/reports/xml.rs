@@ -4,6 +4,8 @@
 
 use quick_xml::events::{BytesStart, Event};
 
+use super::error::ReportError;
+
 /// An element's opening: local name and attributes.
 #[derive(Debug, Clone)]
 pub(super) struct Element {
@@ -36,7 +38,7 @@ pub(super) enum Ev<'a> {
 }
 
 /// Walks `bytes`, calling `f` for every element start and end; the error names the byte position.
-pub(super) fn walk(bytes: &[u8], mut f: impl FnMut(Ev<'_>)) -> Result<(), String> {
+pub(super) fn walk(bytes: &[u8], mut f: impl FnMut(Ev<'_>)) -> Result<(), ReportError> {
     let mut reader = quick_xml::Reader::from_reader(bytes);
     reader.config_mut().trim_text(true);
     let mut buf = Vec::new();
@@ -44,7 +46,10 @@ pub(super) fn walk(bytes: &[u8], mut f: impl FnMut(Ev<'_>)) -> Result<(), String
     loop {
         let event = reader
             .read_event_into(&mut buf)
-            .map_err(|e| format!("invalid XML at byte {}: {e}", reader.buffer_position()))?;
+            .map_err(|source| ReportError::InvalidXml {
+                position: reader.buffer_position(),
+                source,
+            })?;
         match event {
             Event::Start(start) => {
                 seen_root = true;
@@ -74,19 +79,25 @@ pub(super) fn walk(bytes: &[u8], mut f: impl FnMut(Ev<'_>)) -> Result<(), String
     if seen_root {
         Ok(())
     } else {
-        Err("the file holds no XML element".into())
+        Err(ReportError::NoXmlElement)
     }
 }
 
-fn element(start: &BytesStart<'_>) -> Result<Element, String> {
+fn element(start: &BytesStart<'_>) -> Result<Element, ReportError> {
     let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
     let mut attrs = Vec::new();
     for attr in start.attributes() {
-        let attr = attr.map_err(|e| format!("bad attribute in <{name}>: {e}"))?;
+        let attr = attr.map_err(|source| ReportError::BadAttribute {
+            element: name.clone(),
+            source,
+        })?;
         let key = String::from_utf8_lossy(attr.key.local_name().as_ref()).into_owned();
         let value = attr
             .unescape_value()
-            .map_err(|e| format!("bad attribute value in <{name}>: {e}"))?
+            .map_err(|source| ReportError::BadAttributeValue {
+                element: name.clone(),
+                source,
+            })?
             .into_owned();
         attrs.push((key, value));
     }

@@ -70,7 +70,7 @@ impl CachedWebhookSecrets {
             }
             SecretRef::Parameter(name) => AwsRef::Parameter(name.clone()),
             SecretRef::SecretsManager(text) => secret_ref(text)
-                .map_err(|hint| format!("secretsManager reference {text:?} is not valid{hint}"))?,
+                .map_err(|problem| format!("secretsManager reference {text:?} is not valid; {problem}"))?,
         };
         // A fresh resolver per fetch: its own cache would otherwise keep values past the time-to-live.
         let resolver = AwsSecretResolver::new(self.clients.ssm.clone(), self.clients.secrets_manager.clone());

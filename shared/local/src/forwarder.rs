@@ -8,10 +8,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::sqlite::SqliteStore;
+use kiln_core::ports::build_store::StoreError;
 use kiln_core::project::{NotificationTarget, NotificationType};
 use kiln_core::trigger::{WebhookSecret, sign_hex};
 
 use crate::webhook_secrets::SecretLookup;
+
+/// Why delivering to a target stopped; the target backs off and is tried again from its saved cursor.
+#[derive(Debug, thiserror::Error)]
+enum DeliveryError {
+    /// The outbox or the target's cursor could not be read or saved.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The request did not get a response (connection, timeout, redirect loop).
+    #[error(transparent)]
+    Request(#[from] reqwest::Error),
+    /// The target answered with a status other than 2xx.
+    #[error("HTTP {0}")]
+    Status(reqwest::StatusCode),
+}
 
 /// One HTTP target of one project.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -105,12 +120,12 @@ impl Forwarder {
         delivered
     }
 
-    async fn deliver(&self, target: &Target, secret: Option<&str>) -> Result<usize, String> {
+    async fn deliver(&self, target: &Target, secret: Option<&str>) -> Result<usize, DeliveryError> {
         let name = target.cursor_name();
-        let mut cursor = self.store.delivered_cursor(&name).map_err(|e| e.to_string())?;
+        let mut cursor = self.store.delivered_cursor(&name)?;
         let mut delivered = 0;
         loop {
-            let notices = self.store.notices_after(cursor, 100).map_err(|e| e.to_string())?;
+            let notices = self.store.notices_after(cursor, 100)?;
             let Some(last) = notices.last().map(|n| n.cursor) else {
                 return Ok(delivered);
             };
@@ -125,19 +140,15 @@ impl Forwarder {
                     let signature = sign_hex(&WebhookSecret::new(secret), body.as_bytes());
                     request = request.header("X-Kiln-Signature-256", format!("sha256={signature}"));
                 }
-                let response = request.body(body).send().await.map_err(|e| e.to_string())?;
+                let response = request.body(body).send().await?;
                 if !response.status().is_success() {
-                    return Err(format!("HTTP {}", response.status()));
+                    return Err(DeliveryError::Status(response.status()));
                 }
-                self.store
-                    .set_delivered_cursor(&name, notice.cursor)
-                    .map_err(|e| e.to_string())?;
+                self.store.set_delivered_cursor(&name, notice.cursor)?;
                 delivered += 1;
             }
             cursor = last;
-            self.store
-                .set_delivered_cursor(&name, cursor)
-                .map_err(|e| e.to_string())?;
+            self.store.set_delivered_cursor(&name, cursor)?;
         }
     }
 }

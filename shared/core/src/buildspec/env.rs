@@ -110,7 +110,7 @@ fn secrets(
     ctx: &mut Ctx,
     node: &Node,
     path: &str,
-    parse: fn(&str) -> Result<SecretRef, String>,
+    parse: fn(&str) -> Result<SecretRef, SecretRefError>,
 ) -> Vec<SecretVar> {
     let Some(fields) = Fields::any(ctx, node, path) else {
         return Vec::new();
@@ -134,11 +134,11 @@ fn secrets(
                 name: name.to_owned(),
                 reference,
             }),
-            Err(hint) => {
+            Err(problem) => {
                 let kind = ErrorKind::InvalidValue {
                     expected: "secret-id[:json-key[:version-stage[:version-id]]]".to_owned(),
                     found: truncate(&text),
-                    hint,
+                    hint: format!("; {problem}"),
                 };
                 ctx.error(&value_path, value.pos, kind);
             }
@@ -154,24 +154,37 @@ fn missing_reference() -> ErrorKind {
     }
 }
 
+/// Why a Secrets Manager reference cannot be split; callers quote the reference beside the message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretRefError {
+    /// An `arn:` id with fewer than the seven fields of a secret ARN.
+    #[error("a secret ARN has the form arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME")]
+    ShortArn,
+    /// More than `secret-id:json-key:version-stage:version-id`.
+    #[error("there are more than four fields: quote nothing, but remove the extra colons")]
+    TooManyFields,
+    /// Nothing before the first colon.
+    #[error("the secret id before the first colon is required")]
+    MissingSecretId,
+    /// Both `version-stage` and `version-id`.
+    #[error("set version-stage or version-id, not both (leave one field empty: `id:key::version-id`)")]
+    StageAndVersionId,
+}
+
 /// Splits a Secrets Manager reference. An ARN's first seven colon-separated fields are the secret id.
-pub fn secret_ref(text: &str) -> Result<SecretRef, String> {
+pub fn secret_ref(text: &str) -> Result<SecretRef, SecretRefError> {
     let fields: Vec<&str> = text.split(':').collect();
     let id_fields = if text.starts_with("arn:") { 7 } else { 1 };
     if fields.len() < id_fields {
-        return Err(
-            "; a secret ARN has the form arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME".to_owned(),
-        );
+        return Err(SecretRefError::ShortArn);
     }
     let rest = &fields[id_fields..];
     if rest.len() > 3 {
-        return Err(
-            "; there are more than four fields: quote nothing, but remove the extra colons".to_owned(),
-        );
+        return Err(SecretRefError::TooManyFields);
     }
     let secret_id = fields[..id_fields].join(":");
     if secret_id.is_empty() {
-        return Err("; the secret id before the first colon is required".to_owned());
+        return Err(SecretRefError::MissingSecretId);
     }
     let field = |index: usize| {
         rest.get(index)
@@ -180,10 +193,7 @@ pub fn secret_ref(text: &str) -> Result<SecretRef, String> {
     };
     let (json_key, version_stage, version_id) = (field(0), field(1), field(2));
     if version_stage.is_some() && version_id.is_some() {
-        return Err(
-            "; set version-stage or version-id, not both (leave one field empty: `id:key::version-id`)"
-                .to_owned(),
-        );
+        return Err(SecretRefError::StageAndVersionId);
     }
     Ok(SecretRef::Secret {
         secret_id,

@@ -16,7 +16,7 @@
 
 mod batch;
 mod env;
-pub use env::secret_ref;
+pub use env::{SecretRefError, secret_ref};
 mod error;
 mod model;
 mod outputs;

@@ -236,7 +236,7 @@ fn check_location(
         )),
         (SourceType::Codecommit, Some(l)) => match CodeCommitLocation::parse(&l) {
             Ok(_) => Ok(Some(l)),
-            Err(reason) => Err(path.invalid(l, reason)),
+            Err(reason) => Err(path.invalid(l, reason.to_string())),
         },
         (SourceType::S3, Some(l)) if !l.contains('/') || l.starts_with("s3://") => {
             Err(path.invalid(l, "S3 locations are bucket/key, e.g. my-bucket/src/app.zip"))

@@ -15,7 +15,6 @@ mod canonical;
 pub mod codecommit;
 mod error;
 mod sign;
-mod time;
 mod verify;
 
 #[cfg(test)]
@@ -23,10 +22,10 @@ mod vector_tests;
 
 use std::fmt;
 
+pub use crate::time::AmzDate;
 pub use canonical::{ALGORITHM, EMPTY_PAYLOAD_SHA256, HttpRequest};
 pub use error::VerifyError;
 pub use sign::{SignError, SignatureHeaders, SigningParams, sign};
-pub use time::AmzDate;
 pub use verify::{CredentialStore, MAX_CLOCK_SKEW_SECONDS, VerifiedRequest, VerifyPolicy, verify};
 
 /// An AWS access key pair, with the session token of temporary credentials. `Debug` hides the secret and token.

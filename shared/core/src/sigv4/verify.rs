@@ -11,6 +11,7 @@ use super::canonical::{
 };
 use super::error::VerifyError;
 use super::{AmzDate, Credentials};
+use crate::time::Skew;
 
 /// AWS's allowed difference between the request time and the server's clock.
 pub const MAX_CLOCK_SKEW_SECONDS: u64 = 15 * 60;
@@ -173,27 +174,21 @@ fn check_scope(
 }
 
 fn check_skew(signed_at: AmzDate, now: AmzDate, max_skew_seconds: u64) -> Result<(), VerifyError> {
-    if signed_at.abs_diff_seconds(now) <= max_skew_seconds {
-        return Ok(());
-    }
     let minutes = max_skew_seconds / 60;
-    let shifted = |secs: u64| AmzDate::from_unix_seconds(secs).unwrap_or(now);
-    if signed_at < now {
-        let earliest = shifted(now.unix_seconds().saturating_sub(max_skew_seconds));
-        Err(VerifyError::Expired {
+    match signed_at.skew(now, max_skew_seconds) {
+        Skew::Within => Ok(()),
+        Skew::TooOld { earliest } => Err(VerifyError::Expired {
             signed_at,
             earliest,
             now,
             minutes,
-        })
-    } else {
-        let latest = shifted(now.unix_seconds().saturating_add(max_skew_seconds));
-        Err(VerifyError::NotYetCurrent {
+        }),
+        Skew::TooNew { latest } => Err(VerifyError::NotYetCurrent {
             signed_at,
             latest,
             now,
             minutes,
-        })
+        }),
     }
 }
 

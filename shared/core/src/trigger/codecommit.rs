@@ -240,30 +240,52 @@ pub struct CodeCommitLocation {
 /// The form a CODECOMMIT location must have, for error messages.
 pub const LOCATION_FORM: &str = "https://git-codecommit.REGION.amazonaws.com/v1/repos/NAME";
 
+/// Why a CODECOMMIT source location is not a repository's clone URL; every message ends with the form it must
+/// have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocationError {
+    /// Not an `https://` URL.
+    #[error("CODECOMMIT locations are HTTPS clone URLs: {}", LOCATION_FORM)]
+    NotHttps,
+    /// The host is not a CodeCommit git endpoint.
+    #[error(
+        "host {host:?} is not git-codecommit.REGION.amazonaws.com ({})",
+        LOCATION_FORM
+    )]
+    NotCodeCommitHost { host: String },
+    /// The path is not `/v1/repos/NAME`.
+    #[error("the path must be /v1/repos/NAME ({})", LOCATION_FORM)]
+    NotRepositoryPath,
+    /// The last path segment is not a valid repository name.
+    #[error(
+        "{name:?} is not a repository name: 1 to 100 letters, digits, '.', '_' or '-' ({})",
+        LOCATION_FORM
+    )]
+    InvalidName { name: String },
+}
+
 impl CodeCommitLocation {
     /// Parses a clone URL (also the `-fips` host and a trailing `/`); the error says what is wrong.
-    pub fn parse(location: &str) -> Result<Self, String> {
+    pub fn parse(location: &str) -> Result<Self, LocationError> {
         let Some(rest) = location.strip_prefix("https://") else {
-            return Err(format!(
-                "CODECOMMIT locations are HTTPS clone URLs: {LOCATION_FORM}"
-            ));
+            return Err(LocationError::NotHttps);
         };
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
         let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
         let region = codecommit_region_from_host(host)
             .filter(|_| host.starts_with("git-codecommit"))
-            .ok_or_else(|| {
-                format!("host {host:?} is not git-codecommit.REGION.amazonaws.com ({LOCATION_FORM})")
+            .ok_or_else(|| LocationError::NotCodeCommitHost {
+                host: host.to_owned(),
             })?;
         let name = path
             .strip_prefix("v1/repos/")
             .map(|name| name.strip_suffix('/').unwrap_or(name))
-            .ok_or_else(|| format!("the path must be /v1/repos/NAME ({LOCATION_FORM})"))?;
+            .ok_or(LocationError::NotRepositoryPath)?;
         let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
         if name.is_empty() || name.len() > 100 || !name.chars().all(valid) || name.ends_with(".git") {
-            return Err(format!(
-                "{name:?} is not a repository name: 1 to 100 letters, digits, '.', '_' or '-' ({LOCATION_FORM})"
-            ));
+            return Err(LocationError::InvalidName {
+                name: name.to_owned(),
+            });
         }
         Ok(Self {
             region: region.to_owned(),

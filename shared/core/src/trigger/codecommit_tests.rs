@@ -265,7 +265,9 @@ fn codecommit_locations_parse_and_bad_ones_say_why() {
         ),
     ];
     for (location, expected) in bad {
-        let err = CodeCommitLocation::parse(location).expect_err(location);
+        let err = CodeCommitLocation::parse(location)
+            .expect_err(location)
+            .to_string();
         assert!(err.contains(expected), "{location}: {err}");
         assert!(err.contains(LOCATION_FORM), "{location}: {err}");
     }

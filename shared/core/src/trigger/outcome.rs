@@ -46,8 +46,10 @@ pub fn parse_webhook(headers: &Headers, body: &[u8], secret: &WebhookSecret) -> 
     let Some(found) = headers::detect(headers) else {
         return no_event_header();
     };
-    if let Err(reason) = verify::verify(found.provider, headers, body, secret) {
-        return Outcome::Unauthenticated { reason };
+    if let Err(refused) = verify::verify(found.provider, headers, body, secret) {
+        return Outcome::Unauthenticated {
+            reason: refused.to_string(),
+        };
     }
     parse_body(found.provider, found.event, headers, body)
 }
@@ -79,9 +81,10 @@ fn parse_body(provider: Provider, event: &str, headers: &Headers, body: &[u8]) -
             .filter(|agent| !agent.is_empty())
             .map(str::to_owned),
     };
-    let json = match decode_body(provider, headers, body) {
-        Ok(json) => json,
-        Err(message) => return Outcome::Malformed { message },
+    let Some(json) = decode_body(provider, headers, body) else {
+        return Outcome::Malformed {
+            message: "form-encoded body has no \"payload\" field".into(),
+        };
     };
     let value: Value = match serde_json::from_slice(&json) {
         Ok(value) => value,
@@ -117,8 +120,9 @@ fn parse_body(provider: Provider, event: &str, headers: &Headers, body: &[u8]) -
     }
 }
 
-/// The JSON document: the body itself, or the `payload` field of a GitHub/Gitea form-encoded body.
-fn decode_body<'b>(provider: Provider, headers: &Headers, body: &'b [u8]) -> Result<Cow<'b, [u8]>, String> {
+/// The JSON document: the body itself, or the `payload` field of a GitHub/Gitea form-encoded body (`None` when
+/// a form has no such field).
+fn decode_body<'b>(provider: Provider, headers: &Headers, body: &'b [u8]) -> Option<Cow<'b, [u8]>> {
     let is_form = headers.get("content-type").is_some_and(|kind| {
         kind.to_ascii_lowercase()
             .starts_with("application/x-www-form-urlencoded")
@@ -128,12 +132,11 @@ fn decode_body<'b>(provider: Provider, headers: &Headers, body: &'b [u8]) -> Res
         Provider::GitLab | Provider::Bitbucket | Provider::CodeCommit => false,
     };
     if !(is_form && form_capable) {
-        return Ok(Cow::Borrowed(body));
+        return Some(Cow::Borrowed(body));
     }
     form_urlencoded::parse(body)
         .find(|(key, _)| key == "payload")
         .map(|(_, payload)| Cow::Owned(payload.into_owned().into_bytes()))
-        .ok_or_else(|| "form-encoded body has no \"payload\" field".to_owned())
 }
 
 /// The provider's delivery id header, else a digest of the event header (and Bitbucket's hook id) and body.

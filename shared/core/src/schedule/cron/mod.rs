@@ -2,7 +2,8 @@
 //!
 //! The search walks field by field (year → month → day → hour → minute), jumping to the next allowed value of
 //! each and resetting the smaller fields, so it never steps minute by minute. It works on local wall-clock
-//! time; turning a local minute into an instant (and the daylight-saving rules) is the caller's job.
+//! time (chrono's calendar, month lengths from [`crate::time`]); turning a local minute into an instant (and the
+//! daylight-saving rules) is the caller's job.
 
 mod bits;
 mod parse;
@@ -13,6 +14,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
 use self::bits::Bits;
 use super::error::Problem;
+use crate::time::month_length;
 
 /// The first and last years a cron expression can name.
 pub(crate) const YEARS: (i32, i32) = (1970, 2199);
@@ -109,7 +111,7 @@ impl Cron {
 
     /// The days of `year`-`month` that match the day fields, as bits 1..=31.
     fn day_mask(&self, year: i32, month: u32) -> Option<u32> {
-        let length = days_in_month(year, month)?;
+        let length = month_length(year, month)?;
         // Weekday of the 1st, 1 = Sunday.
         let first = NaiveDate::from_ymd_opt(year, month, 1)?
             .weekday()
@@ -203,15 +205,4 @@ impl Cursor {
 fn next_bit(mask: u32, from: u32) -> Option<u32> {
     let rest = mask.checked_shr(from)?.checked_shl(from)?;
     (rest != 0).then(|| rest.trailing_zeros())
-}
-
-/// Number of days in `year`-`month`.
-pub(crate) fn days_in_month(year: i32, month: u32) -> Option<u32> {
-    let (next_year, next_month) = if month == 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
-    };
-    let first_of_next = NaiveDate::from_ymd_opt(next_year, next_month, 1)?;
-    Some(first_of_next.pred_opt()?.day())
 }
