@@ -1,6 +1,10 @@
 //! `POST /webhooks/{project}`: one endpoint per project, for all four providers (told apart by headers).
 //! 202 with the build ids, 200 for an ignored event with the reason, 401 bad signature, 400 malformed,
 //! 404 unknown project, 413 over [`crate::MAX_WEBHOOK_BYTES`] (enforced by the route's body limit).
+//!
+//! An accepted delivery's builds are signalled to the dispatcher ([`AppState::dispatch`]); a redelivery signals
+//! those still QUEUED again. When the signal is lost the answer is a 500, so the provider redelivers and the
+//! redelivery signals the stored build.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -30,9 +34,7 @@ pub async fn receive(
         .accept_webhook(&project, &headers, &body, state.secrets.as_ref(), state.now())
         .await
         .map_err(|err| match err {
-            UseCaseError::InvalidInput(m) => {
-                AppError::Internal(format!("webhook secret of {project:?}: {m}"))
-            }
+            UseCaseError::Secret(err) => AppError::Internal(format!("webhook secret of {project:?}: {err}")),
             other => AppError::Internal(other.to_string()),
         })?;
     match &delivery {
@@ -40,8 +42,13 @@ pub async fn receive(
             build_ids,
             redelivery,
         } => {
-            state.queued.queued(build_ids).await;
             tracing::info!(project = %project, builds = ?build_ids, redelivery, "delivery accepted");
+            let ids = crate::parsed_ids(build_ids);
+            state
+                .services
+                .signal_started(state.dispatch.as_ref(), &ids, *redelivery)
+                .await
+                .map_err(|err| AppError::Internal(err.to_string()))?;
         }
         Delivery::Unauthenticated { reason } => {
             tracing::warn!(project = %project, reason = %reason, "delivery refused: bad signature");

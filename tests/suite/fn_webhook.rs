@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
+use kiln_aws::AwsSecretResolver;
 use kiln_core::ports::build_store::BuildStore;
 use kiln_fn_webhook::{Webhook, handle};
-use kiln_lambda::CachedWebhookSecrets;
 use serde_json::{Value, json};
 
 use crate::aws_support::with_moto;
@@ -22,7 +22,7 @@ const GITEA_SIGNATURE: &str = "60fe446c74fa0cb9474f98cc557db79e10c7aaf22cf324ad6
 fn webhook(fns: &FnBox) -> Webhook {
     Webhook {
         services: fns.services.clone(),
-        secrets: Arc::new(CachedWebhookSecrets::new(fns.clients.clone())),
+        secrets: Arc::new(AwsSecretResolver::cached(&fns.clients)),
         dispatch: fns.dispatch.clone(),
     }
 }

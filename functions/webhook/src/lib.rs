@@ -7,11 +7,13 @@
 
 use std::sync::Arc;
 
+use kiln_core::build::BuildId;
 use kiln_core::build::Timestamp;
+use kiln_core::ports::dispatch_signal::DispatchSignal;
+use kiln_core::ports::secrets::SecretResolver;
 use kiln_core::trigger::Headers;
 use kiln_core::usecases::Services;
-use kiln_core::usecases::webhook::{Delivery, WebhookSecrets};
-use kiln_lambda::DispatchSender;
+use kiln_core::usecases::webhook::Delivery;
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
@@ -23,8 +25,8 @@ pub const MAX_WEBHOOK_BYTES: usize = 25 * 1024 * 1024;
 #[derive(Clone)]
 pub struct Webhook {
     pub services: Services,
-    pub secrets: Arc<dyn WebhookSecrets>,
-    pub dispatch: DispatchSender,
+    pub secrets: Arc<dyn SecretResolver>,
+    pub dispatch: Arc<dyn DispatchSignal>,
 }
 
 /// The project a request is for: the HTTP API's `{project}` path parameter, else the segment after
@@ -87,12 +89,17 @@ pub async fn handle(webhook: &Webhook, request: Request) -> Response<Body> {
             build_ids,
             redelivery,
         } => {
-            let failed = webhook
-                .dispatch
-                .send_started(webhook.services.builds.as_ref(), build_ids, *redelivery)
+            let ids: Vec<BuildId> = build_ids
+                .iter()
+                .filter_map(|id| BuildId::parse(id).ok())
+                .collect();
+            let signalled = webhook
+                .services
+                .signal_started(webhook.dispatch.as_ref(), &ids, *redelivery)
                 .await;
             tracing::info!(project = %project, builds = ?build_ids, redelivery, "delivery accepted");
-            if !failed.is_empty() {
+            if let Err(err) = signalled {
+                tracing::error!(project = %project, error = %err, "delivery stored but not dispatched");
                 // The provider retries on a 5xx; the redelivery finds the build and sends its message again.
                 return internal_error();
             }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use kiln_fn_webhook::{Webhook, handle};
-use kiln_lambda::{CachedWebhookSecrets, Wiring};
+use kiln_lambda::Wiring;
 use lambda_http::{Error, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
@@ -12,8 +12,8 @@ async fn main() -> Result<(), Error> {
     kiln_lambda::init_tracing();
     let wiring = Wiring::from_env().await?;
     let webhook = Arc::new(Webhook {
-        secrets: Arc::new(CachedWebhookSecrets::new(wiring.clients.clone())),
-        dispatch: wiring.dispatch_sender()?,
+        secrets: Arc::new(wiring.secrets()),
+        dispatch: Arc::new(wiring.dispatch_signal()?),
         services: wiring.services,
     });
     lambda_http::run(service_fn(move |request| {

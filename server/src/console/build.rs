@@ -235,7 +235,7 @@ pub async fn retry(
         ));
     }
     let started = state.services.retry_build(&id, None, state.now()).await?;
-    state.announce_queued(&started.record).await;
+    state.signal_queued(&started.record).await;
     Ok(Redirect::to(&format!("/console/builds/{}", pct(s(&started.record, "id")))).into_response())
 }
 

@@ -92,9 +92,10 @@ impl From<UseCaseError> for ConsoleError {
             | UseCaseError::Transition { .. }
             | UseCaseError::ProjectExists(_)
             | UseCaseError::IdempotentParameterMismatch(_) => ConsoleError::Invalid(err.to_string()),
-            UseCaseError::Corrupt(_) | UseCaseError::Store(_) | UseCaseError::Launch(_) => {
-                ConsoleError::Internal(err.to_string())
-            }
+            UseCaseError::Corrupt(_)
+            | UseCaseError::Store(_)
+            | UseCaseError::Launch(_)
+            | UseCaseError::Secret(_) => ConsoleError::Internal(err.to_string()),
         }
     }
 }

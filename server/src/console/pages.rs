@@ -327,7 +327,7 @@ pub async fn start(
         ..Origin::default()
     };
     let started = state.services.start_build(input, origin, state.now()).await?;
-    state.announce_queued(&started.record).await;
+    state.signal_queued(&started.record).await;
     let id = s(&started.record, "id");
     Ok(Redirect::to(&format!("/console/builds/{}", pct(id))).into_response())
 }

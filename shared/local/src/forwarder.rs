@@ -8,10 +8,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::sqlite::SqliteStore;
+use kiln_core::ports::build_store::StoreError;
+use kiln_core::ports::secrets::SecretResolver;
 use kiln_core::project::{NotificationTarget, NotificationType};
 use kiln_core::trigger::{WebhookSecret, sign_hex};
 
-use crate::webhook_secrets::SecretLookup;
+/// Why notices could not be delivered to a target (it backs off and tries again).
+#[derive(Debug, thiserror::Error)]
+enum DeliveryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the request failed: {0}")]
+    Request(#[from] reqwest::Error),
+    #[error("HTTP {0}")]
+    Status(reqwest::StatusCode),
+}
 
 /// One HTTP target of one project.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -29,14 +40,14 @@ impl Target {
 /// Delivers notices to HTTP targets; call [`Forwarder::step`] repeatedly.
 pub struct Forwarder {
     store: Arc<SqliteStore>,
-    secrets: SecretLookup,
+    secrets: Arc<dyn SecretResolver>,
     http: reqwest::Client,
     backoff: HashMap<Target, (Instant, Duration)>,
 }
 
 impl Forwarder {
-    /// A forwarder over the store's outbox and projects.
-    pub fn new(store: Arc<SqliteStore>, secrets: SecretLookup) -> Forwarder {
+    /// A forwarder over the store's outbox and projects; `secrets` resolves the targets' signing secrets.
+    pub fn new(store: Arc<SqliteStore>, secrets: Arc<dyn SecretResolver>) -> Forwarder {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -49,7 +60,7 @@ impl Forwarder {
         }
     }
 
-    fn targets(&self) -> Vec<(Target, Option<String>)> {
+    async fn targets(&self) -> Vec<(Target, Option<String>)> {
         let mut targets = Vec::new();
         for name in self.store.project_names_sync().unwrap_or_default() {
             let Ok(Some(project)) = self.store.get_project_sync(&name) else {
@@ -61,7 +72,10 @@ impl Forwarder {
                 .into_iter()
                 .filter(|t| t.target_type == NotificationType::Http)
             {
-                let secret = target.secret.as_ref().and_then(|s| (self.secrets)(s).ok());
+                let secret = match &target.secret {
+                    Some(reference) => self.secrets.resolve_project_secret(reference).await.ok(),
+                    None => None,
+                };
                 targets.push((
                     Target {
                         project: name.clone(),
@@ -77,7 +91,7 @@ impl Forwarder {
     /// Delivers what is pending to every target not backing off; returns how many notices were delivered.
     pub async fn step(&mut self) -> usize {
         let mut delivered = 0;
-        for (target, secret) in self.targets() {
+        for (target, secret) in self.targets().await {
             if self
                 .backoff
                 .get(&target)
@@ -105,12 +119,12 @@ impl Forwarder {
         delivered
     }
 
-    async fn deliver(&self, target: &Target, secret: Option<&str>) -> Result<usize, String> {
+    async fn deliver(&self, target: &Target, secret: Option<&str>) -> Result<usize, DeliveryError> {
         let name = target.cursor_name();
-        let mut cursor = self.store.delivered_cursor(&name).map_err(|e| e.to_string())?;
+        let mut cursor = self.store.delivered_cursor(&name)?;
         let mut delivered = 0;
         loop {
-            let notices = self.store.notices_after(cursor, 100).map_err(|e| e.to_string())?;
+            let notices = self.store.notices_after(cursor, 100)?;
             let Some(last) = notices.last().map(|n| n.cursor) else {
                 return Ok(delivered);
             };
@@ -125,19 +139,15 @@ impl Forwarder {
                     let signature = sign_hex(&WebhookSecret::new(secret), body.as_bytes());
                     request = request.header("X-Kiln-Signature-256", format!("sha256={signature}"));
                 }
-                let response = request.body(body).send().await.map_err(|e| e.to_string())?;
+                let response = request.body(body).send().await?;
                 if !response.status().is_success() {
-                    return Err(format!("HTTP {}", response.status()));
+                    return Err(DeliveryError::Status(response.status()));
                 }
-                self.store
-                    .set_delivered_cursor(&name, notice.cursor)
-                    .map_err(|e| e.to_string())?;
+                self.store.set_delivered_cursor(&name, notice.cursor)?;
                 delivered += 1;
             }
             cursor = last;
-            self.store
-                .set_delivered_cursor(&name, cursor)
-                .map_err(|e| e.to_string())?;
+            self.store.set_delivered_cursor(&name, cursor)?;
         }
     }
 }
