@@ -1,11 +1,13 @@
-//! Kiln's HTTP front: one [`axum::Router`] that serves `kiln serve` locally and the `api` Lambda on AWS.
+//! Kiln's HTTP front: one [`axum::Router`] that serves `kiln serve` locally and the `api` and `webhook` Lambdas on
+//! AWS.
 //!
 //! [`app`] wires the routes: `POST /webhooks/{project}` ([`webhooks`]), `POST /codecommit/events`
-//! ([`codecommit`]), the CodeBuild JSON 1.1 API at `POST /`
-//! ([`api`]), build logs and their live stream ([`logs`]) and the notice feed ([`events`]). Handlers decode the
-//! request, call one use case from [`kiln_core::usecases`] and map the result; [`error::AppError`] is the
-//! only way they fail. What differs between the two hosts is in [`AppState`]: where logs are read from, whether
-//! there is a notice feed, what happens when a build is queued, and whether streams follow a build live.
+//! ([`codecommit`]), the CodeBuild JSON 1.1 API at `POST /` ([`api`]), build logs and their live stream
+//! ([`logs`]) and the notice feed ([`events`]), and the console ([`console`]);
+//! [`webhook_app`] serves the webhook route alone (the `webhook` function). Handlers decode the request, call one
+//! use case from [`kiln_core::usecases`] and map the result; [`error::AppError`] is the only way they fail. What
+//! differs between the hosts is in [`AppState`]: where logs are read from, whether there is a notice feed, how
+//! the dispatcher is told about queued builds, where secrets come from, and whether streams follow a build live.
 
 pub mod access;
 pub mod api;
@@ -16,12 +18,15 @@ pub mod events;
 pub mod logs;
 pub mod webhooks;
 
+pub use webhooks::WebhookState;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::extract::FromRef;
+use axum::routing::{MethodRouter, get, post};
 use kiln_core::build::BuildId;
 use kiln_core::build::Timestamp;
 use kiln_core::ports::dispatch_signal::DispatchSignal;
@@ -90,6 +95,27 @@ impl AppState {
     }
 }
 
+/// `POST /webhooks/{project}` with its body limit, for any router whose state holds a [`WebhookState`].
+fn webhook_route<S>() -> MethodRouter<S>
+where
+    WebhookState: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    post(webhooks::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
+}
+
+/// The webhook edge alone, as the `webhook` function serves it behind its Function URL: the route of [`app`],
+/// and JSON refusals for any other path (404) or method (405).
+pub fn webhook_app(state: WebhookState) -> Router {
+    Router::new()
+        .route(
+            "/webhooks/{project}",
+            webhook_route().fallback(webhooks::not_allowed),
+        )
+        .fallback(webhooks::no_route)
+        .with_state(state)
+}
+
 /// The build ids a use case returned, parsed (they come from the store, so none is dropped in practice).
 pub(crate) fn parsed_ids(ids: &[String]) -> Vec<BuildId> {
     ids.iter().filter_map(|id| BuildId::parse(id).ok()).collect()
@@ -99,10 +125,7 @@ pub(crate) fn parsed_ids(ids: &[String]) -> Vec<BuildId> {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", post(api::handle))
-        .route(
-            "/webhooks/{project}",
-            post(webhooks::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES)),
-        )
+        .route("/webhooks/{project}", webhook_route())
         .route("/codecommit/events", post(codecommit::receive))
         .merge(
             Router::new()

@@ -11,6 +11,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::BodyExt;
 use kiln_aws::AwsSecretResolver;
 use kiln_aws::settings::log_key;
 use kiln_aws::{AwsClients, AwsSettings, SqsDispatchSignal, SqsQueue};
@@ -150,14 +151,14 @@ impl Deployment {
             services: self.services.clone(),
             secrets: Arc::new(AwsSecretResolver::cached(&self.clients)),
             dispatch: self.dispatch_signal(),
-        };
+        }
+        .router();
         let request = lambda_http::request::from_str(&event).expect("lambda_http reads the event");
         let response = kiln_fn_webhook::handle(&webhook, request).await;
-        let answer: Value = match response.body() {
-            lambda_http::Body::Text(text) => serde_json::from_str(text).expect("a JSON answer"),
-            other => panic!("expected a text body, got {other:?}"),
-        };
-        assert_eq!(response.status().as_u16(), 202, "{answer}");
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.expect("the body").to_bytes();
+        let answer: Value = serde_json::from_slice(&bytes).expect("a JSON answer");
+        assert_eq!(status, 202, "{answer}");
         answer["buildIds"][0].as_str().expect("a build id").to_owned()
     }
 
