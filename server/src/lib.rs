@@ -3,7 +3,7 @@
 //!
 //! [`app`] wires the routes: `POST /webhooks/{project}` ([`webhooks`]), `POST /codecommit/events`
 //! ([`codecommit`]), the CodeBuild JSON 1.1 API at `POST /` ([`api`]), build logs and their live stream
-//! ([`logs`]) and the notice feed ([`events`]), and the console ([`console`]);
+//! ([`logs`], following through [`follow`]) and the notice feed ([`events`]), and the console ([`console`]);
 //! [`webhook_app`] serves the webhook route alone (the `webhook` function). Handlers decode the request, call one
 //! use case from [`kiln_core::usecases`] and map the result; [`error::AppError`] is the only way they fail. What
 //! differs between the hosts is in [`AppState`]: where logs are read from, whether there is a notice feed, how
@@ -15,6 +15,9 @@ pub mod codecommit;
 pub mod console;
 pub mod error;
 pub mod events;
+pub mod follow;
+#[cfg(test)]
+mod follow_tests;
 pub mod logs;
 pub mod webhooks;
 
