@@ -45,8 +45,10 @@ pub async fn receive(
     let build_ids = delivery.build_ids();
     Ok(match delivery {
         CodeCommitDelivery::Routed(projects) => {
-            if !build_ids.is_empty() {
-                state.queued.queued(&build_ids).await;
+            if !build_ids.is_empty()
+                && let Err(err) = state.dispatch.queued(&crate::parsed_ids(&build_ids)).await
+            {
+                tracing::error!(builds = ?build_ids, error = %err, "the dispatcher was not told; the builds stay QUEUED");
             }
             tracing::info!(builds = ?build_ids, "codecommit event accepted");
             let projects: Vec<Value> = projects.iter().map(|(name, d)| project_json(name, d)).collect();

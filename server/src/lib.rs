@@ -1,11 +1,13 @@
-//! Kiln's HTTP front: one [`axum::Router`] that serves `kiln serve` locally and the `api` Lambda on AWS.
+//! Kiln's HTTP front: one [`axum::Router`] that serves `kiln serve` locally and the `api` and `webhook` Lambdas on
+//! AWS.
 //!
 //! [`app`] wires the routes: `POST /webhooks/{project}` ([`webhooks`]), `POST /codecommit/events`
-//! ([`codecommit`]), the CodeBuild JSON 1.1 API at `POST /`
-//! ([`api`]), build logs and their live stream ([`logs`]) and the notice feed ([`events`]). Handlers decode the
-//! request, call one use case from [`kiln_core::usecases`] and map the result; [`error::AppError`] is the
-//! only way they fail. What differs between the two hosts is in [`AppState`]: where logs are read from, whether
-//! there is a notice feed, what happens when a build is queued, and whether streams follow a build live.
+//! ([`codecommit`]), the CodeBuild JSON 1.1 API at `POST /` ([`api`]), build logs and their live stream
+//! ([`logs`], following through [`follow`]) and the notice feed ([`events`]), and the console ([`console`]);
+//! [`webhook_app`] serves the webhook route alone (the `webhook` function). Handlers decode the request, call one
+//! use case from [`kiln_core::usecases`] and map the result; [`error::AppError`] is the only way they fail. What
+//! differs between the hosts is in [`AppState`]: where logs are read from, whether there is a notice feed, how
+//! the dispatcher is told about queued builds, where secrets come from, and whether streams follow a build live.
 
 pub mod access;
 pub mod api;
@@ -13,42 +15,35 @@ pub mod codecommit;
 pub mod console;
 pub mod error;
 pub mod events;
+pub mod follow;
+#[cfg(test)]
+mod follow_tests;
 pub mod logs;
 pub mod webhooks;
+
+pub use webhooks::WebhookState;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::extract::FromRef;
+use axum::routing::{MethodRouter, get, post};
+use kiln_core::build::BuildId;
 use kiln_core::build::Timestamp;
-use kiln_core::ports::BoxFuture;
+use kiln_core::ports::dispatch_signal::DispatchSignal;
 use kiln_core::ports::logs::LogReader;
 use kiln_core::ports::notifier::NoticeFeed;
+use kiln_core::ports::secrets::SecretResolver;
 use kiln_core::sigv4::Credentials;
 use kiln_core::usecases::Services;
-use kiln_core::usecases::webhook::WebhookSecrets;
 
 /// The largest webhook body accepted (GitHub's maximum payload).
 pub const MAX_WEBHOOK_BYTES: usize = 25 * 1024 * 1024;
 
 /// A clock, injectable so tests can move time.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
-/// Told when builds are queued: locally it wakes the dispatcher, on AWS it sends the dispatch messages.
-pub trait OnQueued: Send + Sync {
-    /// Builds `build_ids` were queued (or found queued, for a repeated request). Failures are the hook's to log:
-    /// the builds are already stored.
-    fn queued<'a>(&'a self, build_ids: &'a [String]) -> BoxFuture<'a, ()>;
-}
-
-impl OnQueued for tokio::sync::Notify {
-    fn queued<'a>(&'a self, _build_ids: &'a [String]) -> BoxFuture<'a, ()> {
-        self.notify_one();
-        Box::pin(async {})
-    }
-}
 
 /// The system clock.
 pub fn system_clock() -> Clock {
@@ -73,9 +68,10 @@ pub struct AppState {
     pub base_url: String,
     pub clock: Clock,
     /// Resolves projects' webhook secrets.
-    pub secrets: Arc<dyn WebhookSecrets>,
-    /// Told when a build is queued, so it is dispatched without waiting.
-    pub queued: Arc<dyn OnQueued>,
+    pub secrets: Arc<dyn SecretResolver>,
+    /// Told when builds are queued, so they are dispatched without waiting: locally it wakes the dispatcher,
+    /// on AWS it sends the dispatch messages.
+    pub dispatch: Arc<dyn DispatchSignal>,
     /// The key console sessions are signed with when there are no credentials to derive it from; `None` makes
     /// one per process (fine for one server, not for several function instances behind one URL).
     pub session_key: Option<Arc<[u8]>>,
@@ -90,22 +86,49 @@ impl AppState {
         (self.clock)()
     }
 
-    /// Tells [`AppState::queued`] about the build in a started record.
-    pub async fn announce_queued(&self, record: &serde_json::Value) {
-        if let Some(id) = record["id"].as_str() {
-            self.queued.queued(&[id.to_owned()]).await;
+    /// Tells [`AppState::dispatch`] about the build in a started record. A lost signal is logged, not
+    /// answered: the build is stored and the caller's request succeeded.
+    pub async fn signal_queued(&self, record: &serde_json::Value) {
+        let Some(id) = record["id"].as_str().and_then(|id| BuildId::parse(id).ok()) else {
+            return;
+        };
+        if let Err(err) = self.dispatch.queued(std::slice::from_ref(&id)).await {
+            tracing::error!(build = %id, error = %err, "the dispatcher was not told; the build stays QUEUED");
         }
     }
+}
+
+/// `POST /webhooks/{project}` with its body limit, for any router whose state holds a [`WebhookState`].
+fn webhook_route<S>() -> MethodRouter<S>
+where
+    WebhookState: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    post(webhooks::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
+}
+
+/// The webhook edge alone, as the `webhook` function serves it behind its Function URL: the route of [`app`],
+/// and JSON refusals for any other path (404) or method (405).
+pub fn webhook_app(state: WebhookState) -> Router {
+    Router::new()
+        .route(
+            "/webhooks/{project}",
+            webhook_route().fallback(webhooks::not_allowed),
+        )
+        .fallback(webhooks::no_route)
+        .with_state(state)
+}
+
+/// The build ids a use case returned, parsed (they come from the store, so none is dropped in practice).
+pub(crate) fn parsed_ids(ids: &[String]) -> Vec<BuildId> {
+    ids.iter().filter_map(|id| BuildId::parse(id).ok()).collect()
 }
 
 /// The router: webhooks, the CodeBuild API, logs and events.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", post(api::handle))
-        .route(
-            "/webhooks/{project}",
-            post(webhooks::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES)),
-        )
+        .route("/webhooks/{project}", webhook_route())
         .route("/codecommit/events", post(codecommit::receive))
         .merge(
             Router::new()

@@ -1,21 +1,24 @@
 //! Build logs: `GET /builds/{id}/logs?offset=N` returns the log from a byte offset (the next offset in the
 //! `x-kiln-next-offset` header, `x-kiln-build-complete` says whether more can come), and
-//! `GET /builds/{id}/logs/stream` follows it live as server-sent events until the build ends (without
-//! [`AppState::follow`] it sends what there is and ends). Logs come from [`AppState::logs`].
+//! `GET /builds/{id}/logs/stream` follows it live as server-sent events until the build ends, through the one
+//! log-follow stream ([`crate::follow`]; without [`AppState::follow`] it sends what there is and ends). Logs
+//! come from [`AppState::logs`].
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{Stream, StreamExt};
 use kiln_core::build::BuildId;
+use kiln_core::ports::BoxFuture;
+use kiln_core::ports::logs::LogReader;
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::AppError;
+use crate::follow::{Buffered, Followed, LogBuildError, Pages, follow, log_build};
 
 /// Query parameters of the log endpoints.
 #[derive(Debug, Deserialize)]
@@ -25,15 +28,11 @@ pub struct LogQuery {
 }
 
 async fn checked(state: &AppState, id: &str) -> Result<(BuildId, bool), AppError> {
-    let build_id = BuildId::parse(id).map_err(|e| AppError::http(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let stored = state
-        .services
-        .builds
-        .get(id)
-        .await?
-        .ok_or_else(|| AppError::http(StatusCode::NOT_FOUND, format!("build {id:?} cannot be found")))?;
-    let complete = stored.record["buildComplete"].as_bool().unwrap_or(false);
-    Ok((build_id, complete))
+    log_build(state, id).await.map_err(|err| match err {
+        LogBuildError::BadId(e) => AppError::http(StatusCode::BAD_REQUEST, e.to_string()),
+        LogBuildError::NotFound(_) => AppError::http(StatusCode::NOT_FOUND, err.to_string()),
+        LogBuildError::Store(e) => AppError::from(e),
+    })
 }
 
 /// Reads up to 1 MiB of the log from `offset`; a missing log reads as empty.
@@ -69,74 +68,47 @@ pub async fn read(
     Ok(response)
 }
 
-/// Follows the log live: `data` events carry new text, a final `end` event carries the build status.
+/// The API's pages: raw chunks of up to 1 MiB from where the last one ended (`id` is that offset).
+struct Chunks {
+    offset: u64,
+}
+
+impl Pages for Chunks {
+    type Page = (u64, Vec<u8>);
+
+    fn next<'a>(
+        &'a mut self,
+        logs: &'a dyn LogReader,
+        id: &'a BuildId,
+        _ended: bool,
+    ) -> BoxFuture<'a, Option<(u64, Vec<u8>)>> {
+        Box::pin(async move {
+            let chunk = logs.read_at(id, self.offset, 1 << 20).await.ok()?.bytes;
+            if chunk.is_empty() {
+                return None;
+            }
+            self.offset += chunk.len() as u64;
+            Some((self.offset, chunk))
+        })
+    }
+}
+
+/// Follows the log live ([`crate::follow`]): `data` events carry new text with the next offset as their id, a
+/// final `end` event carries the build status; a buffered answer sends what there is.
 pub async fn stream(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(query): Query<LogQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let (build_id, _) = checked(&state, &id).await?;
-    let start = Follow {
-        state,
-        id,
-        build_id,
-        offset: query.offset,
-        done: false,
-    };
-    let events = stream::unfold(start, |mut f| async move {
-        if f.done {
-            return None;
-        }
-        loop {
-            let chunk = read_from(&f.state, &f.build_id, f.offset)
-                .await
-                .unwrap_or_default();
-            if !chunk.is_empty() {
-                f.offset += chunk.len() as u64;
-                let event = Event::default()
-                    .id(f.offset.to_string())
-                    .data(String::from_utf8_lossy(&chunk));
-                return Some((Ok(event), f));
-            }
-            let record = f
-                .state
-                .services
-                .builds
-                .get(&f.id)
-                .await
-                .ok()
-                .flatten()
-                .map(|s| s.record);
-            let status = record
-                .as_ref()
-                .filter(|r| r["buildComplete"].as_bool() == Some(true));
-            if let Some(record) = status {
-                // Read once more: the runner may have written its last lines just before finishing.
-                if !read_from(&f.state, &f.build_id, f.offset)
-                    .await
-                    .unwrap_or_default()
-                    .is_empty()
-                {
-                    continue;
-                }
-                f.done = true;
-                let status = record["buildStatus"].as_str().unwrap_or("UNKNOWN").to_owned();
-                return Some((Ok(Event::default().event("end").data(status)), f));
-            }
-            if !f.state.follow {
-                // A buffered response cannot wait: end it; the client asks again.
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+    let chunks = Chunks { offset: query.offset };
+    let events = follow(state, build_id, chunks, Buffered::WhatThereIs).map(|item| {
+        Ok(match item {
+            Followed::Page((next, chunk)) => Event::default()
+                .id(next.to_string())
+                .data(String::from_utf8_lossy(&chunk)),
+            Followed::End(status) => Event::default().event("end").data(status),
+        })
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
-}
-
-struct Follow {
-    state: AppState,
-    id: String,
-    build_id: BuildId,
-    offset: u64,
-    done: bool,
 }

@@ -11,15 +11,17 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::BodyExt;
+use kiln_aws::AwsSecretResolver;
 use kiln_aws::settings::log_key;
-use kiln_aws::{AwsClients, AwsSettings, SqsQueue};
+use kiln_aws::{AwsClients, AwsSettings, SqsDispatchSignal, SqsQueue};
 use kiln_core::build::BuildId;
 use kiln_core::ports::build_store::PutMode;
+use kiln_core::ports::dispatch_signal::DispatchSignal;
 use kiln_core::usecases::Services;
 use kiln_fn_dispatch::Dispatcher;
 use kiln_fn_task_events::TaskEvents;
 use kiln_fn_webhook::Webhook;
-use kiln_lambda::{CachedWebhookSecrets, DispatchSender};
 use kiln_tests::kiln::{GitRepo, kiln_bin};
 use serde_json::{Value, json};
 
@@ -109,8 +111,11 @@ async fn deploy(clients: AwsClients, endpoint: &str) -> Deployment {
 }
 
 impl Deployment {
-    fn dispatch_sender(&self) -> DispatchSender {
-        DispatchSender::new(SqsQueue::new(self.clients.sqs.clone(), &self.dispatch_url))
+    fn dispatch_signal(&self) -> Arc<dyn DispatchSignal> {
+        Arc::new(SqsDispatchSignal::new(SqsQueue::new(
+            self.clients.sqs.clone(),
+            &self.dispatch_url,
+        )))
     }
 
     /// Stores project `app` building `repo` on every push, with its webhook secret in SSM.
@@ -144,16 +149,16 @@ impl Deployment {
         let event = function_url_event("/webhooks/app", &headers, &body, false);
         let webhook = Webhook {
             services: self.services.clone(),
-            secrets: Arc::new(CachedWebhookSecrets::new(self.clients.clone())),
-            dispatch: self.dispatch_sender(),
-        };
+            secrets: Arc::new(AwsSecretResolver::cached(&self.clients)),
+            dispatch: self.dispatch_signal(),
+        }
+        .router();
         let request = lambda_http::request::from_str(&event).expect("lambda_http reads the event");
         let response = kiln_fn_webhook::handle(&webhook, request).await;
-        let answer: Value = match response.body() {
-            lambda_http::Body::Text(text) => serde_json::from_str(text).expect("a JSON answer"),
-            other => panic!("expected a text body, got {other:?}"),
-        };
-        assert_eq!(response.status().as_u16(), 202, "{answer}");
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.expect("the body").to_bytes();
+        let answer: Value = serde_json::from_slice(&bytes).expect("a JSON answer");
+        assert_eq!(status, 202, "{answer}");
         answer["buildIds"][0].as_str().expect("a build id").to_owned()
     }
 
@@ -370,7 +375,7 @@ fn a_task_that_stops_before_its_runner_finishes_ends_the_build_fault_through_tas
         );
         let handler = TaskEvents {
             services: aws.services.clone(),
-            dispatch: aws.dispatch_sender(),
+            dispatch: aws.dispatch_signal(),
         };
         let event = serde_json::from_value(event).expect("the documented EventBridge shape");
         kiln_fn_task_events::handle(&handler, event, kiln_lambda::now())

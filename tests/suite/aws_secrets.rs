@@ -1,9 +1,11 @@
 //! The secret resolver against moto: Parameter Store SecureStrings, Secrets Manager whole secrets, JSON keys,
-//! version stages and ids, not-found errors that name the reference, and the per-resolver cache.
+//! version stages and ids, not-found errors that name the reference, the per-resolver cache of a build and the
+//! time-to-live cache of a function, and a project's own secret references as a function resolves them.
 
 use aws_sdk_ssm::types::ParameterType;
 use kiln_aws::{AwsClients, AwsSecretResolver};
 use kiln_core::ports::secrets::{SecretError, SecretRef, SecretResolver};
+use kiln_core::project::SecretRef as ProjectSecret;
 
 use crate::aws_support::with_moto;
 
@@ -138,5 +140,86 @@ fn values_are_cached_per_resolver_so_one_build_sees_one_value() {
             .expect("rotate");
         assert_eq!(build_one.resolve(&reference).await.expect("cached"), "v1");
         assert_eq!(resolver(&clients).resolve(&reference).await.expect("fresh"), "v2");
+    });
+}
+
+#[test]
+fn a_functions_resolver_reuses_a_value_for_its_time_to_live_and_then_sees_the_rotation() {
+    with_moto(|clients, _| async move {
+        let sm = &clients.secrets_manager;
+        sm.create_secret()
+            .name("hook")
+            .secret_string("v1")
+            .send()
+            .await
+            .expect("create");
+        let ttl = std::time::Duration::from_millis(300);
+        let function = AwsSecretResolver::cached(&clients).with_ttl(ttl);
+        let reference = secret("hook", None, None, None);
+        assert_eq!(function.resolve(&reference).await.expect("resolve"), "v1");
+        sm.put_secret_value()
+            .secret_id("hook")
+            .secret_string("v2")
+            .send()
+            .await
+            .expect("rotate");
+        assert_eq!(function.resolve(&reference).await.expect("within the ttl"), "v1");
+        tokio::time::sleep(ttl + std::time::Duration::from_millis(50)).await;
+        assert_eq!(function.resolve(&reference).await.expect("after the ttl"), "v2");
+    });
+}
+
+#[test]
+fn a_projects_secret_resolves_from_ssm_secrets_manager_and_values_and_a_file_is_refused_with_a_hint() {
+    with_moto(|clients, _| async move {
+        clients
+            .ssm
+            .put_parameter()
+            .name("/kiln/web/webhook")
+            .value("from-ssm")
+            .r#type(ParameterType::SecureString)
+            .send()
+            .await
+            .expect("put parameter");
+        clients
+            .secrets_manager
+            .create_secret()
+            .name("kiln/hook")
+            .secret_string(r#"{"hmac": "from-json-key"}"#)
+            .send()
+            .await
+            .expect("create");
+        let function = AwsSecretResolver::cached(&clients);
+        let cases = [
+            (ProjectSecret::Parameter("/kiln/web/webhook".into()), "from-ssm"),
+            (
+                ProjectSecret::SecretsManager("kiln/hook:hmac".into()),
+                "from-json-key",
+            ),
+            (ProjectSecret::Value("inline".into()), "inline"),
+        ];
+        for (reference, expected) in cases {
+            let value = function
+                .resolve_project_secret(&reference)
+                .await
+                .unwrap_or_else(|e| panic!("{reference:?}: {e}"));
+            assert_eq!(value, expected, "{reference:?}");
+        }
+        let file = function
+            .resolve_project_secret(&ProjectSecret::File("/etc/hook".into()))
+            .await
+            .expect_err("a function reads no files");
+        assert!(matches!(file, SecretError::Unavailable { .. }), "{file}");
+        assert!(file.to_string().contains("{parameter: name}"), "{file}");
+        let unset = function
+            .resolve_project_secret(&ProjectSecret::Env("KILN_TEST_NO_SUCH_VARIABLE".into()))
+            .await
+            .expect_err("not set");
+        assert!(matches!(unset, SecretError::NotFound { .. }), "{unset}");
+        let bad = function
+            .resolve_project_secret(&ProjectSecret::SecretsManager("id:a:b:c:d".into()))
+            .await
+            .expect_err("does not split");
+        assert!(matches!(bad, SecretError::Invalid { .. }), "{bad}");
     });
 }

@@ -3,7 +3,7 @@
 //! delivery finds the same build; a deletion queues nothing.
 
 use kiln_aws::settings::AwsSettings;
-use kiln_aws::{AwsClients, SqsQueue};
+use kiln_aws::{AwsClients, SqsDispatchSignal, SqsQueue};
 use kiln_core::build::Timestamp;
 use kiln_core::ports::build_store::{ProjectStore, PutMode};
 use kiln_fn_codecommit::handle;
@@ -32,7 +32,7 @@ async fn queued_build_ids(queue: &SqsQueue) -> Vec<String> {
     }
 }
 
-async fn setup(clients: &AwsClients) -> (kiln_core::usecases::Services, SqsQueue) {
+async fn setup(clients: &AwsClients) -> (kiln_core::usecases::Services, SqsQueue, SqsDispatchSignal) {
     let queue_url = create_queue(clients, "kiln-dispatch").await;
     let settings = AwsSettings::from_lookup(|name| match name {
         "KILN_TABLE" => Some("kiln".to_owned()),
@@ -56,18 +56,19 @@ async fn setup(clients: &AwsClients) -> (kiln_core::usecases::Services, SqsQueue
         .await
         .expect("project");
     let services = settings.services(clients).expect("services");
-    let dispatch = SqsQueue::new(clients.sqs.clone(), settings.dispatch_queue_url().expect("url"));
-    (services, dispatch)
+    let queue = SqsQueue::new(clients.sqs.clone(), settings.dispatch_queue_url().expect("url"));
+    let signal = settings.dispatch_signal(clients).expect("the dispatch signal");
+    (services, queue, signal)
 }
 
 #[test]
 fn the_codecommit_function_starts_the_build_and_queues_it_for_dispatch() {
     with_moto(|clients, _| async move {
-        let (services, dispatch) = setup(&clients).await;
+        let (services, dispatch, signal) = setup(&clients).await;
         let now = Timestamp::from_epoch_millis(1_790_000_000_000);
         let push = event("reference-updated-branch.json");
 
-        let summary = handle(&services, &dispatch, &push, now).await.expect("handled");
+        let summary = handle(&services, &signal, &push, now).await.expect("handled");
         let ids: Vec<String> = serde_json::from_value(summary["buildIds"].clone()).expect("ids");
         assert_eq!(ids.len(), 1, "{summary}");
         assert!(ids[0].starts_with("web:"), "{ids:?}");
@@ -77,11 +78,11 @@ fn the_codecommit_function_starts_the_build_and_queues_it_for_dispatch() {
         assert_eq!(stored.record["initiator"], "aws.codecommit");
 
         // EventBridge may deliver twice: the same build, queued again for the (idempotent) dispatcher.
-        let again = handle(&services, &dispatch, &push, now).await.expect("handled");
+        let again = handle(&services, &signal, &push, now).await.expect("handled");
         assert_eq!(again["buildIds"], summary["buildIds"]);
         assert_eq!(queued_build_ids(&dispatch).await, ids);
 
-        let deleted = handle(&services, &dispatch, &event("reference-deleted-branch.json"), now)
+        let deleted = handle(&services, &signal, &event("reference-deleted-branch.json"), now)
             .await
             .expect("handled");
         assert_eq!(deleted["kind"], "REFERENCE_DELETED", "{deleted}");

@@ -6,12 +6,12 @@
 use std::sync::Arc;
 
 use http_body_util::BodyExt;
+use kiln_aws::AwsSecretResolver;
 use kiln_aws::S3LogReader;
 use kiln_aws::s3::log_key;
 use kiln_core::build::BuildId;
 use kiln_core::ports::build_store::BuildStore;
 use kiln_fn_api::{AwsParts, aws_state, handle};
-use kiln_lambda::CachedWebhookSecrets;
 use serde_json::{Value, json};
 
 use crate::aws_support::with_moto;
@@ -21,7 +21,7 @@ fn router(fns: &FnBox) -> axum::Router {
     let parts = AwsParts {
         logs: Arc::new(S3LogReader::new(fns.clients.s3.clone(), LOGS_BUCKET, "")),
         dispatch: fns.dispatch.clone(),
-        secrets: Arc::new(CachedWebhookSecrets::new(fns.clients.clone())),
+        secrets: Arc::new(AwsSecretResolver::cached(&fns.clients)),
         webhook_url: "https://abcdefgh.lambda-url.us-east-1.on.aws/".into(),
         session_key: Some(b"a key every instance shares".to_vec()),
     };

@@ -2,10 +2,12 @@
 //! the dispatch queue, the logs bucket — plus a project, the fixture webhooks and a way to read the queue.
 
 use kiln_aws::settings::AwsSettings;
-use kiln_aws::{AwsClients, DynamoBuildStore, SqsQueue};
+use std::sync::Arc;
+
+use kiln_aws::{AwsClients, DynamoBuildStore, SqsDispatchSignal, SqsQueue};
 use kiln_core::ports::build_store::{BuildStore, PutMode, SortOrder};
+use kiln_core::ports::dispatch_signal::DispatchSignal;
 use kiln_core::usecases::Services;
-use kiln_lambda::DispatchSender;
 use serde_json::{Value, json};
 
 use crate::aws_support::{REGION, create_bucket, create_queue};
@@ -20,7 +22,7 @@ pub struct FnBox {
     pub services: Services,
     pub store: DynamoBuildStore,
     pub queue: SqsQueue,
-    pub dispatch: DispatchSender,
+    pub dispatch: Arc<dyn DispatchSignal>,
 }
 
 impl FnBox {
@@ -43,7 +45,7 @@ impl FnBox {
         let services = settings.services(&clients).expect("the services");
         let queue = SqsQueue::new(clients.sqs.clone(), queue_url);
         FnBox {
-            dispatch: DispatchSender::new(queue.clone()),
+            dispatch: Arc::new(SqsDispatchSignal::new(queue.clone())),
             clients,
             services,
             store,

@@ -2,10 +2,11 @@
 //! task moto really started: stopped with an exit code, failed to start, and interrupted on Spot (retried once
 //! as a new build with a dispatch message). Each ends the build, frees the slot and sends one final notice.
 
-use kiln_aws::SqsQueue;
+use std::sync::Arc;
+
+use kiln_aws::{SqsDispatchSignal, SqsQueue};
 use kiln_core::usecases::dispatch_one::DispatchOutcome;
 use kiln_fn_task_events::{Outcome, TaskEvents, handle};
-use kiln_lambda::DispatchSender;
 use serde_json::{Value, json};
 
 use crate::aws_support::with_moto;
@@ -71,7 +72,10 @@ fn each_stopped_task_ends_its_build_with_the_reason_frees_the_slot_and_sends_a_n
         project(&stack, "spot", None, json!({"spot": true})).await;
         let function = TaskEvents {
             services: stack.services.clone(),
-            dispatch: DispatchSender::new(SqsQueue::new(clients.sqs.clone(), &stack.dispatch_url)),
+            dispatch: Arc::new(SqsDispatchSignal::new(SqsQueue::new(
+                clients.sqs.clone(),
+                &stack.dispatch_url,
+            ))),
         };
         let cases = [
             (

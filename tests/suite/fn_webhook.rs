@@ -1,13 +1,14 @@
-//! The `webhook` function against moto, driven with real event JSON: a Lambda Function URL event and an API
-//! Gateway HTTP API event wrapping signed fixture deliveries (plain and base64 bodies), secrets from SSM and
-//! Secrets Manager. Accepted deliveries land as QUEUED builds in DynamoDB with one dispatch message each; a bad
+//! The `webhook` function against moto, driven with real event JSON through the router it serves (the webhook
+//! route of `kiln serve`): a Lambda Function URL event and an API Gateway HTTP API event wrapping signed fixture
+//! deliveries (plain and base64 bodies), secrets from SSM and Secrets Manager. Accepted deliveries land as QUEUED builds in DynamoDB with one dispatch message each; a bad
 //! signature is a 401 that stores and sends nothing; a redelivery answers with the same build.
 
 use std::sync::Arc;
 
+use http_body_util::BodyExt;
+use kiln_aws::{AwsSecretResolver, SqsDispatchSignal, SqsQueue};
 use kiln_core::ports::build_store::BuildStore;
 use kiln_fn_webhook::{Webhook, handle};
-use kiln_lambda::CachedWebhookSecrets;
 use serde_json::{Value, json};
 
 use crate::aws_support::with_moto;
@@ -18,13 +19,14 @@ const GITHUB_BAD_SIGNATURE: &str = "sha256=3bfbbc3bfc44498db2254f577b2e4bed201ec
 const GITEA_SECRET: &str = "IsWishesWereHorsesWedAllBeEatingSteak!";
 const GITEA_SIGNATURE: &str = "60fe446c74fa0cb9474f98cc557db79e10c7aaf22cf324ad65239600b9e4d915";
 
-/// The function's wiring over the box: the use cases, cached secrets and the dispatch queue.
-fn webhook(fns: &FnBox) -> Webhook {
+/// The function's router over the box: the use cases, cached secrets and the dispatch queue.
+fn webhook(fns: &FnBox) -> axum::Router {
     Webhook {
         services: fns.services.clone(),
-        secrets: Arc::new(CachedWebhookSecrets::new(fns.clients.clone())),
+        secrets: Arc::new(AwsSecretResolver::cached(&fns.clients)),
         dispatch: fns.dispatch.clone(),
     }
+    .router()
 }
 
 /// Stores the GitHub fixture's secret in SSM and a project `web` whose webhook names it.
@@ -42,14 +44,13 @@ async fn github_project(fns: &FnBox) {
         .await;
 }
 
-async fn invoke(webhook: &Webhook, event: &str) -> (u16, Value) {
+async fn invoke(webhook: &axum::Router, event: &str) -> (u16, Value) {
     let request = lambda_http::request::from_str(event).expect("lambda_http reads the event");
     let response = handle(webhook, request).await;
     let status = response.status().as_u16();
-    let body = match response.body() {
-        lambda_http::Body::Text(text) => serde_json::from_str(text).expect("a JSON body"),
-        other => panic!("expected a text body, got {other:?}"),
-    };
+    let bytes = response.into_body().collect().await.expect("the body").to_bytes();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("expected a JSON body ({e}): {}", String::from_utf8_lossy(&bytes)));
     (status, body)
 }
 
@@ -198,5 +199,57 @@ fn unknown_projects_ignored_events_and_malformed_bodies_answer_as_the_local_serv
         }
         assert!(fns.build_ids("open").await.is_empty());
         assert!(fns.dispatch_messages().await.is_empty());
+    });
+}
+
+#[test]
+fn a_lost_dispatch_message_answers_500_and_the_providers_redelivery_sends_it() {
+    with_moto(|clients, endpoint| async move {
+        let fns = FnBox::new(clients).await;
+        github_project(&fns).await;
+        let missing = format!("{endpoint}/123456789012/no-such-queue");
+        let broken = Webhook {
+            services: fns.services.clone(),
+            secrets: Arc::new(AwsSecretResolver::cached(&fns.clients)),
+            dispatch: Arc::new(SqsDispatchSignal::new(SqsQueue::new(
+                fns.clients.sqs.clone(),
+                missing,
+            ))),
+        }
+        .router();
+        let body = webhook_fixture("github/push.branch.json");
+        let headers = github_push(GITHUB_SIGNATURE, "5c0ffee0-6c8a-11ee-8c99-0242ac120002");
+        let event = function_url_event("/webhooks/web", &pairs(&headers), &body, false);
+
+        let (status, answer) = invoke(&broken, &event).await;
+        assert_eq!(status, 500, "{answer}");
+        assert_eq!(answer["__type"], "InternalFailure", "{answer}");
+        let stored = fns.build_ids("web").await;
+        assert_eq!(stored.len(), 1, "the build is stored before the signal");
+
+        let (status, again) = invoke(&webhook(&fns), &event).await;
+        assert_eq!(status, 202, "{again}");
+        assert_eq!(again["redelivery"], true);
+        assert_eq!(
+            fns.dispatch_messages().await,
+            vec![json!({"buildId": stored[0]})],
+            "the redelivery sends the message the first attempt lost"
+        );
+    });
+}
+
+#[test]
+fn a_method_other_than_post_is_refused_with_405_and_a_json_reason() {
+    with_moto(|clients, _| async move {
+        let fns = FnBox::new(clients).await;
+        fns.put_project("open", json!({})).await;
+        let event = function_url_event("/webhooks/open", &[], b"", false).replace("\"POST\"", "\"GET\"");
+        let (status, answer) = invoke(&webhook(&fns), &event).await;
+        assert_eq!(status, 405, "{answer}");
+        assert!(
+            answer["message"].as_str().is_some_and(|m| m.contains("POST")),
+            "{answer}"
+        );
+        assert!(fns.build_ids("open").await.is_empty());
     });
 }

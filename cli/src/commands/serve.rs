@@ -15,10 +15,9 @@ use kiln_core::project::KilnConfig;
 use kiln_core::sigv4::Credentials;
 use kiln_core::usecases::Services;
 use kiln_core::usecases::notices::NoticeSource;
-use kiln_local::LogDir;
 use kiln_local::launcher::ProcessLauncher;
 use kiln_local::sqlite::{SqliteStore, SyncMode};
-use kiln_local::webhook_secrets::{SyncSecrets, local_secrets};
+use kiln_local::{LocalSecrets, LogDir, WakeDispatcher};
 use kiln_server::{AppState, app, system_clock};
 
 /// Arguments of `kiln serve`.
@@ -198,7 +197,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let wake = Arc::new(tokio::sync::Notify::new());
+    let wake = Arc::new(WakeDispatcher::new());
+    // The server's own secrets are its projects' (webhooks, notice targets): values, files and its environment.
+    let secrets = Arc::new(LocalSecrets::new());
     let state = AppState {
         services: services.clone(),
         feed: Some(store.clone()),
@@ -207,15 +208,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         credentials,
         base_url: args.base_url.clone().unwrap_or_else(|| format!("http://{addr}")),
         clock: clock(args.test_clock_file.clone()),
-        secrets: Arc::new(SyncSecrets(local_secrets())),
-        queued: wake.clone(),
+        secrets: secrets.clone(),
+        dispatch: wake.clone(),
         session_key: None,
         follow: true,
     };
     let clock = state.clock.clone();
     tokio::spawn(background(services.clone(), clock.clone(), wake, args.paused));
     tokio::spawn(scheduler(services, store.clone(), clock));
-    let mut forwarder = kiln_local::forwarder::Forwarder::new(store.clone(), local_secrets());
+    let mut forwarder = kiln_local::forwarder::Forwarder::new(store.clone(), secrets);
     tokio::spawn(async move {
         loop {
             forwarder.step().await;
@@ -246,12 +247,7 @@ fn load_config(store: &SqliteStore, path: &Path) -> anyhow::Result<()> {
 }
 
 /// Reconciles at once, then dispatches often and reconciles every few seconds.
-async fn background(
-    services: Services,
-    clock: kiln_server::Clock,
-    wake: Arc<tokio::sync::Notify>,
-    paused: bool,
-) {
+async fn background(services: Services, clock: kiln_server::Clock, wake: Arc<WakeDispatcher>, paused: bool) {
     let mut ticks: u64 = 0;
     loop {
         if ticks.is_multiple_of(25) {
@@ -277,7 +273,7 @@ async fn background(
         }
         ticks += 1;
         tokio::select! {
-            () = wake.notified() => {}
+            () = wake.woken() => {}
             () = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
     }

@@ -8,36 +8,22 @@
 
 use std::sync::Arc;
 
-use kiln_core::ports::BoxFuture;
+use kiln_core::ports::dispatch_signal::DispatchSignal;
 use kiln_core::ports::logs::LogReader;
 use kiln_core::ports::secrets::{SecretRef, SecretResolver};
 use kiln_core::usecases::Services;
-use kiln_core::usecases::webhook::WebhookSecrets;
-use kiln_lambda::DispatchSender;
-use kiln_server::{AppState, OnQueued, system_clock};
+use kiln_server::{AppState, system_clock};
 use lambda_http::{Request, Response};
 use tower::ServiceExt;
-
-/// [`OnQueued`] on AWS: one dispatch message per queued build.
-pub struct SendDispatch(pub DispatchSender);
-
-impl OnQueued for SendDispatch {
-    fn queued<'a>(&'a self, build_ids: &'a [String]) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            // Failures are logged by the sender; the build stays QUEUED until the queued timeout.
-            self.0.send(build_ids).await;
-        })
-    }
-}
 
 /// What the router needs on AWS, beside the use cases.
 pub struct AwsParts {
     /// Reads the S3 log objects.
     pub logs: Arc<dyn LogReader>,
-    /// Sends dispatch messages.
-    pub dispatch: DispatchSender,
+    /// Tells the dispatcher about queued builds (the dispatch queue).
+    pub dispatch: Arc<dyn DispatchSignal>,
     /// Resolves webhook secrets (deliveries normally go to the `webhook` function; this serves the same route).
-    pub secrets: Arc<dyn WebhookSecrets>,
+    pub secrets: Arc<dyn SecretResolver>,
     /// The webhook function's URL, for CreateWebhook's `payloadUrl`.
     pub webhook_url: String,
     /// The console session key shared by every instance ([`console_session_key`]); `None` makes one per
@@ -92,7 +78,7 @@ pub fn aws_state(services: Services, parts: AwsParts) -> AppState {
         base_url: parts.webhook_url,
         clock: system_clock(),
         secrets: parts.secrets,
-        queued: Arc::new(SendDispatch(parts.dispatch)),
+        dispatch: parts.dispatch,
         session_key: parts.session_key.map(Arc::from),
         follow: false,
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use kiln_aws::{AwsSecretResolver, S3LogReader};
 use kiln_fn_api::{AwsParts, aws_state, console_session_key};
-use kiln_lambda::{CachedWebhookSecrets, Wiring};
+use kiln_lambda::Wiring;
 use lambda_http::Error;
 
 #[tokio::main(flavor = "current_thread")]
@@ -19,8 +19,8 @@ async fn main() -> Result<(), Error> {
     );
     let parts = AwsParts {
         logs: Arc::new(logs),
-        dispatch: wiring.dispatch_sender()?,
-        secrets: Arc::new(CachedWebhookSecrets::new(wiring.clients.clone())),
+        dispatch: Arc::new(wiring.dispatch_signal()?),
+        secrets: Arc::new(wiring.secrets()),
         webhook_url: std::env::var("KILN_WEBHOOK_URL").unwrap_or_default(),
         session_key: console_session_key(
             |name| std::env::var(name).ok(),

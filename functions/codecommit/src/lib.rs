@@ -1,48 +1,35 @@
 //! The `codecommit` function: an EventBridge rule (one per repository, from `template.yaml`) delivers
 //! "CodeCommit Repository State Change" events; [`handle`] runs
 //! [`Services::accept_codecommit_event`](kiln_core::usecases::Services::accept_codecommit_event) and hands
-//! every build it started (or found again, for a duplicate delivery) to the dispatch queue as
-//! `{"buildId": "<id>"}`. The dispatch function is idempotent per build, so re-sending a redelivered build's id
-//! is harmless and covers an earlier invocation that failed after creating the build.
+//! every build it started (or found again, for a duplicate delivery) to the dispatch signal (one
+//! `{"buildId": "<id>"}` message per build on the dispatch queue). The dispatch function is idempotent per
+//! build, so re-sending a redelivered build's id is harmless and covers an earlier invocation that failed after
+//! creating the build.
 //!
-//! Errors from the store or the queue fail the invocation, so Lambda's asynchronous retries run it again
-//! (builds are created idempotently on the event id); malformed and ignored events succeed with a summary.
+//! Errors from the store or a lost dispatch signal fail the invocation, so Lambda's asynchronous retries run it
+//! again (builds are created idempotently on the event id); malformed and ignored events succeed with a summary.
 
+use kiln_core::build::BuildId;
 use kiln_core::build::Timestamp;
-use kiln_core::ports::BoxFuture;
+use kiln_core::ports::dispatch_signal::{DispatchSignal, SignalError};
 use kiln_core::usecases::codecommit::CodeCommitDelivery;
 use kiln_core::usecases::{Services, UseCaseError};
 use serde_json::{Value, json};
-
-/// Where started builds go to be launched: the dispatch queue.
-pub trait DispatchSender: Send + Sync {
-    /// Queues `build_id` for dispatch.
-    fn send_build<'a>(&'a self, build_id: &'a str) -> BoxFuture<'a, Result<(), String>>;
-}
-
-impl DispatchSender for kiln_aws::SqsQueue {
-    fn send_build<'a>(&'a self, build_id: &'a str) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let body = json!({ "buildId": build_id }).to_string();
-            self.send(&body, 0).await.map(|_| ()).map_err(|e| e.to_string())
-        })
-    }
-}
 
 /// Why an invocation failed (Lambda retries it).
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     #[error(transparent)]
     UseCase(#[from] UseCaseError),
-    #[error("build {build_id:?} was created but not queued for dispatch: {message}")]
-    Dispatch { build_id: String, message: String },
+    #[error(transparent)]
+    Dispatch(#[from] SignalError),
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(err: HandlerError) -> Self {
         let error_type = match &err {
             HandlerError::UseCase(_) => "KilnUseCaseError",
-            HandlerError::Dispatch { .. } => "KilnDispatchQueueError",
+            HandlerError::Dispatch(_) => "KilnDispatchQueueError",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.to_owned(),
@@ -54,21 +41,19 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
 /// Handles one event; returns a summary (`buildIds`, or `ignored` with the reason).
 pub async fn handle(
     services: &Services,
-    dispatch: &dyn DispatchSender,
+    dispatch: &dyn DispatchSignal,
     event: &Value,
     now: Timestamp,
 ) -> Result<Value, HandlerError> {
     let event_id = event["id"].as_str().unwrap_or_default();
     let delivery = services.accept_codecommit_event(event, now).await?;
     let build_ids = delivery.build_ids();
-    for build_id in &build_ids {
-        dispatch
-            .send_build(build_id)
-            .await
-            .map_err(|message| HandlerError::Dispatch {
-                build_id: build_id.clone(),
-                message,
-            })?;
+    let ids: Vec<BuildId> = build_ids
+        .iter()
+        .filter_map(|id| BuildId::parse(id).ok())
+        .collect();
+    if !ids.is_empty() {
+        dispatch.queued(&ids).await?;
     }
     Ok(match delivery {
         CodeCommitDelivery::Routed(projects) => {

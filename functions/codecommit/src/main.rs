@@ -3,7 +3,6 @@
 
 use std::time::SystemTime;
 
-use kiln_aws::SqsQueue;
 use kiln_aws::settings::AwsSettings;
 use kiln_core::build::Timestamp;
 use kiln_fn_codecommit::handle;
@@ -16,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let settings = AwsSettings::from_env()?;
     let clients = settings.clients().await;
     let services = settings.services(&clients)?;
-    let dispatch = SqsQueue::new(clients.sqs.clone(), settings.dispatch_queue_url()?);
+    let dispatch = settings.dispatch_signal(&clients)?;
     let (services, dispatch) = (&services, &dispatch);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = Timestamp::from(SystemTime::now());

@@ -1,14 +1,8 @@
-//! What every Kiln Lambda function shares: structured JSON logs for CloudWatch ([`init_tracing`]), the dispatch
-//! message a function sends when it queues a build ([`dispatch`]), and webhook secrets from SSM and Secrets
-//! Manager cached across invocations ([`secrets`]), and the start-up wiring of settings, clients and use cases
-//! ([`wiring`]).
+//! What every Kiln Lambda function shares: structured JSON logs for CloudWatch ([`init_tracing`]) and the
+//! start-up wiring of settings, clients, use cases, the dispatch signal and the secret resolver ([`wiring`]).
 
-pub mod dispatch;
-pub mod secrets;
 pub mod wiring;
 
-pub use dispatch::{DispatchMessage, DispatchSender};
-pub use secrets::CachedWebhookSecrets;
 pub use wiring::Wiring;
 
 use kiln_core::build::Timestamp;

@@ -1,12 +1,10 @@
-//! A function's start-up: the settings from the environment the template sets, every AWS client, and the use
-//! cases over the AWS adapters — built once per function instance, before the first event — through
-//! [`AwsSettings`], the one place that turns settings into adapters.
+//! A function's start-up: the settings from the environment the template sets, every AWS client, the use
+//! cases over the AWS adapters, the dispatch signal and the secret resolver — built once per function instance, before the first
+//! event — through [`AwsSettings`], the one place that turns settings into adapters.
 
 use kiln_aws::settings::{AwsSettings, SettingsError};
-use kiln_aws::{AwsClients, SqsQueue};
+use kiln_aws::{AwsClients, AwsSecretResolver, SqsDispatchSignal};
 use kiln_core::usecases::Services;
-
-use crate::DispatchSender;
 
 /// What a function builds at start-up.
 #[derive(Clone)]
@@ -29,9 +27,14 @@ impl Wiring {
         })
     }
 
-    /// The sender of dispatch messages (`KILN_DISPATCH_QUEUE_URL`).
-    pub fn dispatch_sender(&self) -> Result<DispatchSender, SettingsError> {
-        let url = self.settings.dispatch_queue_url()?;
-        Ok(DispatchSender::new(SqsQueue::new(self.clients.sqs.clone(), url)))
+    /// The dispatch signal: one message per queued build on `KILN_DISPATCH_QUEUE_URL`.
+    pub fn dispatch_signal(&self) -> Result<SqsDispatchSignal, SettingsError> {
+        self.settings.dispatch_signal(&self.clients)
+    }
+
+    /// The secret resolver of a function: SSM and Secrets Manager, each value reused for
+    /// [`kiln_aws::SECRET_TTL`] across invocations.
+    pub fn secrets(&self) -> AwsSecretResolver {
+        AwsSecretResolver::cached(&self.clients)
     }
 }

@@ -10,12 +10,11 @@
 //!   comes back after the queue's visibility timeout and ends in the DLQ after `maxReceiveCount` receives.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use kiln_aws::SqsQueue;
 use kiln_aws::sqs::QueueError;
+use kiln_aws::{DispatchMessage, SqsQueue};
 use kiln_core::build::{BuildId, Timestamp};
 use kiln_core::usecases::dispatch_one::DispatchOutcome;
 use kiln_core::usecases::{Services, UseCaseError};
-use kiln_lambda::DispatchMessage;
 
 /// The first wait of a build that cannot start yet.
 pub const FIRST_DELAY_SECS: u32 = 15;

@@ -1,7 +1,7 @@
 //! The `schedule` function: the target of EventBridge Scheduler schedules. Each schedule invokes it with an
 //! [`ScheduleInput`] (set as the target's `Input`, with Scheduler's context attributes filled in), and it starts
 //! the project's build once per (schedule, scheduled time) — Scheduler's retries and a repeated invocation find
-//! the first build — then sends the build's dispatch message.
+//! the first build — then tells the dispatcher (the build's dispatch message).
 //!
 //! The target input a schedule is created with:
 //!
@@ -12,11 +12,13 @@
 //! ```
 
 use chrono::{DateTime, Utc};
-use kiln_core::build::Timestamp;
+use std::sync::Arc;
+
+use kiln_core::build::{BuildId, Timestamp};
+use kiln_core::ports::dispatch_signal::{DispatchSignal, SignalError};
 use kiln_core::usecases::schedules::ScheduledFire;
 use kiln_core::usecases::start::EnvVar;
 use kiln_core::usecases::{Services, UseCaseError};
-use kiln_lambda::DispatchSender;
 use serde::{Deserialize, Serialize};
 
 /// The input a schedule passes (its target's `Input`, after Scheduler substituted the context attributes).
@@ -66,15 +68,16 @@ pub enum ScheduleError {
         schedule: String,
         source: UseCaseError,
     },
-    #[error("build {0} is stored but its dispatch message could not be sent; the retry sends it")]
-    Dispatch(String),
+    #[error("build {build_id} is stored but the dispatcher was not told; the retry tells it: {source}")]
+    Dispatch { build_id: String, source: SignalError },
 }
 
 /// What the handler needs, built once per function instance.
 #[derive(Clone)]
 pub struct Schedule {
     pub services: Services,
-    pub dispatch: DispatchSender,
+    /// Told about the started build (the dispatch queue).
+    pub dispatch: Arc<dyn DispatchSignal>,
 }
 
 impl ScheduleInput {
@@ -118,16 +121,15 @@ pub async fn handle(schedule: &Schedule, input: ScheduleInput) -> Result<Schedul
             source,
         })?;
     let build_id = started.record["id"].as_str().unwrap_or_default().to_owned();
-    let failed = schedule
-        .dispatch
-        .send_started(
-            schedule.services.builds.as_ref(),
-            std::slice::from_ref(&build_id),
-            started.existing,
-        )
-        .await;
-    if !failed.is_empty() {
-        return Err(ScheduleError::Dispatch(build_id));
+    if let Ok(id) = BuildId::parse(&build_id) {
+        schedule
+            .services
+            .signal_started(schedule.dispatch.as_ref(), &[id], started.existing)
+            .await
+            .map_err(|source| ScheduleError::Dispatch {
+                build_id: build_id.clone(),
+                source,
+            })?;
     }
     tracing::info!(project = %project, schedule = %name, build = %build_id, existing = started.existing, "schedule fired");
     Ok(ScheduleOutput {

@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     kiln_lambda::init_tracing();
     let wiring = Wiring::from_env().await?;
     let schedule = Arc::new(Schedule {
-        dispatch: wiring.dispatch_sender()?,
+        dispatch: Arc::new(wiring.dispatch_signal()?),
         services: wiring.services,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ScheduleInput>| {

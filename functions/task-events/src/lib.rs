@@ -8,12 +8,14 @@
 //! Events of other tasks (not STOPPED, not a Kiln build, an unknown build) are ignored; errors are returned so
 //! EventBridge's asynchronous invocation retries the event (handling it twice is harmless).
 
+use std::sync::Arc;
+
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use kiln_aws::ecs::BUILD_ID_VARIABLE;
 use kiln_core::build::{BuildId, StatusType, Timestamp};
+use kiln_core::ports::dispatch_signal::{DispatchSignal, SignalError};
 use kiln_core::usecases::task_stopped::{StopCode, StoppedTask};
 use kiln_core::usecases::{Services, UseCaseError};
-use kiln_lambda::DispatchSender;
 use serde::Deserialize;
 
 /// The `detail-type` this function handles.
@@ -23,7 +25,7 @@ pub const DETAIL_TYPE: &str = "ECS Task State Change";
 #[derive(Clone)]
 pub struct TaskEvents {
     pub services: Services,
-    pub dispatch: DispatchSender,
+    pub dispatch: Arc<dyn DispatchSignal>,
 }
 
 /// What one event did.
@@ -50,8 +52,8 @@ pub enum TaskEventError {
     Detail(serde_json::Error),
     #[error(transparent)]
     UseCase(#[from] UseCaseError),
-    #[error("could not send the dispatch message of build {0:?}; see the log for the queue's answer")]
-    Nudge(String),
+    #[error(transparent)]
+    Nudge(#[from] SignalError),
 }
 
 /// The members of an "ECS Task State Change" detail this function reads.
@@ -165,8 +167,8 @@ async fn nudge(f: &TaskEvents, id: &str, nudged: &mut Vec<String>) -> Result<(),
     if nudged.iter().any(|n| n == id) {
         return Ok(());
     }
-    if !f.dispatch.send(&[id.to_owned()]).await.is_empty() {
-        return Err(TaskEventError::Nudge(id.to_owned()));
+    if let Ok(build_id) = BuildId::parse(id) {
+        f.dispatch.queued(&[build_id]).await?;
     }
     nudged.push(id.to_owned());
     Ok(())

@@ -4,9 +4,8 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use kiln_aws::{AwsSettings, SqsQueue};
+use kiln_aws::AwsSettings;
 use kiln_fn_task_events::{TaskEvents, handle};
-use kiln_lambda::DispatchSender;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -16,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let clients = settings.clients().await;
     let function = Arc::new(TaskEvents {
         services: settings.services(&clients)?,
-        dispatch: DispatchSender::new(SqsQueue::new(clients.sqs.clone(), settings.dispatch_queue_url()?)),
+        dispatch: Arc::new(settings.dispatch_signal(&clients)?),
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| {
         let function = Arc::clone(&function);

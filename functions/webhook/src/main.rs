@@ -1,24 +1,20 @@
-//! The `webhook` function's entry point: settings, clients and the use cases once per instance, then one
-//! delivery per event.
+//! The `webhook` function's entry point: settings, clients, the use cases and the router once per instance, then
+//! lambda_http turns each Function URL event into a request for the router.
 
 use std::sync::Arc;
 
-use kiln_fn_webhook::{Webhook, handle};
-use kiln_lambda::{CachedWebhookSecrets, Wiring};
-use lambda_http::{Error, service_fn};
+use kiln_fn_webhook::Webhook;
+use kiln_lambda::Wiring;
+use lambda_http::Error;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     kiln_lambda::init_tracing();
     let wiring = Wiring::from_env().await?;
-    let webhook = Arc::new(Webhook {
-        secrets: Arc::new(CachedWebhookSecrets::new(wiring.clients.clone())),
-        dispatch: wiring.dispatch_sender()?,
+    let webhook = Webhook {
+        secrets: Arc::new(wiring.secrets()),
+        dispatch: Arc::new(wiring.dispatch_signal()?),
         services: wiring.services,
-    });
-    lambda_http::run(service_fn(move |request| {
-        let webhook = webhook.clone();
-        async move { Ok::<_, Error>(handle(&webhook, request).await) }
-    }))
-    .await
+    };
+    lambda_http::run(webhook.router()).await
 }

@@ -18,7 +18,7 @@ pub(super) async fn start_build(state: &AppState, body: Value) -> Result<Value, 
         ..Origin::default()
     };
     let started = state.services.start_build(request, origin, state.now()).await?;
-    state.announce_queued(&started.record).await;
+    state.signal_queued(&started.record).await;
     Ok(json!({ "build": started.record }))
 }
 
@@ -69,7 +69,7 @@ pub(super) async fn retry_build(state: &AppState, body: Value) -> Result<Value, 
         .services
         .retry_build(&id, idempotency_token.as_deref(), state.now())
         .await?;
-    state.announce_queued(&started.record).await;
+    state.signal_queued(&started.record).await;
     Ok(json!({ "build": started.record }))
 }
 

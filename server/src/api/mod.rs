@@ -32,9 +32,10 @@ impl From<UseCaseError> for AppError {
                 kind: "IdempotentParameterMismatchException",
                 message: err.to_string(),
             },
-            UseCaseError::Corrupt(_) | UseCaseError::Store(_) | UseCaseError::Launch(_) => {
-                AppError::Internal(err.to_string())
-            }
+            UseCaseError::Corrupt(_)
+            | UseCaseError::Store(_)
+            | UseCaseError::Launch(_)
+            | UseCaseError::Secret(_) => AppError::Internal(err.to_string()),
         }
     }
 }

@@ -11,6 +11,7 @@ use kiln_core::build::BuildId;
 use kiln_core::ports::build_store::StoredBuild;
 use serde_json::{Value, json};
 
+use super::csrf::CsrfForm;
 use super::html::{self, esc, pct, s};
 use super::log::{LogQuery, PAGE_BYTES, read_page};
 use super::session::Session;
@@ -209,15 +210,9 @@ pub async fn live(
 /// `POST /console/builds/{id}/stop`.
 pub async fn stop(
     State(state): State<AppState>,
-    Extension(session): Extension<Session>,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    _form: CsrfForm,
 ) -> Result<Response, ConsoleError> {
-    if !session.check(super::field(&super::form(&body), "csrf")) {
-        return Err(ConsoleError::Forbidden(
-            "the form's CSRF token is missing or stale; reload the page".into(),
-        ));
-    }
     state.services.stop_build(&id, state.now()).await?;
     Ok(Redirect::to(&format!("/console/builds/{}", pct(&id))).into_response())
 }
@@ -225,17 +220,11 @@ pub async fn stop(
 /// `POST /console/builds/{id}/retry`: starts a new build like this one and goes to it.
 pub async fn retry(
     State(state): State<AppState>,
-    Extension(session): Extension<Session>,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    _form: CsrfForm,
 ) -> Result<Response, ConsoleError> {
-    if !session.check(super::field(&super::form(&body), "csrf")) {
-        return Err(ConsoleError::Forbidden(
-            "the form's CSRF token is missing or stale; reload the page".into(),
-        ));
-    }
     let started = state.services.retry_build(&id, None, state.now()).await?;
-    state.announce_queued(&started.record).await;
+    state.signal_queued(&started.record).await;
     Ok(Redirect::to(&format!("/console/builds/{}", pct(s(&started.record, "id")))).into_response())
 }
 

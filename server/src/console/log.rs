@@ -1,18 +1,18 @@
 //! The build log for the console as rendered HTML: `GET /console/builds/{id}/log?offset=&line=` returns one
 //! page (complete lines only, up to 512 KiB) as JSON `{html, next, line, complete}` so huge logs load on demand,
 //! and `GET /console/builds/{id}/log/stream?offset=&line=` follows the log live as server-sent events
-//! (`lines` with the same JSON, then `end` with the build status), polling the log every 200 ms; without
-//! [`AppState::follow`] (a buffered Lambda response) it answers at once, with the rest of the log once the build
-//! has ended. The log comes from [`AppState::logs`].
+//! (`lines` with the same JSON, then `end` with the build status) through the one log-follow stream
+//! ([`crate::follow`]); without [`AppState::follow`] (a buffered Lambda response) it answers at once, with the
+//! rest of the log once the build has ended. The log comes from [`AppState::logs`].
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{Stream, StreamExt};
 use kiln_core::build::BuildId;
+use kiln_core::ports::BoxFuture;
 use kiln_core::ports::logs::{LogChunk, LogReadError, LogReader};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use super::ConsoleError;
 use super::ansi::lines_to_html;
 use crate::AppState;
+use crate::follow::{Buffered, Followed, LogBuildError, Pages, follow, log_build};
 
 /// The most bytes one page carries.
 pub const PAGE_BYTES: u64 = 512 * 1024;
@@ -96,15 +97,11 @@ fn page_json(page: &LogPage, complete: bool) -> Value {
 }
 
 async fn located(state: &AppState, id: &str) -> Result<(BuildId, bool), ConsoleError> {
-    let build_id = BuildId::parse(id).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
-    let stored = state
-        .services
-        .builds
-        .get(id)
-        .await?
-        .ok_or_else(|| ConsoleError::NotFound(format!("build {id:?} cannot be found")))?;
-    let complete = stored.record["buildComplete"].as_bool() == Some(true);
-    Ok((build_id, complete))
+    log_build(state, id).await.map_err(|err| match err {
+        LogBuildError::BadId(e) => ConsoleError::Invalid(e.to_string()),
+        LogBuildError::NotFound(_) => ConsoleError::NotFound(err.to_string()),
+        LogBuildError::Store(e) => ConsoleError::from(e),
+    })
 }
 
 /// Query of the page endpoint: where to start, and optionally where to stop or to read the end instead.
@@ -200,74 +197,51 @@ pub async fn tail_start(
     Ok(at)
 }
 
-struct Follow {
-    state: AppState,
-    id: String,
-    build_id: BuildId,
+/// The console's pages: rendered complete lines from where the last page ended (a trailing partial line once
+/// the build has ended).
+struct Lines {
     at: LogQuery,
-    done: bool,
 }
 
-/// `GET /console/builds/{id}/log/stream`: new lines as they are written, then `end`.
+impl Pages for Lines {
+    type Page = LogPage;
+
+    fn next<'a>(
+        &'a mut self,
+        logs: &'a dyn LogReader,
+        id: &'a BuildId,
+        ended: bool,
+    ) -> BoxFuture<'a, Option<LogPage>> {
+        Box::pin(async move {
+            let page = read_page(logs, id, self.at, PAGE_BYTES, ended).await.ok()?;
+            if page.html.is_empty() {
+                return None;
+            }
+            self.at = LogQuery {
+                offset: page.next,
+                line: page.line,
+            };
+            Some(page)
+        })
+    }
+}
+
+/// `GET /console/builds/{id}/log/stream`: new lines as they are written (`lines`), then `end`, through the one
+/// log-follow stream ([`crate::follow`]). A buffered answer sends nothing until the build has ended: the
+/// browser's EventSource asks again from the same offset, so no line is sent twice.
 pub async fn stream(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<LogQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ConsoleError> {
     let (build_id, _) = located(&state, &id).await?;
-    let start = Follow {
-        state,
-        id,
-        build_id,
-        at: q,
-        done: false,
-    };
-    let events = stream::unfold(start, |mut f| async move {
-        if f.done {
-            return None;
-        }
-        loop {
-            let complete = f
-                .state
-                .services
-                .builds
-                .get(&f.id)
-                .await
-                .ok()
-                .flatten()
-                .map(|b| b.record)
-                .filter(|r| r["buildComplete"].as_bool() == Some(true));
-            if !f.state.follow && complete.is_none() {
-                // A buffered response cannot wait for lines: answer with nothing until the build has ended (the
-                // browser's EventSource asks again from the same offset, so no line is sent twice).
-                return None;
-            }
-            let page = read_page(
-                f.state.logs.as_ref(),
-                &f.build_id,
-                f.at,
-                PAGE_BYTES,
-                complete.is_some(),
-            )
-            .await
-            .ok();
-            if let Some(page) = page.filter(|p| !p.html.is_empty()) {
-                f.at = LogQuery {
-                    offset: page.next,
-                    line: page.line,
-                };
-                let event = Event::default()
-                    .event("lines")
-                    .data(page_json(&page, false).to_string());
-                return Some((Ok(event), f));
-            }
-            if let Some(record) = complete {
-                f.done = true;
-                let status = record["buildStatus"].as_str().unwrap_or("UNKNOWN").to_owned();
-                return Some((Ok(Event::default().event("end").data(status)), f));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+    let events = follow(state, build_id, Lines { at: q }, Buffered::OnlyOnceEnded).map(|item| {
+        Ok(match item {
+            Followed::Page(page) => Event::default()
+                .event("lines")
+                .data(page_json(&page, false).to_string()),
+            Followed::End(status) => Event::default().event("end").data(status),
+        })
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

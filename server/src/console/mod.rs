@@ -1,11 +1,13 @@
 //! The web console (`GET /` and `/console/...`): server-rendered HTML pages that read without JavaScript —
 //! projects ([`pages::projects`]), a project's builds ([`pages::builds`]), one build with its live log
 //! ([`build`], [`log`]) and the notice stream ([`pages::events`]) — plus a small script that localises times
-//! and keeps running parts live. Every value from a build is escaped ([`html::esc`]); POSTs need the session's
-//! CSRF token and a same-origin request ([`session`]); with credentials configured a login comes first.
+//! and keeps running parts live. Every value from a build is escaped ([`html::esc`]); POSTs need a same-origin
+//! request ([`session`]) and the session's CSRF token ([`csrf`]); with credentials configured a login comes
+//! first.
 
 pub mod ansi;
 pub mod build;
+pub mod csrf;
 pub mod details;
 pub mod html;
 pub mod log;
@@ -92,9 +94,10 @@ impl From<UseCaseError> for ConsoleError {
             | UseCaseError::Transition { .. }
             | UseCaseError::ProjectExists(_)
             | UseCaseError::IdempotentParameterMismatch(_) => ConsoleError::Invalid(err.to_string()),
-            UseCaseError::Corrupt(_) | UseCaseError::Store(_) | UseCaseError::Launch(_) => {
-                ConsoleError::Internal(err.to_string())
-            }
+            UseCaseError::Corrupt(_)
+            | UseCaseError::Store(_)
+            | UseCaseError::Launch(_)
+            | UseCaseError::Secret(_) => ConsoleError::Internal(err.to_string()),
         }
     }
 }

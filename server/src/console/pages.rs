@@ -9,6 +9,7 @@ use kiln_core::usecases::start::{Origin, StartBuildInput};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::csrf::CsrfForm;
 use super::html::{self, esc, pct, s};
 use super::session::Session;
 use super::{ConsoleError, build_row, builds_table_head, now_secs};
@@ -293,18 +294,12 @@ pub async fn events(State(state): State<AppState>) -> Result<Html<String>, Conso
 /// `POST /console/projects/{name}/start`: starts a build and goes to its page.
 pub async fn start(
     State(state): State<AppState>,
-    Extension(session): Extension<Session>,
     Path(name): Path<String>,
-    body: axum::body::Bytes,
+    form: CsrfForm,
 ) -> Result<Response, ConsoleError> {
-    let form = super::form(&body);
-    if !session.check(super::field(&form, "csrf")) {
-        return Err(ConsoleError::Forbidden(
-            "the form's CSRF token is missing or stale; reload the page".into(),
-        ));
-    }
     let mut overrides = Vec::new();
-    for line in super::field(&form, "variables")
+    for line in form
+        .field("variables")
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -317,8 +312,8 @@ pub async fn start(
         overrides.push(json!({"name": k.trim(), "value": v, "type": "PLAINTEXT"}));
     }
     let mut input = json!({"projectName": name, "environmentVariablesOverride": overrides});
-    if !super::field(&form, "source_version").trim().is_empty() {
-        input["sourceVersion"] = json!(super::field(&form, "source_version").trim());
+    if !form.field("source_version").trim().is_empty() {
+        input["sourceVersion"] = json!(form.field("source_version").trim());
     }
     let input: StartBuildInput =
         serde_json::from_value(input).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
@@ -327,7 +322,7 @@ pub async fn start(
         ..Origin::default()
     };
     let started = state.services.start_build(input, origin, state.now()).await?;
-    state.announce_queued(&started.record).await;
+    state.signal_queued(&started.record).await;
     let id = s(&started.record, "id");
     Ok(Redirect::to(&format!("/console/builds/{}", pct(id))).into_response())
 }

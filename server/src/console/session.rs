@@ -1,7 +1,7 @@
 //! Console sessions and cross-site protection. A session is a signed cookie `kiln_console` =
 //! `<id>.<auth>.<expiry>.<hmac>` (HMAC-SHA256; HttpOnly, SameSite=Strict); `auth` is `1` after a login with the
-//! server's credentials. Every POST must come from this origin (`Sec-Fetch-Site`, `Origin`) and carry the
-//! session's CSRF token. Without configured credentials (loopback only) a session is issued on first visit.
+//! server's credentials. Every POST must come from this origin (`Sec-Fetch-Site`, `Origin`, checked here) and
+//! carry the session's CSRF token (checked by [`super::csrf::CsrfForm`]). Without configured credentials (loopback only) a session is issued on first visit.
 
 use std::sync::OnceLock;
 
@@ -227,16 +227,9 @@ pub fn logout_form(state: &AppState, session: &Session) -> String {
     )
 }
 
-/// `POST /console/logout`: checks the CSRF token, clears the session cookie and goes to the login page.
-pub async fn logout(
-    State(state): State<AppState>,
-    axum::Extension(session): axum::Extension<Session>,
-    body: axum::body::Bytes,
-) -> Response {
-    let form = super::form(&body);
-    if !session.check(super::field(&form, "csrf")) {
-        return forbidden("the form's CSRF token is not this session's; reload the page and try again");
-    }
+/// `POST /console/logout`: clears the session cookie (a form with the session's CSRF token) and goes to the
+/// login page.
+pub async fn logout(State(state): State<AppState>, _form: super::csrf::CsrfForm) -> Response {
     let target = if state.credentials.is_some() {
         "/console/login"
     } else {

@@ -1,10 +1,11 @@
-//! The AWS adapters (feature `aws`): S3, DynamoDB, ECS, SQS, SNS, SSM and Secrets Manager implementations of the
-//! [`kiln_core::ports`] traits. This is the only module that imports `aws_sdk_*` crates; every client is built in
+//! The AWS adapters: S3, DynamoDB, ECS, SQS, SNS, SSM and Secrets Manager implementations of the
+//! [`kiln_core::ports`] traits. This is the only crate that imports `aws_sdk_*` crates; every client is built in
 //! [`config::AwsClients`], and [`retry::is_retryable`] is the one place that decides which SDK errors are worth
 //! retrying.
 
 pub mod config;
 pub mod credentials;
+pub mod dispatch_signal;
 pub mod dynamodb;
 pub mod ecs;
 pub mod notifier;
@@ -18,11 +19,12 @@ pub mod sqs;
 pub mod stack;
 
 pub use config::AwsClients;
+pub use dispatch_signal::{DispatchMessage, SqsDispatchSignal};
 pub use dynamodb::DynamoBuildStore;
 pub use ecs::{Capacity, EcsLauncher, EcsSettings, TaskRequest, TaskSize};
 pub use notifier::AwsNotifier;
 pub use s3::{S3LogReader, S3LogSink, S3ObjectStore};
 pub use scheduler::ScheduleGroup;
-pub use secrets::AwsSecretResolver;
+pub use secrets::{AwsSecretResolver, SECRET_TTL};
 pub use settings::{AwsSettings, SettingsError};
 pub use sqs::SqsQueue;

@@ -1,16 +1,26 @@
 //! The secret resolver on AWS: SSM Parameter Store (SecureString decrypted) and Secrets Manager (whole secret,
-//! one JSON key of it, a version stage or a version id), each value fetched once per resolver.
+//! one JSON key of it, a version stage or a version id), each value fetched once and kept.
 //!
-//! One resolver lives for one build, so its cache is the build's: a rotated secret is seen by the next build,
-//! and a build that names the same secret in several variables (several JSON keys) makes one call.
+//! A build's resolver ([`AwsSecretResolver::new`]) keeps values for the build: a rotated secret is seen by the
+//! next build, and a build that names the same secret in several variables (several JSON keys) makes one call.
+//! A function's resolver ([`AwsSecretResolver::cached`]) keeps each value for [`SECRET_TTL`] across invocations
+//! of a warm instance, so a burst of webhook deliveries makes one call and a rotated secret is seen within
+//! minutes. A project's own secrets (webhook, notice targets) may also be `{value}` or `{env}` (the function's
+//! environment); `{file}` cannot be read by a function and is refused with a hint.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
+use super::config::AwsClients;
 use super::retry::{describe, is_retryable};
 use kiln_core::ports::BoxFuture;
-use kiln_core::ports::secrets::{SecretError, SecretRef, SecretResolver};
+use kiln_core::ports::secrets::{ProjectSecretSource, SecretError, SecretRef, SecretResolver};
+use kiln_core::project::SecretRef as ProjectSecret;
+
+/// How long a function's resolver reuses a value.
+pub const SECRET_TTL: Duration = Duration::from_secs(300);
 
 /// What is fetched from AWS: a parameter, or one version of a secret (before any JSON key is applied).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -28,11 +38,13 @@ enum Fetch {
 pub struct AwsSecretResolver {
     ssm: aws_sdk_ssm::Client,
     secrets_manager: aws_sdk_secretsmanager::Client,
-    cache: Mutex<HashMap<Fetch, String>>,
+    /// How long a value is reused; `None` for as long as the resolver lives.
+    ttl: Option<Duration>,
+    cache: Mutex<HashMap<Fetch, (String, Instant)>>,
 }
 
 impl AwsSecretResolver {
-    /// A resolver with an empty cache; make one per build.
+    /// A resolver that keeps every value as long as it lives; make one per build.
     pub fn new(
         ssm: aws_sdk_ssm::Client,
         secrets_manager: aws_sdk_secretsmanager::Client,
@@ -40,8 +52,20 @@ impl AwsSecretResolver {
         AwsSecretResolver {
             ssm,
             secrets_manager,
+            ttl: None,
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A function's resolver over `clients`: each value is reused for [`SECRET_TTL`].
+    pub fn cached(clients: &AwsClients) -> AwsSecretResolver {
+        AwsSecretResolver::new(clients.ssm.clone(), clients.secrets_manager.clone()).with_ttl(SECRET_TTL)
+    }
+
+    /// This resolver, reusing each value for `ttl` only.
+    pub fn with_ttl(mut self, ttl: Duration) -> AwsSecretResolver {
+        self.ttl = Some(ttl);
+        self
     }
 
     async fn resolve_ref(&self, reference: &SecretRef) -> Result<String, SecretError> {
@@ -70,14 +94,16 @@ impl AwsSecretResolver {
 
     async fn fetch_cached(&self, fetch: &Fetch, reference: &SecretRef) -> Result<String, SecretError> {
         let mut cache = self.cache.lock().await;
-        if let Some(value) = cache.get(fetch) {
+        if let Some((value, fetched)) = cache.get(fetch)
+            && self.ttl.is_none_or(|ttl| fetched.elapsed() < ttl)
+        {
             return Ok(value.clone());
         }
         let value = match fetch {
             Fetch::Parameter(name) => self.parameter(name, reference).await?,
             Fetch::Secret { id, stage, version } => self.secret(id, stage, version, reference).await?,
         };
-        cache.insert(fetch.clone(), value.clone());
+        cache.insert(fetch.clone(), (value.clone(), Instant::now()));
         Ok(value)
     }
 
@@ -193,8 +219,33 @@ where
     }
 }
 
+impl AwsSecretResolver {
+    async fn resolve_project(&self, reference: &ProjectSecret) -> Result<String, SecretError> {
+        match ProjectSecretSource::of(reference)? {
+            ProjectSecretSource::Inline(value) => Ok(value.to_owned()),
+            ProjectSecretSource::Env(name) => std::env::var(name).map_err(|_| SecretError::NotFound {
+                reference: format!("environment variable {name:?}"),
+                hint: "set it in the function's environment".to_owned(),
+            }),
+            ProjectSecretSource::File(path) => Err(SecretError::Unavailable {
+                reference: format!("file {path:?}"),
+                hint: "a Lambda function cannot read it; use {parameter: name} or {secretsManager: id}"
+                    .to_owned(),
+            }),
+            ProjectSecretSource::Stored(stored) => self.resolve_ref(&stored).await,
+        }
+    }
+}
+
 impl SecretResolver for AwsSecretResolver {
     fn resolve<'a>(&'a self, reference: &'a SecretRef) -> BoxFuture<'a, Result<String, SecretError>> {
         Box::pin(self.resolve_ref(reference))
+    }
+
+    fn resolve_project_secret<'a>(
+        &'a self,
+        reference: &'a ProjectSecret,
+    ) -> BoxFuture<'a, Result<String, SecretError>> {
+        Box::pin(self.resolve_project(reference))
     }
 }

@@ -9,9 +9,11 @@
 use std::sync::Arc;
 
 use super::config::AwsClients;
+use super::dispatch_signal::SqsDispatchSignal;
 use super::dynamodb::DynamoBuildStore;
 use super::ecs::{Capacity, EcsLauncher, EcsSettings, TaskSize};
 use super::notifier::AwsNotifier;
+use super::sqs::SqsQueue;
 use kiln_core::build::{AccountContext, BuildId};
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::launcher::{LaunchError, TaskLauncher};
@@ -265,6 +267,12 @@ impl AwsSettings {
             self.notice_queue_url.clone(),
             self.notice_topic_arn.clone(),
         )
+    }
+
+    /// The dispatch signal: one message per queued build on `KILN_DISPATCH_QUEUE_URL`.
+    pub fn dispatch_signal(&self, clients: &AwsClients) -> Result<SqsDispatchSignal, SettingsError> {
+        let url = self.dispatch_queue_url()?;
+        Ok(SqsDispatchSignal::new(SqsQueue::new(clients.sqs.clone(), url)))
     }
 
     /// The use-case services on AWS: the DynamoDB store (builds, queue, projects), the ECS launcher (or, without

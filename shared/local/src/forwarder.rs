@@ -1,7 +1,8 @@
 //! Outbound HTTP notice targets: each project's `notifications` of type `HTTP` get every notice of that
 //! project POSTed in order, signed with `X-Kiln-Signature-256: sha256=<hex HMAC-SHA256 of the body>` when the
 //! target has a secret. A target's cursor is saved only after a 2xx, so nothing is lost across restarts
-//! (delivery is at least once); failures back off exponentially per target, up to a minute.
+//! (delivery is at least once); failures back off exponentially per target, up to a minute. A target whose
+//! secret cannot be resolved gets nothing (never an unsigned notice) and backs off like a failed delivery.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,10 +10,9 @@ use std::time::{Duration, Instant};
 
 use crate::sqlite::SqliteStore;
 use kiln_core::ports::build_store::StoreError;
+use kiln_core::ports::secrets::{SecretError, SecretResolver};
 use kiln_core::project::{NotificationTarget, NotificationType};
 use kiln_core::trigger::{WebhookSecret, sign_hex};
-
-use crate::webhook_secrets::SecretLookup;
 
 /// Why delivering to a target stopped; the target backs off and is tried again from its saved cursor.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +26,9 @@ enum DeliveryError {
     /// The target answered with a status other than 2xx.
     #[error("HTTP {0}")]
     Status(reqwest::StatusCode),
+    /// The target's signing secret could not be resolved (nothing is sent unsigned).
+    #[error("the target's signing secret: {0}")]
+    Secret(#[from] SecretError),
 }
 
 /// One HTTP target of one project.
@@ -44,14 +47,14 @@ impl Target {
 /// Delivers notices to HTTP targets; call [`Forwarder::step`] repeatedly.
 pub struct Forwarder {
     store: Arc<SqliteStore>,
-    secrets: SecretLookup,
+    secrets: Arc<dyn SecretResolver>,
     http: reqwest::Client,
     backoff: HashMap<Target, (Instant, Duration)>,
 }
 
 impl Forwarder {
-    /// A forwarder over the store's outbox and projects.
-    pub fn new(store: Arc<SqliteStore>, secrets: SecretLookup) -> Forwarder {
+    /// A forwarder over the store's outbox and projects; `secrets` resolves the targets' signing secrets.
+    pub fn new(store: Arc<SqliteStore>, secrets: Arc<dyn SecretResolver>) -> Forwarder {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -64,7 +67,8 @@ impl Forwarder {
         }
     }
 
-    fn targets(&self) -> Vec<(Target, Option<String>)> {
+    /// Every HTTP target of every project, with its signing secret if it has one.
+    async fn targets(&self) -> Vec<(Target, Result<Option<String>, SecretError>)> {
         let mut targets = Vec::new();
         for name in self.store.project_names_sync().unwrap_or_default() {
             let Ok(Some(project)) = self.store.get_project_sync(&name) else {
@@ -76,7 +80,10 @@ impl Forwarder {
                 .into_iter()
                 .filter(|t| t.target_type == NotificationType::Http)
             {
-                let secret = target.secret.as_ref().and_then(|s| (self.secrets)(s).ok());
+                let secret = match &target.secret {
+                    Some(reference) => self.secrets.resolve_project_secret(reference).await.map(Some),
+                    None => Ok(None),
+                };
                 targets.push((
                     Target {
                         project: name.clone(),
@@ -92,7 +99,7 @@ impl Forwarder {
     /// Delivers what is pending to every target not backing off; returns how many notices were delivered.
     pub async fn step(&mut self) -> usize {
         let mut delivered = 0;
-        for (target, secret) in self.targets() {
+        for (target, secret) in self.targets().await {
             if self
                 .backoff
                 .get(&target)
@@ -100,7 +107,11 @@ impl Forwarder {
             {
                 continue;
             }
-            match self.deliver(&target, secret.as_deref()).await {
+            let outcome = match secret {
+                Ok(secret) => self.deliver(&target, secret.as_deref()).await,
+                Err(err) => Err(DeliveryError::Secret(err)),
+            };
+            match outcome {
                 Ok(n) => {
                     delivered += n;
                     self.backoff.remove(&target);
@@ -150,5 +161,51 @@ impl Forwarder {
             cursor = last;
             self.store.set_delivered_cursor(&name, cursor)?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kiln_core::ports::build_store::PutMode;
+    use kiln_core::ports::notifier::{Notice, Notifier};
+    use serde_json::json;
+
+    use super::*;
+    use crate::LocalSecrets;
+
+    #[tokio::test]
+    async fn a_target_whose_secret_cannot_be_resolved_gets_nothing_and_backs_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("kiln.db")).unwrap());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/notices", listener.local_addr().unwrap());
+        let project = json!({"name": "web", "notifications": [
+            {"type": "HTTP", "target": url, "secret": {"env": "KILN_TEST_NO_SUCH_SECRET_VARIABLE"}}
+        ]});
+        store.put_project_sync("web", project, PutMode::Create).unwrap();
+        let notice = Notice {
+            project: "web".into(),
+            event: json!({"detail-type": "CodeBuild Build State Change"}),
+        };
+        store.publish(&notice).await.unwrap();
+
+        let mut forwarder = Forwarder::new(store.clone(), Arc::new(LocalSecrets::new()));
+        assert_eq!(forwarder.step().await, 0);
+        let connection = listener.accept();
+        assert!(
+            matches!(&connection, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "no notice may leave unsigned: {connection:?}"
+        );
+        let target = Target {
+            project: "web".into(),
+            url,
+        };
+        assert!(forwarder.backoff.contains_key(&target), "the target backs off");
+        assert_eq!(
+            store.delivered_cursor(&target.cursor_name()).unwrap(),
+            0,
+            "nothing delivered"
+        );
     }
 }

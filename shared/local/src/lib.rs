@@ -2,9 +2,10 @@
 //! machine, for `kiln run` and `kiln serve`.
 //!
 //! [`sqlite`] (build store, dispatch queue in [`sqlite_queue`], notice outbox in [`notifier`]),
-//! [`launcher`] (runners as child processes in their own process groups) and [`forwarder`] (notices to HTTP
-//! targets) serve `kiln serve`. The use cases are tested here, over these adapters ([`usecase_tests`]).
+//! [`launcher`] (runners as child processes in their own process groups), [`dispatch_signal`] (a queued build
+//! wakes the dispatch loop) and [`forwarder`] (notices to HTTP targets) serve `kiln serve`. The use cases are tested here, over these adapters ([`usecase_tests`]).
 
+pub mod dispatch_signal;
 pub mod forwarder;
 pub mod launcher;
 pub mod notifier;
@@ -21,8 +22,8 @@ pub mod log_dir;
 pub mod log_file;
 pub mod object_store;
 pub mod secrets;
-pub mod webhook_secrets;
 
+pub use dispatch_signal::WakeDispatcher;
 pub use log_dir::LogDir;
 pub use log_file::FileLogSink;
 pub use secrets::{LocalSecrets, LocalSecretsError};

@@ -1,6 +1,10 @@
 //! The local [`SecretResolver`]: values given on the command line (`--secret NAME=VALUE`) or in a secrets file,
 //! keyed by the Parameter Store name or the Secrets Manager secret id.
 //!
+//! A project's own secrets (its webhook's and its notice targets') resolve from `{value}`, `{env}` (the Kiln
+//! process's environment) and `{file}` (trailing newline trimmed); `{parameter}` and `{secretsManager}` live in
+//! AWS and are refused with a hint.
+//!
 //! A secrets file is either a JSON object (`{"name": "value", ...}`; non-string values are kept as JSON text)
 //! or `NAME=VALUE` lines (blank lines and lines starting with `#` ignored; the value is everything after the
 //! first `=`, taken literally). A `json-key` reference parses the stored value as a JSON object and takes that
@@ -10,7 +14,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use kiln_core::ports::BoxFuture;
-use kiln_core::ports::secrets::{SecretError, SecretRef, SecretResolver};
+use kiln_core::ports::secrets::{ProjectSecretSource, SecretError, SecretRef, SecretResolver};
+use kiln_core::project::SecretRef as ProjectSecret;
 
 /// Why a secrets file or flag could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -134,9 +139,37 @@ fn describe(reference: &SecretRef) -> String {
     }
 }
 
+/// A project's secret on this machine.
+fn project_secret(reference: &ProjectSecret) -> Result<String, SecretError> {
+    match ProjectSecretSource::of(reference)? {
+        ProjectSecretSource::Inline(value) => Ok(value.to_owned()),
+        ProjectSecretSource::Env(name) => std::env::var(name).map_err(|_| SecretError::NotFound {
+            reference: format!("environment variable {name:?}"),
+            hint: "set it in the environment of the Kiln process".to_owned(),
+        }),
+        ProjectSecretSource::File(path) => std::fs::read_to_string(path)
+            .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+            .map_err(|source| SecretError::Unreadable {
+                reference: format!("file {path:?}"),
+                source,
+            }),
+        ProjectSecretSource::Stored(stored) => Err(SecretError::Unavailable {
+            reference: describe(&stored),
+            hint: "it lives in AWS; locally use {env: NAME}, {file: path} or {value: ...}".to_owned(),
+        }),
+    }
+}
+
 impl SecretResolver for LocalSecrets {
     fn resolve<'a>(&'a self, reference: &'a SecretRef) -> BoxFuture<'a, Result<String, SecretError>> {
         Box::pin(async move { self.lookup(reference) })
+    }
+
+    fn resolve_project_secret<'a>(
+        &'a self,
+        reference: &'a ProjectSecret,
+    ) -> BoxFuture<'a, Result<String, SecretError>> {
+        Box::pin(async move { project_secret(reference) })
     }
 }
 
@@ -182,5 +215,43 @@ mod tests {
         assert!(!err.contains("not-json"), "{err}");
         assert!(LocalSecrets::new().add_flag("novalue").is_err());
         assert!(LocalSecrets::new().load_text("f", "just text\n").is_err());
+    }
+
+    #[test]
+    fn project_secrets_come_from_values_files_and_the_environment_and_aws_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hook");
+        std::fs::write(&file, "from-file\r\n").unwrap();
+        let path = file.display().to_string();
+        assert_eq!(
+            project_secret(&ProjectSecret::Value("inline".into())).unwrap(),
+            "inline"
+        );
+        assert_eq!(
+            project_secret(&ProjectSecret::File(path.clone())).unwrap(),
+            "from-file"
+        );
+        let path_var = std::env::var("PATH").unwrap();
+        assert_eq!(
+            project_secret(&ProjectSecret::Env("PATH".into())).unwrap(),
+            path_var
+        );
+
+        let unset = project_secret(&ProjectSecret::Env("KILN_TEST_NO_SUCH_VARIABLE".into())).unwrap_err();
+        assert!(matches!(unset, SecretError::NotFound { .. }), "{unset}");
+        assert!(
+            unset.to_string().contains("KILN_TEST_NO_SUCH_VARIABLE"),
+            "{unset}"
+        );
+        let missing = project_secret(&ProjectSecret::File(format!("{path}.missing"))).unwrap_err();
+        assert!(matches!(missing, SecretError::Unreadable { .. }), "{missing}");
+        for aws in [
+            ProjectSecret::Parameter("/kiln/hook".into()),
+            ProjectSecret::SecretsManager("kiln/hook:hmac".into()),
+        ] {
+            let err = project_secret(&aws).unwrap_err();
+            assert!(matches!(err, SecretError::Unavailable { .. }), "{err}");
+            assert!(err.to_string().contains("{env: NAME}"), "{err}");
+        }
     }
 }

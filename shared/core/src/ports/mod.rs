@@ -1,8 +1,9 @@
-//! Ports: the narrow traits through which the core reaches storage, processes and secrets. Each has one local
-//! implementation (files, SQLite, child processes) and one AWS implementation (S3, DynamoDB, ECS, SSM), and the
-//! core never knows which one it holds.
+//! Ports: the narrow traits through which the core reaches storage, processes, secrets and the dispatcher. Each
+//! has one local implementation (files, SQLite, child processes, an in-process wake-up) and one AWS implementation
+//! (S3, DynamoDB, ECS, SSM and Secrets Manager, SQS), and the core never knows which one it holds.
 
 pub mod build_store;
+pub mod dispatch_signal;
 pub mod launcher;
 pub mod logs;
 pub mod notifier;

@@ -12,6 +12,7 @@ pub mod dispatch_one;
 pub mod lifecycle;
 pub mod notices;
 pub mod schedules;
+pub mod signal;
 pub mod start;
 pub mod task_stopped;
 pub mod webhook;
@@ -26,6 +27,7 @@ use crate::ports::build_store::{
 };
 use crate::ports::launcher::{LaunchError, TaskLauncher};
 use crate::ports::notifier::Notifier;
+use crate::ports::secrets::SecretError;
 use notices::{NoticeSource, notices_for};
 
 /// The ports a use case reaches, built once at start-up and shared.
@@ -68,6 +70,9 @@ pub enum UseCaseError {
     Store(StoreError),
     #[error(transparent)]
     Launch(#[from] LaunchError),
+    /// A secret the use case needs (a project's webhook secret) could not be resolved.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
 }
 
 impl From<StoreError> for UseCaseError {

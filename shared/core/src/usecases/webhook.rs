@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::start::{Origin, StartBuildInput};
 use super::{Services, UseCaseError};
 use crate::build::{Timestamp, TriggerDetails, TriggerProvider};
-use crate::ports::BoxFuture;
+use crate::ports::secrets::SecretResolver;
 use crate::project::{ForkPullRequests, SecretRef};
 use crate::trigger::{
     FilterDecision, FilterGroups, Headers, Outcome, Provider, TriggerEvent, WebhookSecret, initiator,
@@ -49,13 +49,6 @@ impl Delivery {
     }
 }
 
-/// Resolves a project's webhook secret reference (the edge knows where secrets live: files and the environment
-/// locally, SSM and Secrets Manager on AWS); the error is a message naming the reference, never a value.
-pub trait WebhookSecrets: Send + Sync {
-    /// The secret `reference` names.
-    fn secret<'a>(&'a self, reference: &'a SecretRef) -> BoxFuture<'a, Result<String, String>>;
-}
-
 fn provider(provider: Provider) -> TriggerProvider {
     match provider {
         Provider::GitHub => TriggerProvider::Github,
@@ -85,13 +78,13 @@ pub fn trigger_details(event: &TriggerEvent) -> TriggerDetails {
 
 impl Services {
     /// Handles one delivery to project `name`'s webhook. `secrets` turns the project's secret reference into
-    /// the secret.
+    /// the secret (files and the environment locally, SSM and Secrets Manager on AWS).
     pub async fn accept_webhook(
         &self,
         name: &str,
         headers: &Headers,
         body: &[u8],
-        secrets: &dyn WebhookSecrets,
+        secrets: &dyn SecretResolver,
         now: Timestamp,
     ) -> Result<Delivery, UseCaseError> {
         let Some(project) = self.projects.get_project(name).await? else {
@@ -108,10 +101,7 @@ impl Services {
             Some(reference) => {
                 let reference: SecretRef = serde_json::from_value(reference.clone())
                     .map_err(|e| UseCaseError::Corrupt(format!("webhook secret of {name:?}: {e}")))?;
-                let secret = secrets
-                    .secret(&reference)
-                    .await
-                    .map_err(UseCaseError::InvalidInput)?;
+                let secret = secrets.resolve_project_secret(&reference).await?;
                 parse_webhook(headers, body, &WebhookSecret::new(secret))
             }
             None => parse_unverified(headers, body),
