@@ -9,7 +9,6 @@
 mod aws;
 mod awslogs;
 mod build;
-mod fetch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +17,6 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use kiln_core::build::BuildId;
 use kiln_executor::outputs::{ArtifactTarget, CacheTarget};
-use kiln_executor::source::SourceSpec;
 use kiln_executor::{CancellationToken, Ports};
 use kiln_local::log_file::FileLogSink;
 use kiln_local::object_store::DirObjectStore;
@@ -28,7 +26,8 @@ use serde_json::Value;
 
 use super::serve::{DataDir, local_services};
 use build::{
-    build_request, cancel_on_sigterm, finish, git_source, guard_fork_secrets, packaging, spawn_recorder,
+    build_request, cancel_on_sigterm, finish, guard_fork_secrets, packaging, source_fetcher, source_spec,
+    spawn_recorder,
 };
 
 /// Arguments of `kiln runner`.
@@ -89,14 +88,7 @@ async fn run_build(
     }
     let project = store.get_project_sync(&stored.project)?.unwrap_or(Value::Null);
     let log_path = data.log_path(&id);
-    let source = match stored.record["source"]["type"].as_str().unwrap_or("NO_SOURCE") {
-        "NO_SOURCE" => {
-            let empty = data.work_dir(&id).join("empty");
-            std::fs::create_dir_all(&empty).ok();
-            SourceSpec::Dir(empty)
-        }
-        _ => git_source(&stored.record)?,
-    };
+    let source = source_spec(&stored.record)?;
     let request = build_request(&stored.record, &id, stored.number, source, data.work_dir(&id))?;
     let mut local_secrets = LocalSecrets::new();
     if let Some(file) = &secrets_file {
@@ -104,6 +96,7 @@ async fn run_build(
     }
     let store_dir: Arc<DirObjectStore> = Arc::new(DirObjectStore::new(data.root().join("objects")));
     let ports = Ports {
+        source: source_fetcher()?,
         log: Arc::new(FileLogSink::create(&log_path)?),
         secrets: guard_fork_secrets(&stored.record, &project, Arc::new(local_secrets)),
         terminal: None,

@@ -1,6 +1,7 @@
 //! `kiln runner` in its ECS task (no `--data-dir`): the build id from `KILN_BUILD_ID` (or `--build-id`), the
-//! deployment from the environment ([`AwsSettings`]). It loads the build and project from DynamoDB, fetches the
-//! source, runs the executor with the log going to stdout (CloudWatch through awslogs) and to one S3 object,
+//! deployment from the environment ([`AwsSettings`]). It loads the build and project from DynamoDB, runs the
+//! executor (whose DOWNLOAD_SOURCE fetches the source: git with a token or the CodeCommit helper, or an S3 zip)
+//! with the log going to stdout (CloudWatch through awslogs) and to one S3 object,
 //! records each phase through the use cases as it ends, uploads artifacts and the cache to S3, writes the final
 //! status conditionally (never over a STOPPED or TIMED_OUT build) and publishes the notices to SQS and SNS.
 //!
@@ -17,14 +18,14 @@ use kiln_core::build::{BuildId, PhaseContext, StatusType};
 use kiln_core::ports::object_store::ObjectStore;
 use kiln_core::usecases::Services;
 use kiln_executor::outputs::{ArtifactTarget, CacheTarget};
-use kiln_executor::source::SourceSpec;
+use kiln_executor::source::Buckets;
 use kiln_executor::{CancellationToken, Ports};
 use serde_json::{Value, json};
 
 use super::build::{
-    build_request, cancel_on_sigterm, finish, guard_fork_secrets, now, packaging, spawn_recorder,
+    build_request, cancel_on_sigterm, finish, guard_fork_secrets, now, packaging, source_fetcher,
+    source_spec, spawn_recorder,
 };
-use super::fetch::fetch_source;
 use kiln_aws::ecs::{Capacity, TaskSize};
 use kiln_core::build::EstimatedCost;
 use kiln_core::build::cost::{self, TaskUsage};
@@ -117,22 +118,23 @@ impl Task<'_> {
             .annotate(self.id.as_str(), json!({ "logs": merged }), now())
             .await?;
 
-        let dir = match self
-            .fetch(record, secrets.as_ref(), &work.join("src"), &stop)
-            .await
-        {
-            Ok(dir) => dir,
-            Err(ended) => return ended,
-        };
         let request = {
-            let mut request =
-                build_request(record, self.id, number, SourceSpec::Dir(dir), work.join("work"))?;
+            let source = source_spec(record)?;
+            let mut request = build_request(record, self.id, number, source, work.join("work"))?;
             request.region.clone_from(&self.settings.region);
             request.account_id.clone_from(&self.settings.account_id);
             request
         };
+        let s3 = self.clients.s3.clone();
+        let buckets: Buckets = Arc::new(move |bucket: &str| -> Arc<dyn ObjectStore> {
+            Arc::new(S3ObjectStore::new(s3.clone(), bucket, ""))
+        });
+        let fetcher = source_fetcher()?
+            .with_buckets(buckets)
+            .with_tokens(secrets.clone());
         let build_arn = self.services.account.build_arn(self.id).to_string();
         let ports = Ports {
+            source: fetcher,
             log: Arc::new(S3LogSink::new(self.clients.s3.clone(), logs_bucket, log_key)),
             secrets: guard_fork_secrets(record, &project, secrets),
             terminal: Some(Box::new(std::io::stdout())),
@@ -179,49 +181,5 @@ impl Task<'_> {
             memory_gib: f64::from(size.memory_mib) / 1024.0,
             seconds: elapsed.as_secs(),
         })
-    }
-
-    /// Fetches the source, within the build timeout and until SIGTERM; a failure ends the build (FAILED, or
-    /// STOPPED/TIMED_OUT), given back as `Err(Ok(()))`.
-    async fn fetch(
-        &self,
-        record: &Value,
-        secrets: &AwsSecretResolver,
-        dest: &Path,
-        stop: &CancellationToken,
-    ) -> Result<std::path::PathBuf, anyhow::Result<()>> {
-        let minutes = record["timeoutInMinutes"].as_u64().unwrap_or(60);
-        let s3 = |bucket: &str| -> Box<dyn ObjectStore> {
-            Box::new(S3ObjectStore::new(self.clients.s3.clone(), bucket, ""))
-        };
-        let fetched = tokio::select! {
-            fetched = tokio::time::timeout(
-                std::time::Duration::from_secs(minutes * 60),
-                fetch_source(record, s3, secrets, dest),
-            ) => fetched,
-            () = stop.cancelled() => {
-                let context = PhaseContext::new("", "Build stopped while its source was downloaded");
-                return Err(self.end(StatusType::Stopped, context).await);
-            }
-        };
-        match fetched {
-            Ok(Ok(dir)) => Ok(dir),
-            Ok(Err(err)) => {
-                tracing::warn!(build_id = %self.id, error = %err, "the source could not be fetched");
-                let context = PhaseContext::new("CLIENT_ERROR", err.to_string());
-                Err(self.end(StatusType::Failed, context).await)
-            }
-            Err(_) => {
-                let context = PhaseContext::new("", "Build timed out while its source was downloaded");
-                Err(self.end(StatusType::TimedOut, context).await)
-            }
-        }
-    }
-
-    async fn end(&self, status: StatusType, context: PhaseContext) -> anyhow::Result<()> {
-        self.services
-            .finish_early(self.id.as_str(), status, context, now())
-            .await?;
-        Ok(())
     }
 }

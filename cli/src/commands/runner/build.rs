@@ -11,11 +11,12 @@ use anyhow::{Context, bail};
 use kiln_core::build::{BuildId, FailureAction, PhaseContext, PhaseType, StatusType, Timestamp};
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::secrets::{SecretError, SecretRef, SecretResolver};
+use kiln_core::project::SourceType;
 use kiln_core::project::{BuildspecRef, ForkPullRequests};
 use kiln_core::usecases::Services;
 use kiln_executor::artifacts::Packaging;
 use kiln_executor::env::{EnvValue, EnvVarSpec};
-use kiln_executor::source::{SourceSpec, codecommit_git_config};
+use kiln_executor::source::{GitCredentials, SourceFetcher, SourceSpec};
 use kiln_executor::{BuildEvent, BuildRequest, BuildResult, BuildspecSource, CancellationToken};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -68,31 +69,38 @@ pub fn build_request(
     Ok(request)
 }
 
-/// The git source of a record: repository URL (`source.location`), version and clone depth; CODECOMMIT
-/// sources are fetched with this very binary as git's credential helper (`kiln git-credential-codecommit`).
-pub fn git_source(record: &Value) -> anyhow::Result<SourceSpec> {
-    let source = &record["source"];
-    let git_config = if source["type"].as_str() == Some("CODECOMMIT") {
-        let kiln =
-            std::env::current_exe().context("cannot find the kiln executable for git's credential helper")?;
-        codecommit_git_config(&kiln)
-    } else {
-        Vec::new()
+/// Where a stored build's source comes from: its `source` (type, location, clone depth, credentials) at its
+/// `sourceVersion`; NO_SOURCE is an empty directory.
+pub fn source_spec(record: &Value) -> anyhow::Result<SourceSpec> {
+    let build = kiln_core::usecases::decode(record)?;
+    let Some(source) = &build.source else {
+        return Ok(SourceSpec::Empty);
     };
-    Ok(SourceSpec::Git {
-        url: source["location"].as_str().unwrap_or_default().to_owned(),
-        version: record["sourceVersion"].as_str().map(str::to_owned),
-        depth: clone_depth(record),
-        git_config,
+    let location = source.location.clone().unwrap_or_default();
+    Ok(match source.source_type {
+        SourceType::NoSource => SourceSpec::Empty,
+        SourceType::S3 => SourceSpec::S3 { location },
+        SourceType::Github
+        | SourceType::GithubEnterprise
+        | SourceType::Gitlab
+        | SourceType::GitlabSelfManaged
+        | SourceType::Bitbucket
+        | SourceType::Gitea
+        | SourceType::Git
+        | SourceType::Codecommit => SourceSpec::Git {
+            url: location,
+            version: build.source_version.clone(),
+            depth: source.git_clone_depth.unwrap_or(0),
+            credentials: GitCredentials::for_source(source),
+        },
     })
 }
 
-/// The record's `source.gitCloneDepth` (0 = full history, which the executor treats as depth 1 for fetches).
-pub fn clone_depth(record: &Value) -> u32 {
-    record["source"]["gitCloneDepth"]
-        .as_u64()
-        .and_then(|d| u32::try_from(d).ok())
-        .unwrap_or(0)
+/// What a runner's source fetch may reach besides git: this executable as CodeCommit's credential helper.
+pub fn source_fetcher() -> anyhow::Result<SourceFetcher> {
+    let kiln =
+        std::env::current_exe().context("cannot find the kiln executable for git's credential helper")?;
+    Ok(SourceFetcher::default().with_codecommit_helper(kiln))
 }
 
 /// The project's artifact packaging (`NONE` = a folder of files, anything else ZIP).
