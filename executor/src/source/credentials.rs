@@ -48,7 +48,7 @@ impl GitCredentials {
 }
 
 /// The user name each host expects beside a token over HTTPS.
-pub fn token_username(source_type: SourceType) -> &'static str {
+pub(super) fn token_username(source_type: SourceType) -> &'static str {
     match source_type {
         SourceType::Gitlab | SourceType::GitlabSelfManaged => "oauth2",
         SourceType::Bitbucket => "x-token-auth",
@@ -86,7 +86,7 @@ impl GitAuth {
 /// The git configuration that fetches a CodeCommit repository with `<kiln> git-credential-codecommit` as the
 /// only credential helper (the empty value first clears helpers configured elsewhere) and the repository path
 /// sent to it (`credential.UseHttpPath`), since the path is part of what is signed.
-pub fn codecommit_git_config(kiln: &std::path::Path) -> Vec<(String, String)> {
+pub(super) fn codecommit_git_config(kiln: &std::path::Path) -> Vec<(String, String)> {
     let quoted = format!("'{}'", kiln.display().to_string().replace('\'', r"'\''"));
     vec![
         ("credential.helper".into(), String::new()),

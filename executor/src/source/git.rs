@@ -20,7 +20,7 @@ pub(super) struct Checkout<'a> {
 }
 
 /// Maps a CodeBuild source version to what `git fetch` takes.
-pub fn fetch_ref(version: &str) -> String {
+pub(super) fn fetch_ref(version: &str) -> String {
     match version.strip_prefix("pr/") {
         Some(number) if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) => {
             format!("refs/pull/{number}/head")

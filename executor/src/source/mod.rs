@@ -30,9 +30,7 @@ use std::sync::Arc;
 use kiln_core::ports::object_store::{ObjectStore, ObjectStoreError};
 use kiln_core::ports::secrets::{SecretError, SecretResolver};
 
-pub use credentials::{GitCredentials, TokenRef, codecommit_git_config, token_username};
-pub use git::fetch_ref;
-pub use s3::s3_location;
+pub use credentials::{GitCredentials, TokenRef};
 
 /// Where the source comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

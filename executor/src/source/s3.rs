@@ -8,7 +8,7 @@ use kiln_core::ports::object_store::ObjectStore;
 use super::{Buckets, SourceError, create_dir};
 
 /// `bucket/key` or `arn:aws:s3:::bucket/key` split into bucket and key.
-pub fn s3_location(location: &str) -> Result<(&str, &str), SourceError> {
+pub(super) fn s3_location(location: &str) -> Result<(&str, &str), SourceError> {
     let path = location
         .split_once(":::")
         .filter(|(prefix, _)| prefix.starts_with("arn:") && prefix.ends_with(":s3"))

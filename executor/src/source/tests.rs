@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::credentials::{GitAuth, credential_env, git_config_env};
+use super::credentials::{GitAuth, codecommit_git_config, credential_env, git_config_env, token_username};
 use super::git::Checkout;
+use super::s3::s3_location;
 use super::*;
 
 async fn prepare(spec: &SourceSpec, dest: &Path) -> Result<PreparedSource, SourceError> {

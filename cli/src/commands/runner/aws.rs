@@ -4,17 +4,19 @@
 //! artifacts, cache and S3 sources, a temporary scratch directory; and the extras: the task's log names
 //! ([`super::awslogs`]) recorded before the build starts, and its cost at Fargate list prices when it ends.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use kiln_aws::ecs::Capacity;
-use kiln_aws::{AwsSecretResolver, AwsSettings, S3LogSink, S3ObjectStore, settings::log_key};
+use kiln_aws::{AwsClients, AwsSecretResolver, AwsSettings, S3LogSink, S3ObjectStore, settings::log_key};
 use kiln_core::build::cost::{self, TaskUsage};
-use kiln_core::build::{Build, EstimatedCost, LogsLocation};
+use kiln_core::build::{Build, BuildId, EstimatedCost, LogsLocation};
 use kiln_core::ports::logs::LogSink;
 use kiln_core::ports::object_store::ObjectStore;
 use kiln_core::project::{ComputeType, FargateSize, LogsStatus, S3LogsConfig};
+use kiln_core::usecases::Services;
 use kiln_executor::CancellationToken;
 use kiln_executor::cache::CacheLocation;
 use kiln_executor::outputs::CacheTarget;
@@ -33,23 +35,33 @@ pub async fn run_build(build_id: &str, stop: CancellationToken) -> anyhow::Resul
         .prefix("kiln-build-")
         .tempdir()
         .context("could not create the build's scratch directory")?;
+    let ports = ports(&settings, &clients, services, &id, work.path()).await?;
+    kiln_runner::run_build(&id, ports, stop)
+        .await
+        .map_err(|err| located(err, &id, &format!("table {}", settings.table)))
+}
+
+/// The ports of build `id` in this task, working in `work`.
+async fn ports(
+    settings: &AwsSettings,
+    clients: &AwsClients,
+    services: Services,
+    id: &BuildId,
+    work: &Path,
+) -> anyhow::Result<RunnerPorts> {
     let secrets = Arc::new(AwsSecretResolver::new(
         clients.ssm.clone(),
         clients.secrets_manager.clone(),
     ));
-    let (logs_bucket, log_key) = (settings.logs_bucket()?.to_owned(), log_key(&id));
-    let build_arn = services.account.build_arn(&id).to_string();
+    let (logs_bucket, log_key) = (settings.logs_bucket()?.to_owned(), log_key(id));
+    let build_arn = services.account.build_arn(id).to_string();
     let mut logs = s3_logs(&logs_bucket, &log_key);
     if let Some(task) = awslogs::cloudwatch_logs(&build_arn).await {
         logs = kiln_runner::logs::overlay(logs, &task);
     }
     let s3 = clients.s3.clone();
-    let buckets: Buckets = Arc::new(move |bucket: &str| -> Arc<dyn ObjectStore> {
-        Arc::new(S3ObjectStore::new(s3.clone(), bucket, ""))
-    });
-    let s3 = clients.s3.clone();
     let spot = matches!(settings.capacity, Capacity::Spot { .. });
-    let ports = RunnerPorts {
+    Ok(RunnerPorts {
         services,
         log: Box::new(move || Ok(Arc::new(S3LogSink::new(s3, logs_bucket, log_key)) as Arc<dyn LogSink>)),
         secrets: secrets.clone(),
@@ -65,18 +77,25 @@ pub async fn run_build(build_id: &str, stop: CancellationToken) -> anyhow::Resul
             store: Arc::new(S3ObjectStore::new(clients.s3.clone(), bucket, "")),
             location: CacheLocation::new("cache", id.project().as_str()),
         }),
-        source: source_fetcher()?.with_buckets(buckets).with_tokens(secrets),
-        work_dir: work.path().join("work"),
+        source: source_fetcher()?
+            .with_buckets(buckets(clients))
+            .with_tokens(secrets),
+        work_dir: work.join("work"),
         extras: Extras {
             logs: Some(logs),
             cost: Some(Box::new(move |build: &Build, elapsed| {
                 estimated_cost(build, spot, elapsed)
             })),
         },
-    };
-    kiln_runner::run_build(&id, ports, stop)
-        .await
-        .map_err(|err| located(err, &id, &format!("table {}", settings.table)))
+    })
+}
+
+/// Every bucket's objects through S3, for S3 sources.
+fn buckets(clients: &AwsClients) -> Buckets {
+    let s3 = clients.s3.clone();
+    Arc::new(move |bucket: &str| -> Arc<dyn ObjectStore> {
+        Arc::new(S3ObjectStore::new(s3.clone(), bucket, ""))
+    })
 }
 
 /// The `logs` members naming the S3 object the log sink writes.
