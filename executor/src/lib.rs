@@ -1,10 +1,12 @@
-//! The build executor: the process that runs one build's buildspec, the same inside a Fargate task and on one
-//! machine.
+//! The build executor: runs one build's buildspec, phase by phase in one shell session, the same inside a
+//! Fargate task, under `kiln serve` and in `kiln run`. (The *runner*, `kiln-runner`, is the process around it
+//! that loads a stored build and records what the executor reports.)
 //!
-//! Entry point: [`engine::run`] takes a [`BuildRequest`], the [`Ports`] (log sink, secret resolver, optional
-//! terminal), an optional channel of [`BuildEvent`]s and a stop token, and returns the [`BuildResult`]. Inside:
-//! the shell session ([`shell`], [`session`]), process groups ([`process`]), the log pipeline ([`logs`]), the
-//! environment ([`env`]), the source ([`source`]), the sandbox ([`sandbox`]) and runtimes ([`runtime`]);
+//! Entry point: [`engine::run`] takes a [`BuildRequest`], the [`Ports`] (source fetcher, log sink, secret
+//! resolver, optional terminal, artifact and cache stores), an optional channel of [`BuildEvent`]s and a stop
+//! token, and returns the [`BuildResult`]. Inside: the shell session ([`shell`], [`session`]), process groups
+//! ([`process`]), the log pipeline ([`logs`]), the environment ([`env`]), the source fetch ([`source`]: the
+//! one git path, S3 zips), the sandbox ([`sandbox`]) and runtimes ([`runtime`]);
 //! [`artifacts`], [`cache`] and [`reports`] are called at their points in the phase flow.
 
 pub mod artifacts;

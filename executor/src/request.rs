@@ -1,5 +1,5 @@
-//! What starting a build needs: [`BuildRequest`] (the build's parameters) and [`Ports`] (where its log and
-//! secrets go), plus the stop handle the server uses.
+//! What starting a build needs: [`BuildRequest`] (the build's parameters) and [`Ports`] (where its source
+//! comes from, where its log, artifacts and cache go, and how its secrets resolve).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use crate::env::EnvVarSpec;
 use crate::logs::Terminal;
 use crate::outputs::{ArtifactTarget, CacheTarget};
 use crate::sandbox::SandboxConfig;
-use crate::source::SourceSpec;
+use crate::source::{SourceFetcher, SourceSpec};
 
 /// Which buildspec applies (reference §1.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,8 +86,10 @@ impl BuildRequest {
     }
 }
 
-/// The ports a build writes through.
+/// The ports a build reads and writes through.
 pub struct Ports {
+    /// What the source fetch may reach (object stores for S3 zips, repository tokens, CodeCommit's helper).
+    pub source: SourceFetcher,
     /// Where the log goes.
     pub log: Arc<dyn LogSink>,
     /// Resolves Parameter Store and Secrets Manager variables.

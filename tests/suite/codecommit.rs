@@ -2,7 +2,7 @@
 //! events (`tests/events/codecommit/`) posted to `POST /codecommit/events` start builds of the projects whose
 //! source names the repository. Locally that is a `GIT` project whose `file://` location ends in a directory
 //! with the repository's name (a CODECOMMIT location cannot be cloned offline; `kiln runner` hands those to
-//! `kiln git-credential-codecommit`, unit-tested in `executor/src/source.rs`).
+//! `kiln git-credential-codecommit`, unit-tested in `executor/src/source/`).
 
 use std::path::PathBuf;
 

@@ -81,6 +81,7 @@ impl Fixture {
         }
         let log_path = self.dir.path().join("build.log");
         let ports = Ports {
+            source: kiln_executor::source::SourceFetcher::default(),
             log: Arc::new(FileLogSink::create(&log_path).unwrap()),
             secrets: Arc::new(local),
             terminal: None,

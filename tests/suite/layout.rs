@@ -1,6 +1,7 @@
 //! The house plan, checked against the resolved dependency graph (`cargo metadata`): the core links no SQLite,
 //! no AWS SDK and no runtime that spawns processes; no Lambda crate links SQLite or the local adapters; only
-//! `kiln-aws` imports the AWS SDK directly; the HTTP edge and the executor link neither adapter crate.
+//! `kiln-aws` imports the AWS SDK directly; the HTTP edge and the executor link neither adapter crate; the
+//! runner library links only the core and the executor among Kiln's crates.
 
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
@@ -130,6 +131,18 @@ fn the_http_edge_and_the_executor_link_neither_adapter_crate() {
         let bad = offending(&graph.closure(name), |n| is_sqlite(n) || is_aws_sdk(n));
         assert!(bad.is_empty(), "{name} links {bad:?}");
     }
+}
+
+#[test]
+fn the_runner_library_links_only_the_core_and_the_executor_and_no_sqlite_or_aws_sdk() {
+    let graph = Graph::load();
+    let linked = graph.closure("kiln-runner");
+    let kiln: Vec<&String> = linked.iter().filter(|n| n.starts_with("kiln")).collect();
+    assert_eq!(kiln, ["kiln-core", "kiln-executor"], "kiln-runner links {kiln:?}");
+    let bad = offending(&linked, |n| {
+        is_sqlite(n) || is_aws_sdk(n) || n.starts_with("aws-")
+    });
+    assert!(bad.is_empty(), "kiln-runner links {bad:?}");
 }
 
 #[test]

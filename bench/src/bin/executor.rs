@@ -56,6 +56,7 @@ async fn build(dir: &Path, yaml: String, log: &Path, secrets: &[&str]) -> anyhow
         local.insert(&format!("/bench/{i}"), secret);
     }
     let ports = Ports {
+        source: kiln_executor::source::SourceFetcher::default(),
         log: Arc::new(FileLogSink::create(log)?),
         secrets: Arc::new(local),
         terminal: None,

@@ -19,7 +19,7 @@ use kiln_executor::cache::CacheLocation;
 use kiln_executor::env::EnvVarSpec;
 use kiln_executor::outputs::{ArtifactTarget, CacheTarget};
 use kiln_executor::sandbox::{self, SandboxConfig};
-use kiln_executor::source::SourceSpec;
+use kiln_executor::source::{SourceFetcher, SourceSpec};
 use kiln_executor::{BuildRequest, BuildResult, BuildspecSource, CancellationToken, Ports};
 use kiln_local::object_store::DirObjectStore;
 use kiln_local::{FileLogSink, LocalSecrets};
@@ -180,6 +180,7 @@ fn ports(args: &RunArgs, out_dir: &Path, project: &ProjectName) -> anyhow::Resul
         PackagingArg::None => Packaging::None,
     };
     Ok(Ports {
+        source: SourceFetcher::default(),
         log: Arc::new(log),
         secrets: Arc::new(secrets),
         terminal: Some(terminal),

@@ -1,35 +1,26 @@
-//! `kiln runner`: runs one build to its end. Two modes:
+//! `kiln runner`: runs one build to its end with the runner library ([`kiln_runner::run_build`]). The two modes
+//! differ only in the ports they build and pass in:
 //!
-//! - local (`--build-id ID --data-dir DIR`): the child process `kiln serve` starts for each build, in its own
-//!   process group. It reads the build and its project from SQLite, runs the executor, records each phase and
-//!   the final status conditionally (a stopped or timed-out build is never overwritten), and writes the log to
-//!   `<data-dir>/logs/<project>/<uuid>.log`. SIGTERM stops the build (STOPPED).
-//! - AWS (no `--data-dir`): the ECS task's command; see [`aws`].
+//! - local (`--build-id ID --data-dir DIR`, [`local`]): the child process `kiln serve` starts for each build,
+//!   in its own process group, over the server's SQLite store, log files, secrets file and object directory.
+//! - AWS (no `--data-dir`, [`aws`]): the ECS task's command, configured by the task's `KILN_*` environment.
+//!
+//! SIGTERM (`kiln serve` stopping a build, ECS StopTask) stops the build: it ends STOPPED. The exit code is 0
+//! once the build has a final status, 1 otherwise.
 
 mod aws;
 mod awslogs;
-mod build;
-mod fetch;
+mod local;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use kiln_core::build::BuildId;
-use kiln_executor::outputs::{ArtifactTarget, CacheTarget};
-use kiln_executor::source::SourceSpec;
-use kiln_executor::{CancellationToken, Ports};
-use kiln_local::log_file::FileLogSink;
-use kiln_local::object_store::DirObjectStore;
-use kiln_local::secrets::LocalSecrets;
+use kiln_executor::CancellationToken;
+use kiln_executor::source::SourceFetcher;
 use kiln_local::sqlite::SyncMode;
-use serde_json::Value;
-
-use super::serve::{DataDir, local_services};
-use build::{
-    build_request, cancel_on_sigterm, finish, git_source, guard_fork_secrets, packaging, spawn_recorder,
-};
+use kiln_runner::{Outcome, RunnerError};
 
 /// Arguments of `kiln runner`.
 #[derive(Debug, clap::Args)]
@@ -52,77 +43,64 @@ pub struct RunnerArgs {
 /// Runs one build to its end.
 pub fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    match args.data_dir {
-        Some(data_dir) => runtime.block_on(run_build(
-            &args.build_id,
-            data_dir,
-            args.secrets_file,
-            args.sqlite_sync,
-        )),
-        None => {
-            // stdout carries the build log (to CloudWatch through awslogs); the runner's own lines go to stderr.
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+    if args.data_dir.is_none() {
+        // stdout carries the build log (to CloudWatch through awslogs); the runner's own lines go to stderr.
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            )
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let outcome = runtime.block_on(async {
+        let stop = CancellationToken::new();
+        cancel_on_sigterm(stop.clone());
+        match args.data_dir {
+            Some(data_dir) => {
+                local::run_build(
+                    &args.build_id,
+                    data_dir,
+                    args.secrets_file,
+                    args.sqlite_sync,
+                    stop,
                 )
-                .with_writer(std::io::stderr)
-                .init();
-            runtime.block_on(aws::run_build(&args.build_id))
+                .await
+            }
+            None => aws::run_build(&args.build_id, stop).await,
         }
+    })?;
+    Ok(match outcome {
+        Outcome::Ended => ExitCode::SUCCESS,
+        Outcome::Open => ExitCode::FAILURE,
+    })
+}
+
+/// The build id of `--build-id` / `KILN_BUILD_ID`.
+fn build_id(text: &str) -> anyhow::Result<BuildId> {
+    BuildId::parse(text).with_context(|| format!("build id {text:?} (--build-id or KILN_BUILD_ID)"))
+}
+
+/// What the source fetch may reach in both modes: this executable as CodeCommit's credential helper.
+fn source_fetcher() -> anyhow::Result<SourceFetcher> {
+    let kiln =
+        std::env::current_exe().context("cannot find the kiln executable for git's credential helper")?;
+    Ok(SourceFetcher::default().with_codecommit_helper(kiln))
+}
+
+/// The library's error, with a missing build named by where the mode looked (`in`).
+fn located(err: RunnerError, id: &BuildId, place: &str) -> anyhow::Error {
+    match err {
+        RunnerError::NotFound(_) => anyhow::anyhow!("build {:?} is not in {place}", id.as_str()),
+        other => anyhow::Error::new(other),
     }
 }
 
-async fn run_build(
-    build_id: &str,
-    data_dir: PathBuf,
-    secrets_file: Option<PathBuf>,
-    sync: SyncMode,
-) -> anyhow::Result<ExitCode> {
-    let data = DataDir::new(data_dir);
-    let (store, services) = local_services(&data, 1, None, sync)?;
-    let id = BuildId::parse(build_id).context("--build-id")?;
-    let Some(stored) = store.get_sync(id.as_str())? else {
-        bail!("build {:?} is not in {}", id.as_str(), data.db().display());
-    };
-    if stored.record["buildComplete"].as_bool() == Some(true) {
-        return Ok(ExitCode::SUCCESS);
-    }
-    let project = store.get_project_sync(&stored.project)?.unwrap_or(Value::Null);
-    let log_path = data.log_path(&id);
-    let source = match stored.record["source"]["type"].as_str().unwrap_or("NO_SOURCE") {
-        "NO_SOURCE" => {
-            let empty = data.work_dir(&id).join("empty");
-            std::fs::create_dir_all(&empty).ok();
-            SourceSpec::Dir(empty)
+/// Cancels `stop` on SIGTERM (what `kiln serve` and ECS StopTask send).
+fn cancel_on_sigterm(stop: CancellationToken) {
+    tokio::spawn(async move {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            term.recv().await;
+            stop.cancel();
         }
-        _ => git_source(&stored.record)?,
-    };
-    let request = build_request(&stored.record, &id, stored.number, source, data.work_dir(&id))?;
-    let mut local_secrets = LocalSecrets::new();
-    if let Some(file) = &secrets_file {
-        local_secrets.load_file(file)?;
-    }
-    let store_dir: Arc<DirObjectStore> = Arc::new(DirObjectStore::new(data.root().join("objects")));
-    let ports = Ports {
-        log: Arc::new(FileLogSink::create(&log_path)?),
-        secrets: guard_fork_secrets(&stored.record, &project, Arc::new(local_secrets)),
-        terminal: None,
-        artifacts: Some(ArtifactTarget {
-            store: store_dir.clone(),
-            key_prefix: format!("artifacts/{}/{}", id.project(), id.uuid()),
-            packaging: packaging(&project),
-        }),
-        cache: Some(CacheTarget {
-            store: store_dir,
-            location: kiln_executor::cache::CacheLocation::new("cache", id.project().as_str()),
-        }),
-    };
-    let stop = CancellationToken::new();
-    cancel_on_sigterm(stop.clone());
-    let (events, received) = tokio::sync::mpsc::unbounded_channel();
-    let recorder = spawn_recorder(services.clone(), id.to_string(), received);
-    let result = kiln_executor::run(request, ports, Some(events), stop).await;
-    let finalizing = recorder.await.ok().flatten();
-    finish(&services, &id, &result, finalizing, serde_json::Map::new()).await?;
-    Ok(ExitCode::SUCCESS)
+    });
 }

@@ -1,21 +1,35 @@
-//! DOWNLOAD_SOURCE: the source, the buildspec (failures are `YAML_FILE_ERROR`), the environment with its
+//! DOWNLOAD_SOURCE: the source (fetched through the build's [`crate::source::SourceFetcher`], within the
+//! phase's timing, timeout and stop), the buildspec (failures are `YAML_FILE_ERROR`), the environment with its
 //! secrets, and the build's shell session.
 
 use kiln_core::buildspec::Buildspec;
 
 use super::{Engine, Interrupt, PhaseEnd};
 use crate::buildspec_file;
-use crate::env::{self, Builtins};
-use crate::logs::Masker;
+use crate::env::{self, Builtins, EnvError};
+use crate::logs::{LogError, Masker};
 use crate::session::Session;
 use crate::shell::ShellSpec;
-use crate::source::{self, PreparedSource};
+use crate::source::PreparedSource;
+
+/// Why the build's environment or shell could not be prepared (a `CLIENT_ERROR`).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum PrepareError {
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Output(std::io::Error),
+    #[error("env.shell names a Windows shell; kiln runs Linux builds with sh or bash")]
+    WindowsShell,
+}
 
 impl Engine {
     pub(super) async fn download_source(&mut self) -> PhaseEnd {
         let dest = self.request.work_dir.join("src");
         let prepared = tokio::select! {
-            prepared = source::prepare(&self.request.source, &dest) => prepared,
+            prepared = self.source_fetcher.fetch(&self.request.source, &dest) => prepared,
             _ = tokio::time::sleep_until(self.deadline) => return PhaseEnd::interrupted(Interrupt::TimedOut),
             _ = self.stop.cancelled() => return PhaseEnd::interrupted(Interrupt::Stopped),
         };
@@ -26,7 +40,7 @@ impl Engine {
         self.result.resolved_source_version = prepared.resolved_version.clone();
         let buildspec = match buildspec_file::load(&self.request.buildspec, &prepared.dir) {
             Ok(buildspec) => buildspec,
-            Err(message) => return PhaseEnd::failed("YAML_FILE_ERROR", message),
+            Err(err) => return PhaseEnd::failed("YAML_FILE_ERROR", err.to_string()),
         };
         for warning in &buildspec.warnings {
             let text = format!(
@@ -35,8 +49,8 @@ impl Engine {
             );
             let _ = self.log.line(&text).await;
         }
-        if let Err(message) = self.prepare_env(&buildspec, &prepared).await {
-            return PhaseEnd::failed("CLIENT_ERROR", message);
+        if let Err(err) = self.prepare_env(&buildspec, &prepared).await {
+            return PhaseEnd::failed("CLIENT_ERROR", err.to_string());
         }
         self.buildspec = Some(buildspec);
         PhaseEnd::ok()
@@ -46,7 +60,7 @@ impl Engine {
         &mut self,
         buildspec: &Buildspec,
         prepared: &PreparedSource,
-    ) -> Result<(), String> {
+    ) -> Result<(), PrepareError> {
         let uuid = self.result.id.rsplit(':').next().unwrap_or_default().to_owned();
         let builtins = Builtins {
             build_id: self.result.id.clone(),
@@ -80,8 +94,7 @@ impl Engine {
             &layers,
             self.ports_secrets.as_ref(),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         let mut assembled = assembled;
         // CodeBuild also redacts AWS credentials that reach the build's environment.
         for name in env::AWS_CREDENTIALS {
@@ -90,10 +103,7 @@ impl Engine {
             }
         }
         self.masker = Masker::new(&assembled.secret_values);
-        self.log
-            .set_secrets(assembled.secret_values.clone())
-            .await
-            .map_err(|e| e.to_string())?;
+        self.log.set_secrets(assembled.secret_values.clone()).await?;
         for warning in &assembled.warnings {
             let _ = self.log.line(&format!("WARNING: {warning}")).await;
         }
@@ -101,7 +111,7 @@ impl Engine {
             None | Some(kiln_core::buildspec::Shell::Sh) => "sh",
             Some(kiln_core::buildspec::Shell::Bash) => "bash",
             Some(kiln_core::buildspec::Shell::PowerShell | kiln_core::buildspec::Shell::Cmd) => {
-                return Err("env.shell names a Windows shell; kiln runs Linux builds with sh or bash".into());
+                return Err(PrepareError::WindowsShell);
             }
         };
         let spec = ShellSpec {
@@ -115,7 +125,7 @@ impl Engine {
                 .clone()
                 .map(|config| (config, vec![prepared.dir.clone(), self.request.work_dir.clone()])),
         };
-        let output = self.log.output_writer().map_err(|e| e.to_string())?;
+        let output = self.log.output_writer().map_err(PrepareError::Output)?;
         let work = self.request.work_dir.clone();
         self.session = Some(Session::new(spec, work, output, self.deadline, self.stop.clone()));
         self.env = assembled;

@@ -22,7 +22,7 @@ use crate::outputs::{ArtifactTarget, CacheTarget};
 use crate::record::{BuildEvent, BuildResult, PhaseContext, PhaseRecord, epoch_secs};
 use crate::request::{BuildRequest, Ports};
 use crate::session::{Interrupt, Session};
-use crate::source::SourceSpec;
+use crate::source::SourceFetcher;
 
 /// How many times `on-failure: RETRY` (without a count) re-runs a phase.
 pub const DEFAULT_RETRIES: u32 = 3;
@@ -100,10 +100,7 @@ pub async fn run(
         current_phase: PhaseType::Submitted,
         start_time: epoch_secs(started),
         end_time: 0.0,
-        source_version: match &request.source {
-            SourceSpec::Git { version, .. } => version.clone(),
-            SourceSpec::Dir(_) => None,
-        },
+        source_version: request.source.version().map(str::to_owned),
         resolved_source_version: None,
         initiator: request.initiator.clone(),
         timeout_in_minutes: request.timeout.as_secs().div_ceil(60),
@@ -122,6 +119,7 @@ pub async fn run(
         deadline: Instant::now() + request.timeout,
         request,
         ports_secrets: ports.secrets,
+        source_fetcher: ports.source,
         artifact_target: ports.artifacts,
         cache_target: ports.cache,
         cache_spec: None,
@@ -160,6 +158,7 @@ fn fault(mut result: BuildResult, message: &str) -> BuildResult {
 struct Engine {
     request: BuildRequest,
     ports_secrets: Arc<dyn kiln_core::ports::secrets::SecretResolver>,
+    source_fetcher: SourceFetcher,
     artifact_target: Option<ArtifactTarget>,
     cache_target: Option<CacheTarget>,
     cache_spec: Option<crate::cache::CacheSpec>,

@@ -48,6 +48,7 @@ async fn build_with(yaml: &str, tweak: impl FnOnce(&mut BuildRequest, &mut Local
     tweak(&mut request, &mut secrets);
     let log_path = dir.path().join("build.log");
     let ports = Ports {
+        source: crate::source::SourceFetcher::default(),
         log: Arc::new(FileLogSink::create(&log_path).unwrap()),
         secrets: Arc::new(secrets),
         terminal: None,
@@ -349,6 +350,7 @@ async fn a_stop_request_ends_the_build_stopped_and_leaves_no_process() {
         "version: 0.2\nphases:\n  build:\n    commands:\n      - sh -c 'sleep 1000; true {marker}' &\n      - sleep 1000\n"
     ));
     let ports = Ports {
+        source: crate::source::SourceFetcher::default(),
         log: Arc::new(FileLogSink::create(dir.path().join("log")).unwrap()),
         secrets: Arc::new(LocalSecrets::new()),
         terminal: None,
@@ -496,6 +498,7 @@ async fn artifacts_are_uploaded_with_their_evaluated_name_and_sha256_and_reports
     request.buildspec = BuildspecSource::Inline(yaml.into());
     request.build_number = 9;
     let ports = Ports {
+        source: crate::source::SourceFetcher::default(),
         log: Arc::new(FileLogSink::create(dir.path().join("log")).unwrap()),
         secrets: Arc::new(LocalSecrets::new()),
         terminal: None,
@@ -531,6 +534,7 @@ async fn an_artifact_pattern_that_matches_nothing_fails_upload_artifacts() {
     let mut request = BuildRequest::local(SourceSpec::Dir(src), dir.path().join("work"));
     request.buildspec = BuildspecSource::Inline("version: 0.2\nphases:\n  build:\n    commands:\n      - 'true'\nartifacts:\n  files:\n    - 'missing/**/*'\n".into());
     let ports = Ports {
+        source: crate::source::SourceFetcher::default(),
         log: Arc::new(FileLogSink::create(dir.path().join("log")).unwrap()),
         secrets: Arc::new(LocalSecrets::new()),
         terminal: None,
@@ -571,6 +575,7 @@ async fn the_cache_is_restored_before_install_and_saved_after_a_successful_post_
         request.buildspec = BuildspecSource::Inline(yaml.into());
         request.override_env = vec![EnvVarSpec::plain("KEY_PART", "v1")];
         let ports = Ports {
+            source: crate::source::SourceFetcher::default(),
             log: Arc::new(FileLogSink::create(dir.path().join("log")).unwrap()),
             secrets: Arc::new(LocalSecrets::new()),
             terminal: None,

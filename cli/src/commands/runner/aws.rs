@@ -1,227 +1,131 @@
-//! `kiln runner` in its ECS task (no `--data-dir`): the build id from `KILN_BUILD_ID` (or `--build-id`), the
-//! deployment from the environment ([`AwsSettings`]). It loads the build and project from DynamoDB, fetches the
-//! source, runs the executor with the log going to stdout (CloudWatch through awslogs) and to one S3 object,
-//! records each phase through the use cases as it ends, uploads artifacts and the cache to S3, writes the final
-//! status conditionally (never over a STOPPED or TIMED_OUT build) and publishes the notices to SQS and SNS.
-//!
-//! SIGTERM (ECS StopTask) cancels the build: the executor kills the commands and the build ends STOPPED well
-//! inside the task's stop timeout. The exit code is 0 once the build has a final status, 1 otherwise.
+//! The ports of `kiln runner` in its ECS task (no `--data-dir`), from the task's `KILN_*` environment
+//! ([`AwsSettings`]): DynamoDB and the use cases (notices to SQS and SNS), the log to one S3 object and to
+//! stdout (CloudWatch through awslogs), SSM and Secrets Manager for variables and repository tokens, S3 for
+//! artifacts, cache and S3 sources, a temporary scratch directory; and the extras: the task's log names
+//! ([`super::awslogs`]) recorded before the build starts, and its cost at Fargate list prices when it ends.
 
 use std::path::Path;
-use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use kiln_aws::ecs::Capacity;
 use kiln_aws::{AwsClients, AwsSecretResolver, AwsSettings, S3LogSink, S3ObjectStore, settings::log_key};
-use kiln_core::build::{BuildId, PhaseContext, StatusType};
-use kiln_core::ports::object_store::ObjectStore;
-use kiln_core::usecases::Services;
-use kiln_executor::outputs::{ArtifactTarget, CacheTarget};
-use kiln_executor::source::SourceSpec;
-use kiln_executor::{CancellationToken, Ports};
-use serde_json::{Value, json};
-
-use super::build::{
-    build_request, cancel_on_sigterm, finish, guard_fork_secrets, now, packaging, spawn_recorder,
-};
-use super::fetch::fetch_source;
-use kiln_aws::ecs::{Capacity, TaskSize};
-use kiln_core::build::EstimatedCost;
 use kiln_core::build::cost::{self, TaskUsage};
+use kiln_core::build::{Build, BuildId, EstimatedCost, LogsLocation};
+use kiln_core::ports::logs::LogSink;
+use kiln_core::ports::object_store::ObjectStore;
+use kiln_core::project::{ComputeType, FargateSize, LogsStatus, S3LogsConfig};
+use kiln_core::usecases::Services;
+use kiln_executor::CancellationToken;
+use kiln_executor::cache::CacheLocation;
+use kiln_executor::outputs::CacheTarget;
+use kiln_executor::source::Buckets;
+use kiln_runner::{ArtifactStore, Extras, Outcome, RunnerPorts};
 
-/// Runs build `build_id` in AWS mode; see the module docs.
-pub async fn run_build(build_id: &str) -> anyhow::Result<ExitCode> {
+use super::{awslogs, located, source_fetcher};
+
+/// Runs build `build_id` in this task.
+pub async fn run_build(build_id: &str, stop: CancellationToken) -> anyhow::Result<Outcome> {
     let settings = AwsSettings::from_env()?;
-    let id = BuildId::parse(build_id).with_context(|| format!("build id {build_id:?} (KILN_BUILD_ID)"))?;
+    let id = super::build_id(build_id)?;
     let clients = settings.clients().await;
     let services = settings.services(&clients)?;
-    let stop = CancellationToken::new();
-    cancel_on_sigterm(stop.clone());
-    let Some(stored) = services.builds.get(id.as_str()).await? else {
-        bail!("build {:?} is not in table {}", id.as_str(), settings.table);
-    };
-    if stored.record["buildComplete"].as_bool() != Some(true) {
-        let work = tempfile::Builder::new().prefix("kiln-build-").tempdir()?;
-        let task = Task {
-            settings: &settings,
-            clients: &clients,
-            services: &services,
-            id: &id,
-            started: std::time::Instant::now(),
-        };
-        if let Err(err) = task.run(&stored.record, stored.number, work.path(), stop).await {
-            tracing::error!(build_id = %id, error = format!("{err:#}"), "the runner failed");
-            let context = PhaseContext::new("CLIENT_ERROR", format!("the runner failed: {err:#}"));
-            services
-                .finish_early(id.as_str(), StatusType::Fault, context, now())
-                .await?;
-        }
+    let work = tempfile::Builder::new()
+        .prefix("kiln-build-")
+        .tempdir()
+        .context("could not create the build's scratch directory")?;
+    let ports = ports(&settings, &clients, services, &id, work.path()).await?;
+    kiln_runner::run_build(&id, ports, stop)
+        .await
+        .map_err(|err| located(err, &id, &format!("table {}", settings.table)))
+}
+
+/// The ports of build `id` in this task, working in `work`.
+async fn ports(
+    settings: &AwsSettings,
+    clients: &AwsClients,
+    services: Services,
+    id: &BuildId,
+    work: &Path,
+) -> anyhow::Result<RunnerPorts> {
+    let secrets = Arc::new(AwsSecretResolver::new(
+        clients.ssm.clone(),
+        clients.secrets_manager.clone(),
+    ));
+    let (logs_bucket, log_key) = (settings.logs_bucket()?.to_owned(), log_key(id));
+    let build_arn = services.account.build_arn(id).to_string();
+    let mut logs = s3_logs(&logs_bucket, &log_key);
+    if let Some(task) = awslogs::cloudwatch_logs(&build_arn).await {
+        logs = kiln_runner::logs::overlay(logs, &task);
     }
-    let ended = services
-        .builds
-        .get(id.as_str())
-        .await?
-        .is_some_and(|b| b.record["buildComplete"].as_bool() == Some(true));
-    Ok(if ended {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    let s3 = clients.s3.clone();
+    let spot = matches!(settings.capacity, Capacity::Spot { .. });
+    Ok(RunnerPorts {
+        services,
+        log: Box::new(move || Ok(Arc::new(S3LogSink::new(s3, logs_bucket, log_key)) as Arc<dyn LogSink>)),
+        secrets: secrets.clone(),
+        terminal: Some(Box::new(std::io::stdout())),
+        artifacts: Some(ArtifactStore {
+            store: Arc::new(
+                S3ObjectStore::new(clients.s3.clone(), settings.artifacts_bucket()?, "")
+                    .with_build_arn(build_arn),
+            ),
+            key_prefix: format!("{}/{}", id.project(), id.uuid()),
+        }),
+        cache: settings.cache_bucket.as_ref().map(|bucket| CacheTarget {
+            store: Arc::new(S3ObjectStore::new(clients.s3.clone(), bucket, "")),
+            location: CacheLocation::new("cache", id.project().as_str()),
+        }),
+        source: source_fetcher()?
+            .with_buckets(buckets(clients))
+            .with_tokens(secrets),
+        work_dir: work.join("work"),
+        extras: Extras {
+            logs: Some(logs),
+            cost: Some(Box::new(move |build: &Build, elapsed| {
+                estimated_cost(build, spot, elapsed)
+            })),
+        },
     })
 }
 
-/// One build in this task: what every step needs.
-struct Task<'a> {
-    settings: &'a AwsSettings,
-    clients: &'a AwsClients,
-    services: &'a Services,
-    id: &'a BuildId,
-    /// When the runner started, for the cost estimate.
-    started: std::time::Instant,
+/// Every bucket's objects through S3, for S3 sources.
+fn buckets(clients: &AwsClients) -> Buckets {
+    let s3 = clients.s3.clone();
+    Arc::new(move |bucket: &str| -> Arc<dyn ObjectStore> {
+        Arc::new(S3ObjectStore::new(s3.clone(), bucket, ""))
+    })
 }
 
-impl Task<'_> {
-    async fn run(
-        &self,
-        record: &Value,
-        number: u64,
-        work: &Path,
-        stop: CancellationToken,
-    ) -> anyhow::Result<()> {
-        let project = self
-            .services
-            .projects
-            .get_project(self.id.project().as_str())
-            .await?
-            .unwrap_or(Value::Null);
-        let secrets = Arc::new(AwsSecretResolver::new(
-            self.clients.ssm.clone(),
-            self.clients.secrets_manager.clone(),
-        ));
-        let logs_bucket = self.settings.logs_bucket()?;
-        let log_key = log_key(self.id);
-        let logs = json!({"s3LogsArn": format!("arn:aws:s3:::{logs_bucket}/{log_key}"),
-            "s3Logs": {"status": "ENABLED", "location": format!("{logs_bucket}/{log_key}")}});
-        let mut merged = record["logs"].clone();
-        if let (Some(out), Some(add)) = (merged.as_object_mut(), logs.as_object()) {
-            out.extend(add.clone());
-            // The real CloudWatch names replace the ones the build was created with.
-            let arn = record["arn"].as_str().unwrap_or_default();
-            if let Some(cloudwatch) = super::awslogs::cloudwatch_logs(arn).await
-                && let Some(cloudwatch) = cloudwatch.as_object()
-            {
-                out.extend(cloudwatch.clone());
-            }
-        }
-        let merged = if merged.is_object() { merged } else { logs };
-        self.services
-            .annotate(self.id.as_str(), json!({ "logs": merged }), now())
-            .await?;
-
-        let dir = match self
-            .fetch(record, secrets.as_ref(), &work.join("src"), &stop)
-            .await
-        {
-            Ok(dir) => dir,
-            Err(ended) => return ended,
-        };
-        let request = {
-            let mut request =
-                build_request(record, self.id, number, SourceSpec::Dir(dir), work.join("work"))?;
-            request.region.clone_from(&self.settings.region);
-            request.account_id.clone_from(&self.settings.account_id);
-            request
-        };
-        let build_arn = self.services.account.build_arn(self.id).to_string();
-        let ports = Ports {
-            log: Arc::new(S3LogSink::new(self.clients.s3.clone(), logs_bucket, log_key)),
-            secrets: guard_fork_secrets(record, &project, secrets),
-            terminal: Some(Box::new(std::io::stdout())),
-            artifacts: Some(ArtifactTarget {
-                store: Arc::new(
-                    S3ObjectStore::new(self.clients.s3.clone(), self.settings.artifacts_bucket()?, "")
-                        .with_build_arn(build_arn),
-                ),
-                key_prefix: format!("{}/{}", self.id.project(), self.id.uuid()),
-                packaging: packaging(&project),
-            }),
-            cache: self.settings.cache_bucket.as_ref().map(|bucket| CacheTarget {
-                store: Arc::new(S3ObjectStore::new(self.clients.s3.clone(), bucket, "")),
-                location: kiln_executor::cache::CacheLocation::new("cache", self.id.project().as_str()),
-            }),
-        };
-        let (events, received) = tokio::sync::mpsc::unbounded_channel();
-        let recorder = spawn_recorder(self.services.clone(), self.id.to_string(), received);
-        let result = kiln_executor::run(request, ports, Some(events), stop).await;
-        let finalizing = recorder.await.ok().flatten();
-        let mut members = serde_json::Map::new();
-        members.insert(
-            "estimatedCost".into(),
-            json!(self.estimated_cost(record, self.started.elapsed())),
-        );
-        finish(self.services, self.id, &result, finalizing, members).await
+/// The `logs` members naming the S3 object the log sink writes.
+fn s3_logs(bucket: &str, key: &str) -> LogsLocation {
+    LogsLocation {
+        s3_logs_arn: Some(format!("arn:aws:s3:::{bucket}/{key}")),
+        s3_logs: Some(S3LogsConfig {
+            status: LogsStatus::Enabled,
+            location: Some(format!("{bucket}/{key}")),
+            encryption_disabled: None,
+            bucket_owner_access: None,
+        }),
+        ..LogsLocation::default()
     }
+}
 
-    /// What this task costs at Fargate list prices: its size from the build's compute type, its capacity from
-    /// the settings, this machine's architecture, and the runner's time so far (the image pull is not seen
-    /// from inside the task, so the estimate is a little low).
-    fn estimated_cost(&self, record: &Value, elapsed: std::time::Duration) -> EstimatedCost {
-        let compute = record["environment"]["computeType"]
-            .as_str()
-            .unwrap_or("BUILD_GENERAL1_SMALL");
-        let size = TaskSize::for_compute_type(compute).unwrap_or(TaskSize {
-            cpu: 2048,
-            memory_mib: 4096,
-        });
-        cost::estimate(TaskUsage {
-            arm64: cfg!(target_arch = "aarch64"),
-            spot: matches!(self.settings.capacity, Capacity::Spot { .. }),
-            vcpu: f64::from(size.cpu) / 1024.0,
-            memory_gib: f64::from(size.memory_mib) / 1024.0,
-            seconds: elapsed.as_secs(),
-        })
-    }
-
-    /// Fetches the source, within the build timeout and until SIGTERM; a failure ends the build (FAILED, or
-    /// STOPPED/TIMED_OUT), given back as `Err(Ok(()))`.
-    async fn fetch(
-        &self,
-        record: &Value,
-        secrets: &AwsSecretResolver,
-        dest: &Path,
-        stop: &CancellationToken,
-    ) -> Result<std::path::PathBuf, anyhow::Result<()>> {
-        let minutes = record["timeoutInMinutes"].as_u64().unwrap_or(60);
-        let s3 = |bucket: &str| -> Box<dyn ObjectStore> {
-            Box::new(S3ObjectStore::new(self.clients.s3.clone(), bucket, ""))
-        };
-        let fetched = tokio::select! {
-            fetched = tokio::time::timeout(
-                std::time::Duration::from_secs(minutes * 60),
-                fetch_source(record, s3, secrets, dest),
-            ) => fetched,
-            () = stop.cancelled() => {
-                let context = PhaseContext::new("", "Build stopped while its source was downloaded");
-                return Err(self.end(StatusType::Stopped, context).await);
-            }
-        };
-        match fetched {
-            Ok(Ok(dir)) => Ok(dir),
-            Ok(Err(err)) => {
-                tracing::warn!(build_id = %self.id, error = %err, "the source could not be fetched");
-                let context = PhaseContext::new("CLIENT_ERROR", err.to_string());
-                Err(self.end(StatusType::Failed, context).await)
-            }
-            Err(_) => {
-                let context = PhaseContext::new("", "Build timed out while its source was downloaded");
-                Err(self.end(StatusType::TimedOut, context).await)
-            }
-        }
-    }
-
-    async fn end(&self, status: StatusType, context: PhaseContext) -> anyhow::Result<()> {
-        self.services
-            .finish_early(self.id.as_str(), status, context, now())
-            .await?;
-        Ok(())
-    }
+/// What this task costs at Fargate list prices: its size from the build's environment, its capacity from the
+/// settings, this machine's architecture, and the runner's time so far (the image pull is not seen from inside
+/// the task, so the estimate is a little low).
+fn estimated_cost(build: &Build, spot: bool, elapsed: Duration) -> EstimatedCost {
+    let size = build
+        .environment
+        .as_ref()
+        .map_or(ComputeType::Small.fargate_size(), |e| e.compute.fargate_size());
+    let FargateSize { cpu, memory } = size;
+    cost::estimate(TaskUsage {
+        arm64: cfg!(target_arch = "aarch64"),
+        spot,
+        vcpu: f64::from(cpu) / 1024.0,
+        memory_gib: f64::from(memory) / 1024.0,
+        seconds: elapsed.as_secs(),
+    })
 }

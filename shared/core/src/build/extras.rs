@@ -1,7 +1,8 @@
-//! Kiln's additions to the build record: trigger details, estimated cost and test report summaries.
+//! Kiln's additions to the build record: trigger details, webhook variables, estimated cost and test report
+//! summaries.
 //!
-//! They serialise as extra members of CodeBuild's `Build` object (`trigger`, `estimatedCost`,
-//! `reportSummaries`), which CodeBuild clients ignore.
+//! They serialise as extra members of CodeBuild's `Build` object (`trigger`, `webhookVariables`,
+//! `estimatedCost`, `reportSummaries`), which CodeBuild clients ignore.
 
 use serde::{Deserialize, Serialize};
 
@@ -103,6 +104,15 @@ pub struct EstimatedCost {
     pub currency: String,
     /// How it was computed, e.g. `fargate-spot 2 vCPU/4 GB x 312 s at eu-west-1 prices`.
     pub basis: String,
+}
+
+/// Kiln: one `CODEBUILD_WEBHOOK_*` variable of a build a webhook or event started, given to its environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookVariable {
+    /// The variable's name, e.g. `CODEBUILD_WEBHOOK_HEAD_REF`.
+    pub name: String,
+    /// Its value.
+    pub value: String,
 }
 
 /// Kiln: the outcome of one test report group, filled by the executor from the report files.

@@ -1,13 +1,13 @@
 //! The build record: CodeBuild's `Build` object (reference §6.4) plus Kiln's extra members.
 //!
 //! Serde gives CodeBuild's JSON member names (camelCase), timestamps as epoch seconds, and omits absent
-//! optionals. Kiln's additions (`trigger`, `estimatedCost`, `reportSummaries`) are extra members that CodeBuild
-//! clients ignore. The fields that the state machine owns (phases, status, end time) are private; the methods in
-//! [`super::transition`] change them.
+//! optionals. Kiln's additions (`trigger`, `webhookVariables`, `estimatedCost`, `reportSummaries`) are extra
+//! members that CodeBuild clients ignore. The fields that the state machine owns (phases, status, end time) are
+//! private; the methods in [`super::transition`] change them.
 
 use serde::{Deserialize, Serialize};
 
-pub use super::extras::{EstimatedCost, ReportSummary, TriggerDetails, TriggerProvider};
+pub use super::extras::{EstimatedCost, ReportSummary, TriggerDetails, TriggerProvider, WebhookVariable};
 use super::ids::{AccountContext, BuildArn, BuildId, ProjectName};
 use super::phase::{PhaseType, StatusType};
 use super::time::Timestamp;
@@ -79,6 +79,9 @@ pub struct Build {
     /// Kiln: what started the build (webhook delivery, schedule, API).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<TriggerDetails>,
+    /// Kiln: the `CODEBUILD_WEBHOOK_*` variables of a build a webhook or event started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_variables: Option<Vec<WebhookVariable>>,
     /// Kiln: what the build cost, estimated from its size and duration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_cost: Option<EstimatedCost>,
@@ -118,6 +121,7 @@ impl Build {
             exported_environment_variables: None,
             report_arns: None,
             trigger: None,
+            webhook_variables: None,
             estimated_cost: None,
             report_summaries: None,
         }
