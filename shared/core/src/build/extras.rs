@@ -1,7 +1,8 @@
-//! Kiln's additions to the build record: trigger details, estimated cost and test report summaries.
+//! Kiln's additions to the build record: trigger details, estimated cost, test report summaries, webhook
+//! variables and a deferred launch.
 //!
 //! They serialise as extra members of CodeBuild's `Build` object (`trigger`, `estimatedCost`,
-//! `reportSummaries`), which CodeBuild clients ignore.
+//! `reportSummaries`, `webhookVariables`, `launchRetry`), which CodeBuild clients ignore.
 
 use serde::{Deserialize, Serialize};
 
@@ -128,4 +129,27 @@ pub struct ReportSummary {
     /// Names of failing tests (the executor caps the list).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failing_tests: Vec<String>,
+}
+
+/// Kiln: one `CODEBUILD_WEBHOOK_*` variable of a webhook build (`webhookVariables` item).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookVariable {
+    /// The variable's name, e.g. `CODEBUILD_WEBHOOK_HEAD_REF`.
+    pub name: String,
+    /// Its value.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// Kiln: a launch that failed for a passing reason (throttling, no capacity) and is tried again
+/// (`launchRetry`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchRetry {
+    /// How many launches failed so far.
+    #[serde(default)]
+    pub attempts: u64,
+    /// The launcher's message for the last failure.
+    #[serde(default)]
+    pub last_error: String,
 }
