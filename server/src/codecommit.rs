@@ -11,6 +11,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use kiln_core::build::ProjectName;
 use kiln_core::usecases::codecommit::CodeCommitDelivery;
 use kiln_core::usecases::webhook::Delivery;
 use serde_json::{Value, json};
@@ -46,7 +47,8 @@ pub async fn receive(
     Ok(match delivery {
         CodeCommitDelivery::Routed(projects) => {
             if !build_ids.is_empty() {
-                state.queued.queued(&build_ids).await;
+                let ids: Vec<String> = build_ids.iter().map(ToString::to_string).collect();
+                state.queued.queued(&ids).await;
             }
             tracing::info!(builds = ?build_ids, "codecommit event accepted");
             let projects: Vec<Value> = projects.iter().map(|(name, d)| project_json(name, d)).collect();
@@ -67,7 +69,7 @@ pub async fn receive(
     })
 }
 
-fn project_json(name: &str, delivery: &Delivery) -> Value {
+fn project_json(name: &ProjectName, delivery: &Delivery) -> Value {
     match delivery {
         Delivery::Accepted {
             build_ids,

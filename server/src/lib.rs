@@ -90,11 +90,9 @@ impl AppState {
         (self.clock)()
     }
 
-    /// Tells [`AppState::queued`] about the build in a started record.
-    pub async fn announce_queued(&self, record: &serde_json::Value) {
-        if let Some(id) = record["id"].as_str() {
-            self.queued.queued(&[id.to_owned()]).await;
-        }
+    /// Tells [`AppState::queued`] about a started build.
+    pub async fn announce_queued(&self, build: &kiln_core::build::Build) {
+        self.queued.queued(&[build.id().to_string()]).await;
     }
 }
 

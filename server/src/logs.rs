@@ -29,10 +29,10 @@ async fn checked(state: &AppState, id: &str) -> Result<(BuildId, bool), AppError
     let stored = state
         .services
         .builds
-        .get(id)
+        .get(&build_id)
         .await?
         .ok_or_else(|| AppError::http(StatusCode::NOT_FOUND, format!("build {id:?} cannot be found")))?;
-    let complete = stored.record["buildComplete"].as_bool().unwrap_or(false);
+    let complete = stored.build.is_complete();
     Ok((build_id, complete))
 }
 
@@ -78,7 +78,6 @@ pub async fn stream(
     let (build_id, _) = checked(&state, &id).await?;
     let start = Follow {
         state,
-        id,
         build_id,
         offset: query.offset,
         done: false,
@@ -98,19 +97,16 @@ pub async fn stream(
                     .data(String::from_utf8_lossy(&chunk));
                 return Some((Ok(event), f));
             }
-            let record = f
+            let build = f
                 .state
                 .services
                 .builds
-                .get(&f.id)
+                .get(&f.build_id)
                 .await
                 .ok()
                 .flatten()
-                .map(|s| s.record);
-            let status = record
-                .as_ref()
-                .filter(|r| r["buildComplete"].as_bool() == Some(true));
-            if let Some(record) = status {
+                .map(|s| s.build);
+            if let Some(build) = build.filter(|b| b.is_complete()) {
                 // Read once more: the runner may have written its last lines just before finishing.
                 if !read_from(&f.state, &f.build_id, f.offset)
                     .await
@@ -120,7 +116,7 @@ pub async fn stream(
                     continue;
                 }
                 f.done = true;
-                let status = record["buildStatus"].as_str().unwrap_or("UNKNOWN").to_owned();
+                let status = build.build_status().as_str().to_owned();
                 return Some((Ok(Event::default().event("end").data(status)), f));
             }
             if !f.state.follow {
@@ -135,7 +131,6 @@ pub async fn stream(
 
 struct Follow {
     state: AppState,
-    id: String,
     build_id: BuildId,
     offset: u64,
     done: bool,

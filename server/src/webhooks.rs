@@ -40,7 +40,8 @@ pub async fn receive(
             build_ids,
             redelivery,
         } => {
-            state.queued.queued(build_ids).await;
+            let ids: Vec<String> = build_ids.iter().map(ToString::to_string).collect();
+            state.queued.queued(&ids).await;
             tracing::info!(project = %project, builds = ?build_ids, redelivery, "delivery accepted");
         }
         Delivery::Unauthenticated { reason } => {

@@ -81,23 +81,28 @@ async fn run_build(
     let data = DataDir::new(data_dir);
     let (store, services) = local_services(&data, 1, None, sync)?;
     let id = BuildId::parse(build_id).context("--build-id")?;
-    let Some(stored) = store.get_sync(id.as_str())? else {
+    let Some(stored) = store.get_sync(&id)? else {
         bail!("build {:?} is not in {}", id.as_str(), data.db().display());
     };
-    if stored.record["buildComplete"].as_bool() == Some(true) {
+    // The runner reads the record and project as JSON (the typed ports hand over a `Build`).
+    let record = serde_json::to_value(&stored.build)?;
+    if record["buildComplete"].as_bool() == Some(true) {
         return Ok(ExitCode::SUCCESS);
     }
-    let project = store.get_project_sync(&stored.project)?.unwrap_or(Value::Null);
+    let project = match store.get_project_sync(stored.project())? {
+        Some(project) => serde_json::to_value(project)?,
+        None => Value::Null,
+    };
     let log_path = data.log_path(&id);
-    let source = match stored.record["source"]["type"].as_str().unwrap_or("NO_SOURCE") {
+    let source = match record["source"]["type"].as_str().unwrap_or("NO_SOURCE") {
         "NO_SOURCE" => {
             let empty = data.work_dir(&id).join("empty");
             std::fs::create_dir_all(&empty).ok();
             SourceSpec::Dir(empty)
         }
-        _ => git_source(&stored.record)?,
+        _ => git_source(&record)?,
     };
-    let request = build_request(&stored.record, &id, stored.number, source, data.work_dir(&id))?;
+    let request = build_request(&record, &id, stored.number(), source, data.work_dir(&id))?;
     let mut local_secrets = LocalSecrets::new();
     if let Some(file) = &secrets_file {
         local_secrets.load_file(file)?;
@@ -105,7 +110,7 @@ async fn run_build(
     let store_dir: Arc<DirObjectStore> = Arc::new(DirObjectStore::new(data.root().join("objects")));
     let ports = Ports {
         log: Arc::new(FileLogSink::create(&log_path)?),
-        secrets: guard_fork_secrets(&stored.record, &project, Arc::new(local_secrets)),
+        secrets: guard_fork_secrets(&record, &project, Arc::new(local_secrets)),
         terminal: None,
         artifacts: Some(ArtifactTarget {
             store: store_dir.clone(),
@@ -120,7 +125,7 @@ async fn run_build(
     let stop = CancellationToken::new();
     cancel_on_sigterm(stop.clone());
     let (events, received) = tokio::sync::mpsc::unbounded_channel();
-    let recorder = spawn_recorder(services.clone(), id.to_string(), received);
+    let recorder = spawn_recorder(services.clone(), id.clone(), received);
     let result = kiln_executor::run(request, ports, Some(events), stop).await;
     let finalizing = recorder.await.ok().flatten();
     finish(&services, &id, &result, finalizing, serde_json::Map::new()).await?;

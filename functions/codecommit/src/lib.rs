@@ -63,10 +63,10 @@ pub async fn handle(
     let build_ids = delivery.build_ids();
     for build_id in &build_ids {
         dispatch
-            .send_build(build_id)
+            .send_build(build_id.as_str())
             .await
             .map_err(|message| HandlerError::Dispatch {
-                build_id: build_id.clone(),
+                build_id: build_id.to_string(),
                 message,
             })?;
     }

@@ -3,6 +3,7 @@
 //! build itself is already stored, so a message sent twice is harmless (the dispatcher's claim is conditional).
 
 use kiln_aws::SqsQueue;
+use kiln_core::build::BuildId;
 use kiln_core::ports::build_store::{BuildState, BuildStore};
 use serde::{Deserialize, Serialize};
 
@@ -59,18 +60,24 @@ impl DispatchSender {
     /// Sends the messages for builds a request started: all of them when they are new, and for a repeated
     /// request (`existing`) those still QUEUED, in case the first attempt died between storing the build and
     /// sending its message. Returns the ids whose message could not be sent.
-    pub async fn send_started(&self, builds: &dyn BuildStore, ids: &[String], existing: bool) -> Vec<String> {
-        if !existing {
-            return self.send(ids).await;
-        }
+    pub async fn send_started(
+        &self,
+        builds: &dyn BuildStore,
+        ids: &[BuildId],
+        existing: bool,
+    ) -> Vec<String> {
         let mut queued = Vec::new();
         for id in ids {
+            if !existing {
+                queued.push(id.to_string());
+                continue;
+            }
             match builds.get(id).await {
-                Ok(Some(stored)) if stored.state == BuildState::Queued => queued.push(id.clone()),
+                Ok(Some(stored)) if stored.state == BuildState::Queued => queued.push(id.to_string()),
                 Ok(_) => {}
                 Err(err) => {
                     tracing::warn!(build = %id, error = %err, "cannot tell whether the build is still queued; sending");
-                    queued.push(id.clone());
+                    queued.push(id.to_string());
                 }
             }
         }

@@ -12,7 +12,7 @@
 //! ```
 
 use chrono::{DateTime, Utc};
-use kiln_core::build::Timestamp;
+use kiln_core::build::{BuildId, Timestamp};
 use kiln_core::usecases::schedules::ScheduledFire;
 use kiln_core::usecases::start::EnvVar;
 use kiln_core::usecases::{Services, UseCaseError};
@@ -43,7 +43,7 @@ pub struct ScheduleInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleOutput {
-    pub build_id: String,
+    pub build_id: BuildId,
     pub existing: bool,
 }
 
@@ -117,7 +117,7 @@ pub async fn handle(schedule: &Schedule, input: ScheduleInput) -> Result<Schedul
             schedule: name.clone(),
             source,
         })?;
-    let build_id = started.record["id"].as_str().unwrap_or_default().to_owned();
+    let build_id = started.build.id().clone();
     let failed = schedule
         .dispatch
         .send_started(
@@ -127,7 +127,7 @@ pub async fn handle(schedule: &Schedule, input: ScheduleInput) -> Result<Schedul
         )
         .await;
     if !failed.is_empty() {
-        return Err(ScheduleError::Dispatch(build_id));
+        return Err(ScheduleError::Dispatch(build_id.to_string()));
     }
     tracing::info!(project = %project, schedule = %name, build = %build_id, existing = started.existing, "schedule fired");
     Ok(ScheduleOutput {

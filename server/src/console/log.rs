@@ -100,10 +100,10 @@ async fn located(state: &AppState, id: &str) -> Result<(BuildId, bool), ConsoleE
     let stored = state
         .services
         .builds
-        .get(id)
+        .get(&build_id)
         .await?
         .ok_or_else(|| ConsoleError::NotFound(format!("build {id:?} cannot be found")))?;
-    let complete = stored.record["buildComplete"].as_bool() == Some(true);
+    let complete = stored.build.is_complete();
     Ok((build_id, complete))
 }
 
@@ -202,7 +202,6 @@ pub async fn tail_start(
 
 struct Follow {
     state: AppState,
-    id: String,
     build_id: BuildId,
     at: LogQuery,
     done: bool,
@@ -217,7 +216,6 @@ pub async fn stream(
     let (build_id, _) = located(&state, &id).await?;
     let start = Follow {
         state,
-        id,
         build_id,
         at: q,
         done: false,
@@ -231,12 +229,12 @@ pub async fn stream(
                 .state
                 .services
                 .builds
-                .get(&f.id)
+                .get(&f.build_id)
                 .await
                 .ok()
                 .flatten()
-                .map(|b| b.record)
-                .filter(|r| r["buildComplete"].as_bool() == Some(true));
+                .map(|b| b.build)
+                .filter(|b| b.is_complete());
             if !f.state.follow && complete.is_none() {
                 // A buffered response cannot wait for lines: answer with nothing until the build has ended (the
                 // browser's EventSource asks again from the same offset, so no line is sent twice).
@@ -261,9 +259,9 @@ pub async fn stream(
                     .data(page_json(&page, false).to_string());
                 return Some((Ok(event), f));
             }
-            if let Some(record) = complete {
+            if let Some(build) = complete {
                 f.done = true;
-                let status = record["buildStatus"].as_str().unwrap_or("UNKNOWN").to_owned();
+                let status = build.build_status().as_str().to_owned();
                 return Some((Ok(Event::default().event("end").data(status)), f));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::sqlite::SqliteStore;
-use kiln_core::project::{NotificationTarget, NotificationType};
+use kiln_core::project::NotificationType;
 use kiln_core::trigger::{WebhookSecret, sign_hex};
 
 use crate::webhook_secrets::SecretLookup;
@@ -52,19 +52,19 @@ impl Forwarder {
     fn targets(&self) -> Vec<(Target, Option<String>)> {
         let mut targets = Vec::new();
         for name in self.store.project_names_sync().unwrap_or_default() {
-            let Ok(Some(project)) = self.store.get_project_sync(&name) else {
+            let Ok(Some(stored)) = self.store.get_project_sync(&name) else {
                 continue;
             };
-            let list: Vec<NotificationTarget> =
-                serde_json::from_value(project["notifications"].clone()).unwrap_or_default();
-            for target in list
+            for target in stored
+                .project
+                .notifications
                 .into_iter()
                 .filter(|t| t.target_type == NotificationType::Http)
             {
                 let secret = target.secret.as_ref().and_then(|s| (self.secrets)(s).ok());
                 targets.push((
                     Target {
-                        project: name.clone(),
+                        project: name.to_string(),
                         url: target.target,
                     },
                     secret,
@@ -115,7 +115,7 @@ impl Forwarder {
                 return Ok(delivered);
             };
             for notice in notices.into_iter().filter(|n| n.project == target.project) {
-                let body = notice.event.to_string();
+                let body = serde_json::to_string(&notice.event).map_err(|e| e.to_string())?;
                 let mut request = self
                     .http
                     .post(&target.url)

@@ -37,10 +37,12 @@ pub async fn run_build(build_id: &str) -> anyhow::Result<ExitCode> {
     let services = settings.services(&clients)?;
     let stop = CancellationToken::new();
     cancel_on_sigterm(stop.clone());
-    let Some(stored) = services.builds.get(id.as_str()).await? else {
+    let Some(stored) = services.builds.get(&id).await? else {
         bail!("build {:?} is not in table {}", id.as_str(), settings.table);
     };
-    if stored.record["buildComplete"].as_bool() != Some(true) {
+    // The runner reads the record as JSON (the typed ports hand over a `Build`).
+    let record = serde_json::to_value(&stored.build)?;
+    if record["buildComplete"].as_bool() != Some(true) {
         let work = tempfile::Builder::new().prefix("kiln-build-").tempdir()?;
         let task = Task {
             settings: &settings,
@@ -49,19 +51,19 @@ pub async fn run_build(build_id: &str) -> anyhow::Result<ExitCode> {
             id: &id,
             started: std::time::Instant::now(),
         };
-        if let Err(err) = task.run(&stored.record, stored.number, work.path(), stop).await {
+        if let Err(err) = task.run(&record, stored.number(), work.path(), stop).await {
             tracing::error!(build_id = %id, error = format!("{err:#}"), "the runner failed");
             let context = PhaseContext::new("CLIENT_ERROR", format!("the runner failed: {err:#}"));
             services
-                .finish_early(id.as_str(), StatusType::Fault, context, now())
+                .finish_early(&id, StatusType::Fault, context, now())
                 .await?;
         }
     }
     let ended = services
         .builds
-        .get(id.as_str())
+        .get(&id)
         .await?
-        .is_some_and(|b| b.record["buildComplete"].as_bool() == Some(true));
+        .is_some_and(|b| b.build.is_complete());
     Ok(if ended {
         ExitCode::SUCCESS
     } else {
@@ -87,12 +89,10 @@ impl Task<'_> {
         work: &Path,
         stop: CancellationToken,
     ) -> anyhow::Result<()> {
-        let project = self
-            .services
-            .projects
-            .get_project(self.id.project().as_str())
-            .await?
-            .unwrap_or(Value::Null);
+        let project = match self.services.projects.get_project(&self.id.project()).await? {
+            Some(project) => serde_json::to_value(project)?,
+            None => Value::Null,
+        };
         let secrets = Arc::new(AwsSecretResolver::new(
             self.clients.ssm.clone(),
             self.clients.secrets_manager.clone(),
@@ -114,7 +114,7 @@ impl Task<'_> {
         }
         let merged = if merged.is_object() { merged } else { logs };
         self.services
-            .annotate(self.id.as_str(), json!({ "logs": merged }), now())
+            .annotate(self.id, json!({ "logs": merged }), now())
             .await?;
 
         let dir = match self
@@ -150,7 +150,7 @@ impl Task<'_> {
             }),
         };
         let (events, received) = tokio::sync::mpsc::unbounded_channel();
-        let recorder = spawn_recorder(self.services.clone(), self.id.to_string(), received);
+        let recorder = spawn_recorder(self.services.clone(), self.id.clone(), received);
         let result = kiln_executor::run(request, ports, Some(events), stop).await;
         let finalizing = recorder.await.ok().flatten();
         let mut members = serde_json::Map::new();
@@ -220,7 +220,7 @@ impl Task<'_> {
 
     async fn end(&self, status: StatusType, context: PhaseContext) -> anyhow::Result<()> {
         self.services
-            .finish_early(self.id.as_str(), status, context, now())
+            .finish_early(self.id, status, context, now())
             .await?;
         Ok(())
     }

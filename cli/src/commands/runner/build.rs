@@ -139,7 +139,7 @@ pub fn cancel_on_sigterm(stop: CancellationToken) {
 /// Records each phase the executor ends as it happens; returns FINALIZING's end, which [`finish`] records.
 pub fn spawn_recorder(
     services: Services,
-    id: String,
+    id: BuildId,
     mut received: UnboundedReceiver<BuildEvent>,
 ) -> JoinHandle<Finalizing> {
     tokio::spawn(async move {
@@ -205,13 +205,11 @@ pub async fn finish(
         }
         members.insert("artifacts".into(), artifact);
     }
-    services
-        .annotate(id.as_str(), Value::Object(members), now())
-        .await?;
+    services.annotate(id, Value::Object(members), now()).await?;
     if let Some((status, contexts)) = finalizing {
         services
             .record_phase(
-                id.as_str(),
+                id,
                 PhaseType::Finalizing,
                 status,
                 FailureAction::Default,
@@ -220,13 +218,12 @@ pub async fn finish(
             )
             .await?;
     }
-    let record = services
+    let complete = services
         .builds
-        .get(id.as_str())
+        .get(id)
         .await?
-        .map(|s| s.record)
-        .unwrap_or(Value::Null);
-    if record["buildComplete"].as_bool() != Some(true) {
+        .is_some_and(|s| s.build.is_complete());
+    if !complete {
         // The phase records and the store disagreed somewhere: end the build with the executor's verdict.
         let status = match result.build_status {
             StatusType::Failed | StatusType::Fault | StatusType::TimedOut | StatusType::Stopped => {
@@ -238,7 +235,7 @@ pub async fn finish(
             "CLIENT_ERROR",
             format!("the executor ended with {}", result.build_status.as_str()),
         );
-        services.finish_early(id.as_str(), status, context, now()).await?;
+        services.finish_early(id, status, context, now()).await?;
     }
     Ok(())
 }

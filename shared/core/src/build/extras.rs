@@ -21,6 +21,22 @@ pub enum TriggerProvider {
     Api,
 }
 
+impl TriggerProvider {
+    /// The provider's name as the record writes it, e.g. `GITHUB_ENTERPRISE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerProvider::Github => "GITHUB",
+            TriggerProvider::GithubEnterprise => "GITHUB_ENTERPRISE",
+            TriggerProvider::Gitlab => "GITLAB",
+            TriggerProvider::Bitbucket => "BITBUCKET",
+            TriggerProvider::Gitea => "GITEA",
+            TriggerProvider::Codecommit => "CODECOMMIT",
+            TriggerProvider::Schedule => "SCHEDULE",
+            TriggerProvider::Api => "API",
+        }
+    }
+}
+
 /// Kiln: what started a build, kept on the record for the console, notices and `CODEBUILD_WEBHOOK_*` variables.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

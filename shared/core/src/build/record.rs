@@ -163,6 +163,12 @@ impl Build {
         self.build_number
     }
 
+    /// Sets the build number: the build store does it once, when it creates the build (numbers count per
+    /// project, atomically).
+    pub fn set_build_number(&mut self, number: u64) {
+        self.build_number = number;
+    }
+
     /// The project the build belongs to.
     pub fn project_name(&self) -> &ProjectName {
         &self.project_name
