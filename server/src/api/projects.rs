@@ -1,12 +1,9 @@
-//! Project operations: ListProjects, BatchGetProjects, CreateProject, UpdateProject, DeleteProject, and the
-//! webhook operations (CreateWebhook, UpdateWebhook, DeleteWebhook) that give a project its filter groups
-//! and a generated secret.
+//! Project operations: ListProjects, BatchGetProjects, CreateProject, UpdateProject, DeleteProject (the webhook
+//! operations are in [`super::project_webhooks`]).
 
 use kiln_core::build::{ProjectName, Timestamp};
 use kiln_core::ports::build_store::PutMode;
-use kiln_core::project::{
-    FieldPath, Project, RawProject, SecretRef, StoredProject, ValidationOptions, Webhook,
-};
+use kiln_core::project::{FieldPath, Project, RawProject, StoredProject, ValidationOptions, Webhook};
 use kiln_core::trigger::FilterGroups;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -101,7 +98,8 @@ fn shown(state: &AppState, mut stored: StoredProject) -> Shown {
     }
 }
 
-fn payload_url(state: &AppState, name: &ProjectName) -> String {
+/// The URL a project's webhook deliveries go to.
+pub(super) fn payload_url(state: &AppState, name: &ProjectName) -> String {
     format!("{}/webhooks/{name}", state.base_url.trim_end_matches('/'))
 }
 
@@ -113,7 +111,7 @@ struct NameInput {
 }
 
 /// The stored project `name`, or a not-found error (a name that cannot be a project's names none).
-async fn existing(state: &AppState, name: &str) -> Result<StoredProject, AppError> {
+pub(super) async fn existing(state: &AppState, name: &str) -> Result<StoredProject, AppError> {
     let missing = || AppError::not_found(format!("project {name:?} cannot be found"));
     let name = ProjectName::parse(name).map_err(|_| missing())?;
     state
@@ -275,111 +273,4 @@ pub(super) async fn batch_get_projects(state: &AppState, body: Value) -> Result<
         }
     }
     Ok(json!({ "projects": projects, "projectsNotFound": missing }))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WebhookInput {
-    project_name: String,
-    #[serde(default)]
-    filter_groups: Option<Value>,
-    #[serde(default)]
-    rotate_secret: bool,
-    #[serde(default)]
-    build_type: Option<String>,
-}
-
-fn check_groups(groups: Value) -> Result<FilterGroups, AppError> {
-    let parsed: FilterGroups =
-        serde_json::from_value(groups).map_err(|e| AppError::invalid(format!("filterGroups: {e}")))?;
-    parsed
-        .compile()
-        .map_err(|e| AppError::invalid(format!("filterGroups: {e}")))?;
-    Ok(parsed)
-}
-
-fn new_secret() -> String {
-    format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
-}
-
-async fn write_webhook(state: &AppState, request: WebhookInput, mode: PutMode) -> Result<Value, AppError> {
-    let name = request.project_name;
-    let mut stored = existing(state, &name).await?;
-    let mut webhook = match (mode, stored.project.webhook.take()) {
-        (PutMode::Create, Some(_)) => {
-            return Err(AppError::already_exists(format!(
-                "project {name:?} already has a webhook"
-            )));
-        }
-        (PutMode::Update, None) => {
-            return Err(AppError::not_found(format!("project {name:?} has no webhook")));
-        }
-        (_, Some(w)) => w,
-        (_, None) => Webhook {
-            filter_groups: FilterGroups::default(),
-            secret: None,
-        },
-    };
-    if let Some(groups) = request.filter_groups {
-        webhook.filter_groups = check_groups(groups)?;
-    }
-    let secret = match &webhook.secret {
-        Some(SecretRef::Value(s)) if !request.rotate_secret && mode != PutMode::Create => s.clone(),
-        _ => new_secret(),
-    };
-    webhook.secret = Some(SecretRef::Value(secret.clone()));
-    let shown = ShownNewWebhook {
-        url: payload_url(state, stored.name()),
-        payload_url: payload_url(state, stored.name()),
-        secret,
-        filter_groups: webhook.filter_groups.clone(),
-        manual_creation: true,
-        build_type: request.build_type,
-    };
-    stored.project.webhook = Some(webhook);
-    state
-        .services
-        .projects
-        .put_project(&stored, PutMode::Update)
-        .await?;
-    Ok(json!({ "webhook": shown }))
-}
-
-/// A webhook as CreateWebhook and UpdateWebhook answer: the only time its secret is shown.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ShownNewWebhook {
-    url: String,
-    payload_url: String,
-    secret: String,
-    filter_groups: FilterGroups,
-    manual_creation: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    build_type: Option<String>,
-}
-
-pub(super) async fn create_webhook(state: &AppState, body: Value) -> Result<Value, AppError> {
-    write_webhook(state, input(body)?, PutMode::Create).await
-}
-
-pub(super) async fn update_webhook(state: &AppState, body: Value) -> Result<Value, AppError> {
-    write_webhook(state, input(body)?, PutMode::Update).await
-}
-
-pub(super) async fn delete_webhook(state: &AppState, body: Value) -> Result<Value, AppError> {
-    let WebhookInput {
-        project_name: name, ..
-    } = input(body)?;
-    let mut stored = existing(state, &name).await?;
-    stored.project.webhook = None;
-    state
-        .services
-        .projects
-        .put_project(&stored, PutMode::Update)
-        .await?;
-    Ok(json!({}))
 }

@@ -10,8 +10,8 @@ use crate::build::{BuildId, ProjectName, Timestamp, TriggerDetails, TriggerProvi
 use crate::ports::BoxFuture;
 use crate::project::{Project, SecretRef};
 use crate::trigger::{
-    FilterDecision, Headers, Outcome, Provider, TriggerEvent, WebhookSecret, initiator, parse_unverified,
-    parse_webhook, trigger, webhook_variables,
+    FilterDecision, FilterGroups, Headers, Outcome, Provider, TriggerEvent, WebhookSecret, initiator,
+    parse_unverified, parse_webhook, trigger, webhook_variables,
 };
 
 /// What became of a delivery, for the edge to map to a status code.
@@ -166,11 +166,8 @@ impl Services {
 /// Why the project's webhook filter groups or fork policy refuse `event`, if they do (a project without a
 /// webhook, or without filter groups, builds every push and pull request).
 fn refusal(project: &Project, event: &TriggerEvent) -> Result<Option<String>, UseCaseError> {
-    let groups = project
-        .webhook
-        .as_ref()
-        .map(|w| w.filter_groups.clone())
-        .unwrap_or_default();
+    let none = FilterGroups::default();
+    let groups = project.webhook.as_ref().map_or(&none, |w| &w.filter_groups);
     let compiled = groups
         .compile()
         .map_err(|e| UseCaseError::Corrupt(format!("filter groups: {e}")))?;
