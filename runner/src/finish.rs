@@ -62,11 +62,11 @@ pub async fn finish(
     cost: Option<EstimatedCost>,
 ) -> Result<(), RunnerError> {
     let members = serde_json::to_value(ResultMembers::of(result, cost))?;
-    services.annotate(id.as_str(), members, now()).await?;
+    services.annotate(id, members, now()).await?;
     if let Some((status, contexts)) = finalizing {
         services
             .record_phase(
-                id.as_str(),
+                id,
                 PhaseType::Finalizing,
                 status,
                 FailureAction::Default,
@@ -88,7 +88,7 @@ pub async fn finish(
             "CLIENT_ERROR",
             format!("the executor ended with {}", result.build_status.as_str()),
         );
-        services.finish_early(id.as_str(), status, context, now()).await?;
+        services.finish_early(id, status, context, now()).await?;
     }
     Ok(())
 }

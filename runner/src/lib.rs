@@ -134,7 +134,7 @@ pub async fn run_build(
         tracing::error!(build_id = %id, error = %err, "the runner failed");
         let context = PhaseContext::new("CLIENT_ERROR", format!("the runner failed: {err}"));
         services
-            .finish_early(id.as_str(), StatusType::Fault, context, now())
+            .finish_early(id, StatusType::Fault, context, now())
             .await?;
     }
     let ended = load::build(&services, id).await?.is_some_and(|b| b.is_complete());

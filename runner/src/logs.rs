@@ -22,7 +22,7 @@ pub async fn record(
 ) -> Result<(), RunnerError> {
     let logs = overlay(current.cloned().unwrap_or_default(), extra);
     let member = serde_json::to_value(LogsMember { logs: &logs })?;
-    services.annotate(id.as_str(), member, now()).await?;
+    services.annotate(id, member, now()).await?;
     Ok(())
 }
 

@@ -40,14 +40,7 @@ pub fn spawn(
                 continue;
             }
             let recorded = services
-                .record_phase(
-                    id.as_str(),
-                    phase.phase_type,
-                    status,
-                    phase.action,
-                    contexts,
-                    now(),
-                )
+                .record_phase(&id, phase.phase_type, status, phase.action, contexts, now())
                 .await;
             if let Err(err) = recorded {
                 tracing::warn!(build_id = %id, error = %err, "phase not recorded");

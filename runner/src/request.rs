@@ -42,7 +42,6 @@ pub fn build_request(
     request.webhook_env = build
         .webhook_variables
         .iter()
-        .flatten()
         .map(|v| (v.name.clone(), v.value.clone()))
         .collect();
     request.timeout = Duration::from_secs(u64::from(build.timeout_in_minutes) * 60);
@@ -105,7 +104,6 @@ fn env_spec(var: &EnvironmentVariable) -> EnvVarSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_core::usecases::decode;
     use serde_json::json;
 
     fn build(members: serde_json::Value) -> Build {
@@ -119,7 +117,7 @@ mod tests {
         if let (Some(out), Some(add)) = (record.as_object_mut(), members.as_object()) {
             out.extend(add.clone());
         }
-        decode(&record).expect("a build record")
+        serde_json::from_value(record).expect("a build record")
     }
 
     #[test]

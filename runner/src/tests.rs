@@ -45,7 +45,12 @@ fn deployment(buildspec: &str) -> Deployment {
         "environment": {"type": "LINUX_CONTAINER", "image": "local", "computeType": "BUILD_GENERAL1_SMALL"},
         "artifacts": {"type": "NO_ARTIFACTS"},
     });
-    store.put_project_sync("web", project, PutMode::Create).unwrap();
+    store
+        .put_project_sync(
+            &serde_json::from_value(project).expect("a valid project"),
+            PutMode::Create,
+        )
+        .unwrap();
     Deployment { dir, services }
 }
 
@@ -61,7 +66,7 @@ impl Deployment {
             .start_build(input, Origin::default(), now())
             .await
             .unwrap();
-        let id = BuildId::parse(started.record["id"].as_str().unwrap()).unwrap();
+        let id = started.build.id().clone();
         self.services.dispatch_step(now()).await.unwrap();
         id
     }
@@ -84,11 +89,11 @@ impl Deployment {
     async fn record(&self, id: &BuildId) -> Value {
         self.services
             .builds
-            .get(id.as_str())
+            .get(id)
             .await
             .unwrap()
+            .map(|stored| serde_json::to_value(stored.build).unwrap())
             .unwrap()
-            .record
     }
 }
 

@@ -11,6 +11,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use kiln_core::build::ProjectName;
 use kiln_core::usecases::codecommit::CodeCommitDelivery;
 use kiln_core::usecases::webhook::Delivery;
 use serde_json::{Value, json};
@@ -46,7 +47,7 @@ pub async fn receive(
     Ok(match delivery {
         CodeCommitDelivery::Routed(projects) => {
             if !build_ids.is_empty()
-                && let Err(err) = state.dispatch.queued(&crate::parsed_ids(&build_ids)).await
+                && let Err(err) = state.dispatch.queued(&build_ids).await
             {
                 tracing::error!(builds = ?build_ids, error = %err, "the dispatcher was not told; the builds stay QUEUED");
             }
@@ -69,7 +70,7 @@ pub async fn receive(
     })
 }
 
-fn project_json(name: &str, delivery: &Delivery) -> Value {
+fn project_json(name: &ProjectName, delivery: &Delivery) -> Value {
     match delivery {
         Delivery::Accepted {
             build_ids,

@@ -72,27 +72,19 @@ pub async fn log_build(state: &AppState, id: &str) -> Result<(BuildId, bool), Lo
     let stored = state
         .services
         .builds
-        .get(id)
+        .get(&build_id)
         .await?
         .ok_or_else(|| LogBuildError::NotFound(id.to_owned()))?;
-    let complete = stored.record["buildComplete"].as_bool() == Some(true);
+    let complete = stored.build.is_complete();
     Ok((build_id, complete))
 }
 
 /// The final status of build `id` once it has ended (`None` while it runs, or when it cannot be read now).
 async fn final_status(state: &AppState, id: &BuildId) -> Option<String> {
-    let record = state
-        .services
-        .builds
-        .get(id.as_str())
-        .await
-        .ok()
-        .flatten()?
-        .record;
-    if record["buildComplete"].as_bool() != Some(true) {
-        return None;
-    }
-    Some(record["buildStatus"].as_str().unwrap_or("UNKNOWN").to_owned())
+    let build = state.services.builds.get(id).await.ok().flatten()?.build;
+    build
+        .is_complete()
+        .then(|| build.build_status().as_str().to_owned())
 }
 
 struct Follow<P> {

@@ -59,7 +59,10 @@ impl Fixture {
             "environment": {"type": "LINUX_CONTAINER", "image": "local", "computeType": "BUILD_GENERAL1_SMALL"},
             "artifacts": {"type": "NO_ARTIFACTS"}});
         store
-            .put_project_sync("web", project, PutMode::Create)
+            .put_project_sync(
+                &serde_json::from_value(project).expect("a valid project"),
+                PutMode::Create,
+            )
             .expect("the project");
         let launcher = ProcessLauncher::new("true".into(), Vec::new(), dir.path().join("runners"));
         let services = Services {
@@ -84,7 +87,7 @@ impl Fixture {
             )
             .await
             .expect("started");
-        let id = BuildId::parse(started.record["id"].as_str().expect("an id")).expect("a build id");
+        let id = started.build.id().clone();
         let logs = LogDir::new(dir.path().join("logs"));
         std::fs::create_dir_all(dir.path().join("logs/web")).expect("the log directory");
         std::fs::write(logs.path(&id), "").expect("an empty log");
@@ -120,7 +123,7 @@ impl Fixture {
     async fn stop(&self) {
         self.state
             .services
-            .stop_build(self.id.as_str(), Timestamp::from_epoch_millis(1_700_000_060_000))
+            .stop_build(&self.id, Timestamp::from_epoch_millis(1_700_000_060_000))
             .await
             .expect("stopped");
     }

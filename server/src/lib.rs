@@ -30,7 +30,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::FromRef;
 use axum::routing::{MethodRouter, get, post};
-use kiln_core::build::BuildId;
 use kiln_core::build::Timestamp;
 use kiln_core::ports::dispatch_signal::DispatchSignal;
 use kiln_core::ports::logs::LogReader;
@@ -86,14 +85,11 @@ impl AppState {
         (self.clock)()
     }
 
-    /// Tells [`AppState::dispatch`] about the build in a started record. A lost signal is logged, not
-    /// answered: the build is stored and the caller's request succeeded.
-    pub async fn signal_queued(&self, record: &serde_json::Value) {
-        let Some(id) = record["id"].as_str().and_then(|id| BuildId::parse(id).ok()) else {
-            return;
-        };
-        if let Err(err) = self.dispatch.queued(std::slice::from_ref(&id)).await {
-            tracing::error!(build = %id, error = %err, "the dispatcher was not told; the build stays QUEUED");
+    /// Tells [`AppState::dispatch`] about a started build. A lost signal is logged, not answered: the build is
+    /// stored and the caller's request succeeded.
+    pub async fn signal_queued(&self, build: &kiln_core::build::Build) {
+        if let Err(err) = self.dispatch.queued(std::slice::from_ref(build.id())).await {
+            tracing::error!(build = %build.id(), error = %err, "the dispatcher was not told; the build stays QUEUED");
         }
     }
 }
@@ -117,11 +113,6 @@ pub fn webhook_app(state: WebhookState) -> Router {
         )
         .fallback(webhooks::no_route)
         .with_state(state)
-}
-
-/// The build ids a use case returned, parsed (they come from the store, so none is dropped in practice).
-pub(crate) fn parsed_ids(ids: &[String]) -> Vec<BuildId> {
-    ids.iter().filter_map(|id| BuildId::parse(id).ok()).collect()
 }
 
 /// The router: webhooks, the CodeBuild API, logs and events.

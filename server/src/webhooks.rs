@@ -73,10 +73,9 @@ pub async fn receive(
             redelivery,
         } => {
             tracing::info!(project = %project, builds = ?build_ids, redelivery, "delivery accepted");
-            let ids = crate::parsed_ids(build_ids);
             state
                 .services
-                .signal_started(state.dispatch.as_ref(), &ids, *redelivery)
+                .signal_started(state.dispatch.as_ref(), build_ids, *redelivery)
                 .await
                 .map_err(|err| AppError::Internal(err.to_string()))?;
         }

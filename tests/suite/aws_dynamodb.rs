@@ -5,9 +5,11 @@
 use std::collections::HashMap;
 
 use kiln_aws::{AwsClients, DynamoBuildStore};
+use kiln_core::build::{AccountContext, Build, BuildId, ProjectName, StatusType, Timestamp};
 use kiln_core::ports::build_store::{
-    BuildState, BuildStore, DispatchQueue, Limits, NewBuild, SortOrder, StoreError, UpdateOutcome,
+    BuildState, BuildStore, DispatchQueue, Limits, SortOrder, StoreError, UpdateOutcome,
 };
+use serde_json::Value;
 
 use crate::aws_support::with_moto;
 
@@ -17,21 +19,42 @@ async fn store(clients: &AwsClients) -> DynamoBuildStore {
     store
 }
 
-fn new_build(project: &str, n: u32) -> NewBuild {
-    let id = format!("{project}:00000000-0000-4000-8000-{n:012}");
-    NewBuild {
-        project: project.to_owned(),
-        record: serde_json::json!({"id": id, "projectName": project, "buildStatus": "IN_PROGRESS"}),
-        id,
-    }
+fn build_id(project: &str, n: u32) -> BuildId {
+    BuildId::parse(&format!("{project}:00000000-0000-4000-8000-{n:012}")).expect("id")
 }
 
-async fn create_one(store: &DynamoBuildStore, project: &str, n: u32) -> String {
+fn new_build(project: &str, n: u32) -> Build {
+    Build::new(
+        build_id(project, n),
+        0,
+        &AccountContext::local(),
+        Timestamp::from_epoch_millis(1_700_000_000_000),
+    )
+}
+
+/// Build `id` (number 0, as a use case hands it over) with `members` set over its record.
+fn with(id: &BuildId, members: Value) -> Build {
+    let project = id.project();
+    let mut record = serde_json::to_value(new_build(project.as_str(), 0)).expect("record");
+    record["id"] = serde_json::json!(id);
+    record["arn"] = serde_json::json!(AccountContext::local().build_arn(id));
+    record
+        .as_object_mut()
+        .expect("object")
+        .extend(members.as_object().expect("members").clone());
+    serde_json::from_value(record).expect("a build")
+}
+
+fn web() -> ProjectName {
+    ProjectName::parse("web").expect("name")
+}
+
+async fn create_one(store: &DynamoBuildStore, project: &str, n: u32) -> BuildId {
     let created = store
         .create(None, vec![new_build(project, n)])
         .await
         .expect("create");
-    created.builds[0].id.clone()
+    created.builds[0].id().clone()
 }
 
 #[test]
@@ -43,8 +66,8 @@ fn creating_twice_with_one_key_returns_the_first_builds_and_numbers_count_per_pr
             .await
             .expect("create");
         assert!(!first.existing);
-        assert_eq!(first.builds[0].number, 1);
-        assert_eq!(first.builds[0].record["buildNumber"], 1);
+        assert_eq!(first.builds[0].number(), 1);
+        assert_eq!(first.builds[0].build.build_number(), 1);
 
         let again = store
             .create(Some("delivery-1"), vec![new_build("web", 2)])
@@ -53,7 +76,7 @@ fn creating_twice_with_one_key_returns_the_first_builds_and_numbers_count_per_pr
         assert!(again.existing);
         assert_eq!(again.builds, first.builds);
         assert_eq!(
-            store.get(&new_build("web", 2).id).await.expect("get"),
+            store.get(&build_id("web", 2)).await.expect("get"),
             None,
             "nothing new was written"
         );
@@ -62,15 +85,15 @@ fn creating_twice_with_one_key_returns_the_first_builds_and_numbers_count_per_pr
             .create(Some("delivery-2"), vec![new_build("web", 3)])
             .await
             .expect("create");
-        assert_eq!(second.builds[0].number, 2);
+        assert_eq!(second.builds[0].number(), 2);
         let other = store
             .create(None, vec![new_build("api", 4)])
             .await
             .expect("create");
-        assert_eq!(other.builds[0].number, 1, "numbers are per project");
+        assert_eq!(other.builds[0].number(), 1, "numbers are per project");
 
         let stored = store
-            .get(&first.builds[0].id)
+            .get(first.builds[0].id())
             .await
             .expect("get")
             .expect("present");
@@ -131,19 +154,22 @@ fn updates_need_the_current_version_and_never_overwrite_a_terminal_build() {
     with_moto(|clients, _| async move {
         let store = store(&clients).await;
         let id = create_one(&store, "web", 1).await;
-        let running = serde_json::json!({"id": id, "buildStatus": "IN_PROGRESS", "currentPhase": "BUILD"});
+        let running = with(
+            &id,
+            serde_json::json!({"buildStatus": "IN_PROGRESS", "currentPhase": "BUILD"}),
+        );
         let UpdateOutcome::Updated(v2) = store
-            .update(&id, 1, BuildState::InProgress, running)
+            .update(1, BuildState::InProgress, running)
             .await
             .expect("update")
         else {
             panic!("the first update is written");
         };
         assert_eq!(v2.version, 2);
-        assert_eq!(v2.record["buildNumber"], 1, "the store keeps buildNumber");
+        assert_eq!(v2.build.build_number(), 1, "the store keeps buildNumber");
 
         let stale = store
-            .update(&id, 1, BuildState::InProgress, serde_json::json!({}))
+            .update(1, BuildState::InProgress, with(&id, serde_json::json!({})))
             .await
             .expect("update");
         assert!(
@@ -151,25 +177,23 @@ fn updates_need_the_current_version_and_never_overwrite_a_terminal_build() {
             "{stale:?}"
         );
 
-        let done = serde_json::json!({"id": id, "buildStatus": "SUCCEEDED"});
-        let outcome = store
-            .update(&id, 2, BuildState::Terminal, done)
-            .await
-            .expect("update");
+        let done = with(&id, serde_json::json!({"buildStatus": "SUCCEEDED"}));
+        let outcome = store.update(2, BuildState::Terminal, done).await.expect("update");
         assert!(matches!(outcome, UpdateOutcome::Updated(ref b) if b.state == BuildState::Terminal));
 
-        let late = serde_json::json!({"id": id, "buildStatus": "FAULT"});
-        let refused = store
-            .update(&id, 3, BuildState::Terminal, late)
-            .await
-            .expect("update");
+        let late = with(&id, serde_json::json!({"buildStatus": "FAULT"}));
+        let refused = store.update(3, BuildState::Terminal, late).await.expect("update");
         let UpdateOutcome::Terminal(kept) = refused else {
             panic!("a terminal build is never overwritten: {refused:?}");
         };
-        assert_eq!(kept.record["buildStatus"], "SUCCEEDED");
+        assert_eq!(kept.build.build_status(), StatusType::Succeeded);
         assert!(matches!(
             store
-                .update("web:nope", 1, BuildState::Terminal, serde_json::json!({}))
+                .update(
+                    1,
+                    BuildState::Terminal,
+                    with(&build_id("web", 99), serde_json::json!({}))
+                )
                 .await,
             Err(StoreError::NotFound(_))
         ));
@@ -190,7 +214,7 @@ fn a_project_builds_are_listed_newest_first_in_pages() {
         let mut token: Option<String> = None;
         loop {
             let page = store
-                .list(Some("web"), SortOrder::Descending, token.as_deref(), 2)
+                .list(Some(&web()), SortOrder::Descending, token.as_deref(), 2)
                 .await
                 .expect("list");
             assert!(page.ids.len() <= 2);
@@ -200,11 +224,11 @@ fn a_project_builds_are_listed_newest_first_in_pages() {
                 None => break,
             }
         }
-        let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+        let newest_first: Vec<BuildId> = ids.iter().rev().cloned().collect();
         assert_eq!(seen, newest_first);
 
         let ascending = store
-            .list(Some("web"), SortOrder::Ascending, None, 10)
+            .list(Some(&web()), SortOrder::Ascending, None, 10)
             .await
             .expect("list");
         assert_eq!(ascending.ids, ids);
@@ -216,7 +240,7 @@ fn a_project_builds_are_listed_newest_first_in_pages() {
         assert_eq!(all.ids.len(), 6);
         assert!(matches!(
             store
-                .list(Some("web"), SortOrder::Descending, Some("forged"), 2)
+                .list(Some(&web()), SortOrder::Descending, Some("forged"), 2)
                 .await,
             Err(StoreError::BadToken(_))
         ));
@@ -232,11 +256,11 @@ fn claims_respect_project_and_global_limits_and_slots_come_back_once() {
         let api1 = create_one(&store, "api", 3).await;
         let limits = Limits {
             global: 2,
-            per_project: HashMap::from([("web".to_owned(), 1)]),
+            per_project: HashMap::from([(web(), 1)]),
             live: vec![],
         };
 
-        let claimed: Vec<String> = store
+        let claimed: Vec<BuildId> = store
             .claim(&limits, 10)
             .await
             .expect("claim")
@@ -260,7 +284,7 @@ fn claims_respect_project_and_global_limits_and_slots_come_back_once() {
             .await
             .expect("assign");
         let UpdateOutcome::Updated(running) = store
-            .update(&web1, 1, BuildState::InProgress, serde_json::json!({}))
+            .update(1, BuildState::InProgress, with(&web1, serde_json::json!({})))
             .await
             .expect("update")
         else {
@@ -274,10 +298,9 @@ fn claims_respect_project_and_global_limits_and_slots_come_back_once() {
         // The task died: its terminal write frees the slot, and a later release does not free it twice.
         store
             .update(
-                &web1,
                 running.version,
                 BuildState::Terminal,
-                serde_json::json!({}),
+                with(&web1, serde_json::json!({})),
             )
             .await
             .expect("update");
@@ -286,7 +309,7 @@ fn claims_respect_project_and_global_limits_and_slots_come_back_once() {
         assert_eq!(store.running_count(None).await.expect("count"), 1);
         assert!(store.in_progress().await.expect("in progress").is_empty());
 
-        let next: Vec<String> = store
+        let next: Vec<BuildId> = store
             .claim(&limits, 10)
             .await
             .expect("claim")

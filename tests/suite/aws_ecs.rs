@@ -126,7 +126,8 @@ fn a_launched_task_is_alive_until_stopped() {
     with_moto(|clients, endpoint| async move {
         let settings = setup(&clients, &endpoint).await;
         let launcher = EcsLauncher::new(clients.ecs.clone(), settings);
-        let arn = launcher.launch(BUILD_ID).await.expect("launch");
+        let id = kiln_core::build::BuildId::parse(BUILD_ID).expect("id");
+        let arn = launcher.launch(&id).await.expect("launch");
         assert!(launcher.is_alive(&arn).await.expect("describe"));
         launcher.stop(&arn).await.expect("stop");
         let mut alive = true;
@@ -145,7 +146,12 @@ fn a_build_id_without_a_uuid_is_refused_before_any_call() {
     with_moto(|clients, endpoint| async move {
         let settings = setup(&clients, &endpoint).await;
         let launcher = EcsLauncher::new(clients.ecs.clone(), settings);
-        let err = launcher.launch("web:not a uuid").await.unwrap_err();
+        let request = TaskRequest {
+            build_id: "web:not a uuid".to_owned(),
+            size: TaskSize::for_compute_type("BUILD_GENERAL1_SMALL").expect("a fargate size"),
+            capacity: Capacity::OnDemand,
+        };
+        let err = launcher.run(&request).await.unwrap_err();
         assert!(err.to_string().contains("uuid"), "{err}");
     });
 }

@@ -130,7 +130,7 @@ impl Deployment {
         });
         self.services
             .projects
-            .put_project("app", project, PutMode::Create)
+            .put_project(&crate::aws_support::stored_project(project), PutMode::Create)
             .await
             .expect("create the project");
     }

@@ -3,7 +3,9 @@
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use kiln_aws::{AwsClients, AwsNotifier, SqsQueue};
+use kiln_core::build::{AccountContext, Build, BuildId, Timestamp};
 use kiln_core::ports::notifier::{Notice, Notifier};
+use kiln_core::usecases::notices::{NoticeSource, notices_for};
 
 use crate::aws_support::{create_queue, with_moto};
 
@@ -23,16 +25,17 @@ async fn queue_arn(clients: &AwsClients, url: &str) -> String {
 }
 
 fn notice() -> Notice {
-    Notice {
-        project: "web".to_owned(),
-        event: serde_json::json!({
-            "version": "0",
-            "id": "5f8c7c3e-1111-2222-3333-444455556666",
-            "detail-type": "CodeBuild Build State Change",
-            "source": "aws.codebuild",
-            "detail": {"build-status": "SUCCEEDED", "project-name": "web"}
-        }),
-    }
+    let id = BuildId::parse("web:5f8c7c3e-1111-2222-3333-444455556666").expect("id");
+    let at = Timestamp::from_epoch_millis(1_700_000_000_000);
+    let build = Build::new(id, 1, &AccountContext::local(), at);
+    let mut notice = notices_for(&NoticeSource::default(), None, &build, at.epoch_millis()).remove(0);
+    notice.event.id = "5f8c7c3e-1111-2222-3333-444455556666".to_owned();
+    notice
+}
+
+/// The notice's event as the JSON that leaves Kiln.
+fn notice_json() -> serde_json::Value {
+    serde_json::to_value(notice().event).expect("JSON")
 }
 
 #[test]
@@ -74,7 +77,7 @@ fn a_notice_reaches_the_notice_queue_and_the_topic_subscribers() {
             .expect("receive");
         assert_eq!(direct.len(), 1);
         let event: serde_json::Value = serde_json::from_str(&direct[0].body).expect("JSON body");
-        assert_eq!(event, notice().event);
+        assert_eq!(event, notice_json());
 
         let via_topic = SqsQueue::new(clients.sqs.clone(), subscriber)
             .receive(10, 1)
@@ -85,7 +88,7 @@ fn a_notice_reaches_the_notice_queue_and_the_topic_subscribers() {
         assert_eq!(envelope["Type"], "Notification");
         let inner: serde_json::Value =
             serde_json::from_str(envelope["Message"].as_str().expect("Message")).expect("JSON message");
-        assert_eq!(inner, notice().event);
+        assert_eq!(inner, notice_json());
     });
 }
 

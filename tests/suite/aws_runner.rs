@@ -34,7 +34,7 @@ const CACHE: &str = "kiln-cache";
 struct TestLauncher;
 
 impl TaskLauncher for TestLauncher {
-    fn launch<'a>(&'a self, build_id: &'a str) -> BoxFuture<'a, Result<String, LaunchError>> {
+    fn launch<'a>(&'a self, build_id: &'a BuildId) -> BoxFuture<'a, Result<String, LaunchError>> {
         Box::pin(async move { Ok(format!("arn:aws:ecs:{REGION}:123456789012:task/kiln/{build_id}")) })
     }
     fn stop<'a>(&'a self, _task: &'a str) -> BoxFuture<'a, Result<(), LaunchError>> {
@@ -113,7 +113,7 @@ impl Deployment {
         });
         self.services
             .projects
-            .put_project(name, project, PutMode::Create)
+            .put_project(&crate::aws_support::stored_project(project), PutMode::Create)
             .await
             .expect("create the project");
         let input = StartBuildInput {
@@ -125,7 +125,7 @@ impl Deployment {
             .start_build(input, Origin::default(), now())
             .await
             .expect("start the build");
-        let id = started.record["id"].as_str().expect("an id").to_owned();
+        let id = started.build.id().to_string();
         let dispatched = self.services.dispatch_step(now()).await.expect("dispatch");
         assert_eq!(dispatched.launched, vec![id.clone()]);
         id

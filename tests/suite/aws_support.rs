@@ -89,15 +89,24 @@ pub async fn topic_with_subscriber(clients: &AwsClients, name: &str) -> (String,
     (topic, subscriber)
 }
 
-/// The stored record of build `id`; panics when it is not stored.
+/// A project as the store keeps it, from CodeBuild's JSON.
+pub fn stored_project(definition: serde_json::Value) -> kiln_core::project::StoredProject {
+    serde_json::from_value(definition).expect("a valid project")
+}
+
+/// The stored record of build `id` as CodeBuild's JSON; panics when it is not stored.
 pub async fn stored_record(services: &kiln_core::usecases::Services, id: &str) -> serde_json::Value {
-    services
-        .builds
-        .get(id)
-        .await
-        .expect("get")
-        .expect("the build is stored")
-        .record
+    build_json(services.builds.as_ref(), id).await
+}
+
+/// Build `id` as `store` holds it, as CodeBuild's JSON; panics when it is not stored.
+pub async fn build_json(
+    store: &dyn kiln_core::ports::build_store::BuildStore,
+    id: &str,
+) -> serde_json::Value {
+    let id = kiln_core::build::BuildId::parse(id).expect("a build id");
+    let stored = store.get(&id).await.expect("get").expect("the build is stored");
+    serde_json::to_value(&stored.build).expect("a record")
 }
 
 /// An S3 object's bytes; panics naming the object when it is missing.

@@ -10,7 +10,6 @@ use kiln_aws::AwsSecretResolver;
 use kiln_aws::S3LogReader;
 use kiln_aws::s3::log_key;
 use kiln_core::build::BuildId;
-use kiln_core::ports::build_store::BuildStore;
 use kiln_fn_api::{AwsParts, aws_state, handle};
 use serde_json::{Value, json};
 
@@ -111,13 +110,8 @@ fn start_build_batch_get_builds_and_list_projects_run_through_a_lambda_http_requ
         .await;
         assert_eq!(status, 200, "{started}");
         let id = started["build"]["id"].as_str().expect("a build id").to_owned();
-        let stored = fns
-            .store
-            .get(&id)
-            .await
-            .expect("get")
-            .expect("the build is in DynamoDB");
-        assert_eq!(stored.record["sourceVersion"], "main");
+        let stored = crate::aws_support::build_json(&fns.store, &id).await;
+        assert_eq!(stored["sourceVersion"], "main");
         assert_eq!(fns.dispatch_messages().await, vec![json!({"buildId": id})]);
 
         let missing = "web:00000000-0000-4000-8000-000000000000";

@@ -64,18 +64,22 @@ impl FnBox {
         });
         self.services
             .projects
-            .put_project(name, project, PutMode::Create)
+            .put_project(&crate::aws_support::stored_project(project), PutMode::Create)
             .await
             .expect("the project is stored");
     }
 
     /// The ids of project `name`'s builds in DynamoDB, newest first.
     pub async fn build_ids(&self, name: &str) -> Vec<String> {
+        let name = kiln_core::build::ProjectName::parse(name).expect("a project name");
         self.store
-            .list(Some(name), SortOrder::Descending, None, 100)
+            .list(Some(&name), SortOrder::Descending, None, 100)
             .await
             .expect("list builds")
             .ids
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     /// Every message on the dispatch queue now (received and deleted).

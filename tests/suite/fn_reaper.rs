@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use kiln_core::build::BuildId;
 use kiln_core::usecases::dispatch_one::DispatchOutcome;
 use kiln_fn_reaper::handle;
 use serde_json::json;
@@ -19,7 +20,7 @@ fn the_reaper_ends_builds_past_their_timeouts_and_stops_their_tasks() {
         let waiting = start(&stack, "web").await;
         let DispatchOutcome::Launched { task } = stack
             .services
-            .dispatch_build(&running, now())
+            .dispatch_build(&BuildId::parse(&running).expect("id"), now())
             .await
             .expect("dispatch")
         else {

@@ -3,7 +3,6 @@
 //! scheduled time twice starts one build, another scheduled time a second one; each build is in DynamoDB with
 //! its overrides and trigger, and each invocation leaves a dispatch message naming its build.
 
-use kiln_core::ports::build_store::BuildStore;
 use kiln_fn_schedule::{Schedule, ScheduleInput, handle};
 use serde_json::json;
 
@@ -44,20 +43,11 @@ fn the_same_scheduled_time_twice_starts_one_build_and_another_time_a_second() {
             .await
             .expect("fired");
         assert!(!first.existing);
-        let stored = fns
-            .store
-            .get(&first.build_id)
-            .await
-            .expect("get")
-            .expect("the build is in DynamoDB");
-        assert_eq!(stored.record["sourceVersion"], "refs/heads/main");
-        assert_eq!(stored.record["initiator"], "kiln-schedule/web-nightly");
-        assert_eq!(
-            stored.record["trigger"]["scheduleName"], "web-nightly",
-            "{}",
-            stored.record
-        );
-        let vars = stored.record["environment"]["environmentVariables"].to_string();
+        let stored = crate::aws_support::build_json(&fns.store, first.build_id.as_str()).await;
+        assert_eq!(stored["sourceVersion"], "refs/heads/main");
+        assert_eq!(stored["initiator"], "kiln-schedule/web-nightly");
+        assert_eq!(stored["trigger"]["scheduleName"], "web-nightly", "{}", stored);
+        let vars = stored["environment"]["environmentVariables"].to_string();
         assert!(vars.contains("NIGHTLY"), "{vars}");
         assert_eq!(
             fns.dispatch_messages().await,

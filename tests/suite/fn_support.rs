@@ -10,7 +10,7 @@ use kiln_core::usecases::Services;
 use kiln_core::usecases::start::{Origin, StartBuildInput};
 use serde_json::{Value, json};
 
-use crate::aws_support::{REGION, create_queue};
+use crate::aws_support::{REGION, create_queue, stored_project};
 
 /// A deployment in moto.
 pub struct Stack {
@@ -71,7 +71,7 @@ pub async fn project(stack: &Stack, name: &str, limit: Option<u32>, environment:
     stack
         .services
         .projects
-        .put_project(name, project, PutMode::Upsert)
+        .put_project(&stored_project(project), PutMode::Upsert)
         .await
         .expect("put project");
 }
@@ -87,19 +87,12 @@ pub async fn start(stack: &Stack, project: &str) -> String {
         .start_build(input, Origin::default(), now())
         .await
         .expect("start build");
-    started.record["id"].as_str().expect("an id").to_owned()
+    started.build.id().to_string()
 }
 
-/// The stored record of a build.
+/// The stored record of a build, as CodeBuild's JSON.
 pub async fn record(stack: &Stack, id: &str) -> Value {
-    stack
-        .services
-        .builds
-        .get(id)
-        .await
-        .expect("get")
-        .expect("the build")
-        .record
+    crate::aws_support::stored_record(&stack.services, id).await
 }
 
 /// Every message now visible on a queue (several receives, since moto hands out a few at a time).

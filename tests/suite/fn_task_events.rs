@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use kiln_aws::{SqsDispatchSignal, SqsQueue};
+
+use kiln_core::build::BuildId;
 use kiln_core::usecases::dispatch_one::DispatchOutcome;
 use kiln_fn_task_events::{Outcome, TaskEvents, handle};
 use serde_json::{Value, json};
@@ -58,7 +60,8 @@ pub(crate) fn stopped_event(
 }
 
 async fn launch(stack: &Stack, id: &str) -> String {
-    match stack.services.dispatch_build(id, now()).await.expect("dispatch") {
+    let id = BuildId::parse(id).expect("a build id");
+    match stack.services.dispatch_build(&id, now()).await.expect("dispatch") {
         DispatchOutcome::Launched { task } => task,
         other => panic!("expected a launch, got {other:?}"),
     }
@@ -139,8 +142,8 @@ fn each_stopped_task_ends_its_build_with_the_reason_frees_the_slot_and_sends_a_n
             let dispatched = drain(&clients, &stack.dispatch_url).await;
             if code == "SpotInterruption" {
                 let retry = retry.expect("a Spot retry");
-                assert!(context.contains(&retry), "{context}");
-                assert_eq!(record(&stack, &retry).await["spotRetryOf"], json!(id));
+                assert!(context.contains(retry.as_str()), "{context}");
+                assert_eq!(record(&stack, retry.as_str()).await["spotRetryOf"], json!(id));
                 assert_eq!(nudged, std::slice::from_ref(&retry));
                 assert_eq!(dispatched.len(), 1);
                 assert_eq!(

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use kiln_aws::{DynamoBuildStore, ScheduleGroup};
 use kiln_core::ports::build_store::ProjectStore;
-use kiln_core::project::KilnConfig;
+use kiln_core::project::{KilnConfig, StoredProject};
 use kiln_core::usecases::apply_projects::ExistingSchedule;
 use kiln_tests::kiln::kiln_bin;
 use serde_json::json;
@@ -106,10 +106,10 @@ async fn assert_projects_stored(store: &DynamoBuildStore, yaml: &str) {
     let config = KilnConfig::from_yaml(yaml).expect("a valid kiln.yaml");
     for project in &config.projects {
         let stored = store
-            .get_project(project.name.as_str())
+            .get_project(&project.name)
             .await
             .expect("moto reads the project");
-        let wanted = serde_json::to_value(project).expect("json");
+        let wanted = StoredProject::from(project.clone());
         assert_eq!(stored.as_ref(), Some(&wanted), "{}", project.name.as_str());
     }
 }

@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 use kiln_core::sigv4::{AmzDate, Credentials, HttpRequest, SigningParams, sign};
-use serde_json::Value;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// Where the server is and how to talk to it (flags shared by every client command).
 #[derive(Debug, Clone, clap::Args)]
@@ -22,6 +23,15 @@ pub struct Connection {
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+/// An API error as the server answers it: `{"__type": "...Exception", "message": "..."}`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct ApiError {
+    #[serde(rename = "__type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
 }
 
 /// A client for one server.
@@ -51,9 +61,10 @@ impl Client {
         })
     }
 
-    /// Calls a CodeBuild API operation; an API error becomes an error naming its `__type`.
-    pub fn api(&self, operation: &str, input: &Value) -> anyhow::Result<Value> {
-        let body = input.to_string();
+    /// Calls a CodeBuild API operation and reads its output as `T`; an API error becomes an error naming its
+    /// `__type`.
+    pub fn api<T: DeserializeOwned>(&self, operation: &str, input: &impl Serialize) -> anyhow::Result<T> {
+        let body = serde_json::to_string(input)?;
         let target = format!("CodeBuild_20161006.{operation}");
         let host = self
             .endpoint
@@ -96,13 +107,14 @@ impl Client {
             .send()
             .with_context(|| format!("calling {}", self.endpoint))?;
         let status = response.status();
-        let value: Value = response.json().unwrap_or(Value::Null);
+        let bytes = response.bytes()?;
         if !status.is_success() {
-            let kind = value["__type"].as_str().unwrap_or("Error");
-            let message = value["message"].as_str().unwrap_or("no message");
+            let error: ApiError = serde_json::from_slice(&bytes).unwrap_or_default();
+            let kind = error.kind.as_deref().unwrap_or("Error");
+            let message = error.message.as_deref().unwrap_or("no message");
             bail!("{operation} failed ({status}): {kind}: {message}");
         }
-        Ok(value)
+        serde_json::from_slice(&bytes).with_context(|| format!("reading the answer to {operation}"))
     }
 
     /// GETs a path of the server and returns the response.

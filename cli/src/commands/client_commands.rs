@@ -5,7 +5,11 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
+use kiln_core::build::{Build, StatusType};
+use kiln_core::notice::{NoticeDetail, NoticeEvent};
+use kiln_core::usecases::start::{EnvVar, StartBuildInput};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::client::{Client, Connection};
@@ -60,53 +64,61 @@ pub struct EventsArgs {
     pub connection: Connection,
 }
 
-fn print_build(build: &Value, json_out: bool) {
+/// `StartBuild`, `StopBuild` and `RetryBuild`'s output; the build stays JSON so `--json` prints it as it came.
+#[derive(Deserialize)]
+struct BuildOutput {
+    build: Value,
+}
+
+/// `BatchGetBuilds`'s output.
+#[derive(Deserialize)]
+struct BuildsOutput {
+    #[serde(default)]
+    builds: Vec<Value>,
+}
+
+/// `ListBuilds` and `ListBuildsForProject`'s output.
+#[derive(Deserialize)]
+struct IdsOutput {
+    #[serde(default)]
+    ids: Vec<String>,
+}
+
+/// A build from the API as a typed record.
+fn typed(build: &Value) -> anyhow::Result<Build> {
+    serde_json::from_value(build.clone()).context("the server's answer is not a CodeBuild build")
+}
+
+fn print_build(build: &Value, json_out: bool) -> anyhow::Result<()> {
     if json_out {
         println!("{}", serde_json::to_string_pretty(build).unwrap_or_default());
-        return;
+        return Ok(());
     }
-    println!("{:<14} {}", "id", build["id"].as_str().unwrap_or("-"));
-    println!("{:<14} {}", "number", build["buildNumber"]);
-    println!(
-        "{:<14} {}",
-        "status",
-        build["buildStatus"].as_str().unwrap_or("-")
-    );
-    println!(
-        "{:<14} {}",
-        "phase",
-        build["currentPhase"].as_str().unwrap_or("-")
-    );
-    println!(
-        "{:<14} {}",
-        "source",
-        build["sourceVersion"].as_str().unwrap_or("-")
-    );
+    let build = typed(build)?;
+    let or_dash = |text: Option<&str>| text.unwrap_or("-").to_owned();
+    println!("{:<14} {}", "id", build.id());
+    println!("{:<14} {}", "number", build.build_number());
+    println!("{:<14} {}", "status", build.build_status().as_str());
+    println!("{:<14} {}", "phase", build.current_phase().as_str());
+    println!("{:<14} {}", "source", or_dash(build.source_version.as_deref()));
     println!(
         "{:<14} {}",
         "commit",
-        build["resolvedSourceVersion"].as_str().unwrap_or("-")
+        or_dash(build.resolved_source_version.as_deref())
     );
-    println!(
-        "{:<14} {}",
-        "initiator",
-        build["initiator"].as_str().unwrap_or("-")
-    );
-    if let Some(location) = build["artifacts"]["location"].as_str() {
+    println!("{:<14} {}", "initiator", or_dash(build.initiator.as_deref()));
+    if let Some(location) = build.artifacts.as_ref().and_then(|a| a.location.as_deref()) {
         println!("{:<14} {location}", "artifact");
     }
-    for phase in build["phases"].as_array().into_iter().flatten() {
-        let status = phase["phaseStatus"].as_str().unwrap_or("");
-        let seconds = phase["durationInSeconds"]
-            .as_i64()
+    for phase in build.phases() {
+        let status = phase.phase_status.map_or("", StatusType::as_str);
+        let seconds = phase
+            .duration_in_seconds
             .map(|s| format!("{s}s"))
             .unwrap_or_default();
-        println!(
-            "  {:<18} {:<11} {seconds}",
-            phase["phaseType"].as_str().unwrap_or("-"),
-            status
-        );
+        println!("  {:<18} {:<11} {seconds}", phase.phase_type.as_str(), status);
     }
+    Ok(())
 }
 
 /// `kiln start`.
@@ -117,32 +129,36 @@ pub fn start(args: StartArgs) -> anyhow::Result<ExitCode> {
         let Some((name, value)) = pair.split_once('=') else {
             bail!("--env {pair:?} is not NAME=VALUE");
         };
-        overrides.push(json!({"name": name, "value": value, "type": "PLAINTEXT"}));
+        overrides.push(EnvVar {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            var_type: "PLAINTEXT".into(),
+        });
     }
-    let mut input = json!({"projectName": args.project, "environmentVariablesOverride": overrides});
-    if let Some(version) = args.source_version {
-        input["sourceVersion"] = json!(version);
-    }
-    let out = client.api("StartBuild", &input)?;
-    print_build(&out["build"], args.connection.json);
+    let input = StartBuildInput {
+        project_name: args.project,
+        source_version: args.source_version,
+        environment_variables_override: overrides,
+        ..StartBuildInput::default()
+    };
+    let out: BuildOutput = client.api("StartBuild", &input)?;
+    print_build(&out.build, args.connection.json)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `kiln builds`.
 pub fn builds(args: BuildsArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args.connection)?;
-    let listed = match &args.project {
+    let listed: IdsOutput = match &args.project {
         Some(project) => client.api("ListBuildsForProject", &json!({"projectName": project}))?,
         None => client.api("ListBuilds", &json!({}))?,
     };
-    let ids = listed["ids"].as_array().cloned().unwrap_or_default();
-    let builds = if ids.is_empty() {
+    let builds = if listed.ids.is_empty() {
         Vec::new()
     } else {
-        client.api("BatchGetBuilds", &json!({"ids": ids}))?["builds"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        client
+            .api::<BuildsOutput>("BatchGetBuilds", &json!({"ids": listed.ids}))?
+            .builds
     };
     if args.connection.json {
         println!("{}", serde_json::to_string_pretty(&builds)?);
@@ -152,14 +168,15 @@ pub fn builds(args: BuildsArgs) -> anyhow::Result<ExitCode> {
         "{:<52} {:>5} {:<10} {:<17} SOURCE",
         "ID", "NUM", "STATUS", "PHASE"
     );
-    for b in &builds {
+    for build in &builds {
+        let b = typed(build)?;
         println!(
             "{:<52} {:>5} {:<10} {:<17} {}",
-            b["id"].as_str().unwrap_or("-"),
-            b["buildNumber"],
-            b["buildStatus"].as_str().unwrap_or("-"),
-            b["currentPhase"].as_str().unwrap_or("-"),
-            b["sourceVersion"].as_str().unwrap_or("-")
+            b.id().as_str(),
+            b.build_number(),
+            b.build_status().as_str(),
+            b.current_phase().as_str(),
+            b.source_version.as_deref().unwrap_or("-")
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -168,19 +185,19 @@ pub fn builds(args: BuildsArgs) -> anyhow::Result<ExitCode> {
 /// `kiln show ID`.
 pub fn show(args: IdArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args.connection)?;
-    let out = client.api("BatchGetBuilds", &json!({"ids": [args.id]}))?;
-    let Some(build) = out["builds"].as_array().and_then(|b| b.first()) else {
+    let out: BuildsOutput = client.api("BatchGetBuilds", &json!({"ids": [args.id]}))?;
+    let Some(build) = out.builds.first() else {
         bail!("build {:?} cannot be found", args.id);
     };
-    print_build(build, args.connection.json);
+    print_build(build, args.connection.json)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `kiln stop ID` and `kiln retry ID`.
 pub fn stop_or_retry(args: IdArgs, operation: &str) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args.connection)?;
-    let out = client.api(operation, &json!({"id": args.id}))?;
-    print_build(&out["build"], args.connection.json);
+    let out: BuildOutput = client.api(operation, &json!({"id": args.id}))?;
+    print_build(&out.build, args.connection.json)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -212,42 +229,56 @@ pub fn logs(args: IdArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// A page of `GET /events`; the items stay JSON so `--json` prints them as they came.
+#[derive(Deserialize)]
+struct EventsPage {
+    #[serde(default)]
+    events: Vec<Value>,
+    #[serde(default)]
+    next: Option<u64>,
+}
+
+/// One notice of the feed with its cursor.
+#[derive(Deserialize)]
+struct FeedItem {
+    cursor: u64,
+    event: NoticeEvent,
+}
+
+/// A notice as one line: cursor, time, build and what changed.
+fn event_line(item: &FeedItem) -> String {
+    let event = &item.event;
+    let what = match &event.detail {
+        NoticeDetail::State(d) => format!("build {}", d.build_status.as_str()),
+        NoticeDetail::Phase(d) => format!(
+            "phase {} {}",
+            d.completed_phase.as_str(),
+            d.completed_phase_status.as_str()
+        ),
+    };
+    let arn = event.detail.build_arn().as_str();
+    let build = arn.rsplit('/').next().unwrap_or("-");
+    format!("{:>6} {} {build} {what}", item.cursor, event.time)
+}
+
 /// `kiln events [-f]`.
 pub fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args.connection)?;
     let mut after = args.after;
     loop {
-        let page: Value = client.get(&format!("/events?after={after}&limit=500"))?.json()?;
-        for item in page["events"].as_array().into_iter().flatten() {
-            let event = &item["event"];
+        let page: EventsPage = client.get(&format!("/events?after={after}&limit=500"))?.json()?;
+        for item in &page.events {
             if args.connection.json {
                 println!("{}", serde_json::to_string(item)?);
-            } else {
-                let detail = &event["detail"];
-                let what = detail["build-status"]
-                    .as_str()
-                    .map(|s| format!("build {s}"))
-                    .unwrap_or_else(|| {
-                        format!(
-                            "phase {} {}",
-                            detail["completed-phase"].as_str().unwrap_or("-"),
-                            detail["completed-phase-status"].as_str().unwrap_or("")
-                        )
-                    });
-                let build = detail["build-id"]
-                    .as_str()
-                    .unwrap_or("-")
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("-");
-                println!(
-                    "{:>6} {} {build} {what}",
-                    item["cursor"],
-                    event["time"].as_str().unwrap_or("-")
-                );
+                continue;
+            }
+            match serde_json::from_value::<FeedItem>(item.clone()) {
+                Ok(notice) => println!("{}", event_line(&notice)),
+                // A notice this version cannot read is shown as it came.
+                Err(_) => println!("{item}"),
             }
         }
-        after = page["next"].as_u64().unwrap_or(after);
+        after = page.next.unwrap_or(after);
         if !args.follow {
             return Ok(ExitCode::SUCCESS);
         }

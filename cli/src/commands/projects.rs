@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use kiln_aws::{AwsClients, DynamoBuildStore, ScheduleGroup, stack};
 use kiln_core::ports::build_store::{ProjectStore, PutMode};
-use kiln_core::project::KilnConfig;
+use kiln_core::project::{KilnConfig, StoredProject};
 use kiln_core::usecases::apply_projects::{
     ExistingSchedule, ScheduleTarget, desired_schedules, plan_schedules, schedule_prefix,
 };
@@ -160,9 +160,9 @@ async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let mut projects = Tally::default();
     for project in &config.projects {
         let project_name = project.name.as_str();
-        let wanted = serde_json::to_value(project).context("a project serialises to JSON")?;
+        let wanted = StoredProject::from(project.clone());
         let stored = store
-            .get_project(project_name)
+            .get_project(&project.name)
             .await
             .with_context(|| format!("reading project {project_name:?} from table {table}"))?;
         let outcome = match stored {
@@ -181,7 +181,7 @@ async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         };
         if !args.dry_run {
             store
-                .put_project(project_name, wanted, PutMode::Upsert)
+                .put_project(&wanted, PutMode::Upsert)
                 .await
                 .with_context(|| format!("writing project {project_name:?} to table {table}"))?;
         }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use kiln_core::build::{AccountContext, BuildId};
 use kiln_core::ports::build_store::PutMode;
-use kiln_core::project::KilnConfig;
+use kiln_core::project::{KilnConfig, StoredProject};
 use kiln_core::sigv4::Credentials;
 use kiln_core::usecases::Services;
 use kiln_core::usecases::notices::NoticeSource;
@@ -239,8 +239,7 @@ fn load_config(store: &SqliteStore, path: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let config = KilnConfig::from_yaml(&text).with_context(|| format!("in {}", path.display()))?;
     for project in &config.projects {
-        let value = serde_json::to_value(project)?;
-        store.put_project_sync(project.name.as_str(), value, PutMode::Upsert)?;
+        store.put_project_sync(&StoredProject::from(project.clone()), PutMode::Upsert)?;
     }
     tracing::info!(projects = config.projects.len(), config = %path.display(), "projects loaded");
     Ok(())

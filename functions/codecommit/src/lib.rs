@@ -9,7 +9,6 @@
 //! Errors from the store or a lost dispatch signal fail the invocation, so Lambda's asynchronous retries run it
 //! again (builds are created idempotently on the event id); malformed and ignored events succeed with a summary.
 
-use kiln_core::build::BuildId;
 use kiln_core::build::Timestamp;
 use kiln_core::ports::dispatch_signal::{DispatchSignal, SignalError};
 use kiln_core::usecases::codecommit::CodeCommitDelivery;
@@ -48,12 +47,8 @@ pub async fn handle(
     let event_id = event["id"].as_str().unwrap_or_default();
     let delivery = services.accept_codecommit_event(event, now).await?;
     let build_ids = delivery.build_ids();
-    let ids: Vec<BuildId> = build_ids
-        .iter()
-        .filter_map(|id| BuildId::parse(id).ok())
-        .collect();
-    if !ids.is_empty() {
-        dispatch.queued(&ids).await?;
+    if !build_ids.is_empty() {
+        dispatch.queued(&build_ids).await?;
     }
     Ok(match delivery {
         CodeCommitDelivery::Routed(projects) => {

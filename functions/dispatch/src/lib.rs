@@ -99,7 +99,7 @@ pub async fn handle_message(
     now: Timestamp,
 ) -> Result<Handled, DispatchError> {
     let build_id = parse_body(message.body.as_deref().unwrap_or_default())?;
-    let outcome = dispatcher.services.dispatch_build(build_id.as_str(), now).await?;
+    let outcome = dispatcher.services.dispatch_build(&build_id, now).await?;
     let DispatchOutcome::Waiting { deadline, .. } = outcome else {
         return Ok(Handled::Done(outcome));
     };

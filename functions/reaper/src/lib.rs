@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use kiln_core::build::Timestamp;
+use kiln_core::build::{BuildId, Timestamp};
 use kiln_core::usecases::{Services, UseCaseError};
 
 /// How long a claimed build may have no task before the reaper calls it FAULT.
@@ -21,13 +21,13 @@ pub const LAUNCH_GRACE: Duration = Duration::from_secs(5 * 60);
 #[serde(rename_all = "camelCase")]
 pub struct Reaped {
     /// Waited past the queued timeout (now TIMED_OUT).
-    pub expired: Vec<String>,
+    pub expired: Vec<BuildId>,
     /// Their task was gone (now FAULT).
-    pub faulted: Vec<String>,
+    pub faulted: Vec<BuildId>,
     /// Past their build timeout (now TIMED_OUT, task stopped).
-    pub timed_out: Vec<String>,
+    pub timed_out: Vec<BuildId>,
     /// Their deferred launch was tried again and started.
-    pub relaunched: Vec<String>,
+    pub relaunched: Vec<BuildId>,
 }
 
 /// One pass of the reaper at `now`.

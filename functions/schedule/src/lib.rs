@@ -45,7 +45,7 @@ pub struct ScheduleInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleOutput {
-    pub build_id: String,
+    pub build_id: BuildId,
     pub existing: bool,
 }
 
@@ -120,17 +120,19 @@ pub async fn handle(schedule: &Schedule, input: ScheduleInput) -> Result<Schedul
             schedule: name.clone(),
             source,
         })?;
-    let build_id = started.record["id"].as_str().unwrap_or_default().to_owned();
-    if let Ok(id) = BuildId::parse(&build_id) {
-        schedule
-            .services
-            .signal_started(schedule.dispatch.as_ref(), &[id], started.existing)
-            .await
-            .map_err(|source| ScheduleError::Dispatch {
-                build_id: build_id.clone(),
-                source,
-            })?;
-    }
+    let build_id = started.build.id().clone();
+    schedule
+        .services
+        .signal_started(
+            schedule.dispatch.as_ref(),
+            std::slice::from_ref(&build_id),
+            started.existing,
+        )
+        .await
+        .map_err(|source| ScheduleError::Dispatch {
+            build_id: build_id.to_string(),
+            source,
+        })?;
     tracing::info!(project = %project, schedule = %name, build = %build_id, existing = started.existing, "schedule fired");
     Ok(ScheduleOutput {
         build_id,

@@ -35,13 +35,13 @@ pub enum Outcome {
     Ignored(String),
     /// The build's task stopped.
     Handled {
-        build_id: String,
+        build_id: BuildId,
         /// The status this event gave the build (`None`: it had already ended).
         ended: Option<StatusType>,
         /// The new build retrying a Spot interruption.
-        retry: Option<String>,
+        retry: Option<BuildId>,
         /// Builds a dispatch message was sent for.
-        nudged: Vec<String>,
+        nudged: Vec<BuildId>,
     },
 }
 
@@ -132,7 +132,7 @@ pub async fn handle(
         .or_else(|| detail.containers.iter().find(|c| c.exit_code.is_some()))
         .or_else(|| detail.containers.first());
     let task = StoppedTask {
-        build_id: build_id.to_string(),
+        build_id: build_id.clone(),
         task: detail.task_arn.clone(),
         stop_code: StopCode::parse(detail.stop_code.as_deref().unwrap_or_default()),
         stopped_reason: detail.stopped_reason.clone().unwrap_or_default(),
@@ -152,25 +152,23 @@ pub async fn handle(
     if let Some(retry) = &stopped.retry {
         nudge(f, retry, &mut nudged).await?;
     }
-    for waiting in f.services.waiting_builds(build_id.project().as_str()).await? {
+    for waiting in f.services.waiting_builds(&build_id.project()).await? {
         nudge(f, &waiting, &mut nudged).await?;
     }
     Ok(Outcome::Handled {
-        build_id: build_id.to_string(),
+        build_id,
         ended: stopped.ended,
         retry: stopped.retry,
         nudged,
     })
 }
 
-async fn nudge(f: &TaskEvents, id: &str, nudged: &mut Vec<String>) -> Result<(), TaskEventError> {
-    if nudged.iter().any(|n| n == id) {
+async fn nudge(f: &TaskEvents, id: &BuildId, nudged: &mut Vec<BuildId>) -> Result<(), TaskEventError> {
+    if nudged.contains(id) {
         return Ok(());
     }
-    if let Ok(build_id) = BuildId::parse(id) {
-        f.dispatch.queued(&[build_id]).await?;
-    }
-    nudged.push(id.to_owned());
+    f.dispatch.queued(std::slice::from_ref(id)).await?;
+    nudged.push(id.clone());
     Ok(())
 }
 
@@ -193,13 +191,11 @@ async fn resolve(
         (Some(_), Some(_)) => Ok(None),
         (Some(found), None) => Ok(Some(found)),
         (None, Some(uuid)) => {
-            let suffix = format!(":{uuid}");
             let entries = f.services.queue.entries().await.map_err(UseCaseError::from)?;
             Ok(entries
                 .into_iter()
-                .find(|e| e.build_id.ends_with(&suffix))
-                .and_then(|e| BuildId::parse(&e.build_id).ok())
-                .map(|id| (id, None)))
+                .find(|e| e.build_id.uuid() == uuid)
+                .map(|e| (e.build_id, None)))
         }
         (None, None) => Ok(None),
     }

@@ -1,6 +1,8 @@
 //! Build operations: StartBuild, BatchGetBuilds, StopBuild, RetryBuild, ListBuildsForProject, ListBuilds.
 
+use kiln_core::build::{BuildId, ProjectName};
 use kiln_core::ports::build_store::SortOrder;
+use kiln_core::usecases::UseCaseError;
 use kiln_core::usecases::start::{Origin, StartBuildInput};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,8 +20,13 @@ pub(super) async fn start_build(state: &AppState, body: Value) -> Result<Value, 
         ..Origin::default()
     };
     let started = state.services.start_build(request, origin, state.now()).await?;
-    state.signal_queued(&started.record).await;
-    Ok(json!({ "build": started.record }))
+    state.signal_queued(&started.build).await;
+    Ok(json!({ "build": started.build }))
+}
+
+/// A build id from the request; one that cannot be an id names no build.
+fn build_id(id: &str) -> Result<BuildId, AppError> {
+    BuildId::parse(id).map_err(|_| UseCaseError::BuildNotFound(id.to_owned()).into())
 }
 
 #[derive(Deserialize)]
@@ -38,8 +45,12 @@ pub(super) async fn batch_get_builds(state: &AppState, body: Value) -> Result<Va
     let mut builds = Vec::new();
     let mut missing = Vec::new();
     for id in ids {
-        match state.services.builds.get(&id).await? {
-            Some(stored) => builds.push(stored.record),
+        let stored = match BuildId::parse(&id) {
+            Ok(build_id) => state.services.builds.get(&build_id).await?,
+            Err(_) => None,
+        };
+        match stored {
+            Some(stored) => builds.push(stored.build),
             None => missing.push(id),
         }
     }
@@ -56,8 +67,8 @@ struct IdInput {
 
 pub(super) async fn stop_build(state: &AppState, body: Value) -> Result<Value, AppError> {
     let IdInput { id, .. } = input(body)?;
-    let record = state.services.stop_build(&id, state.now()).await?;
-    Ok(json!({ "build": record }))
+    let build = state.services.stop_build(&build_id(&id)?, state.now()).await?;
+    Ok(json!({ "build": build }))
 }
 
 pub(super) async fn retry_build(state: &AppState, body: Value) -> Result<Value, AppError> {
@@ -67,10 +78,10 @@ pub(super) async fn retry_build(state: &AppState, body: Value) -> Result<Value, 
     } = input(body)?;
     let started = state
         .services
-        .retry_build(&id, idempotency_token.as_deref(), state.now())
+        .retry_build(&build_id(&id)?, idempotency_token.as_deref(), state.now())
         .await?;
-    state.signal_queued(&started.record).await;
-    Ok(json!({ "build": started.record }))
+    state.signal_queued(&started.build).await;
+    Ok(json!({ "build": started.build }))
 }
 
 #[derive(Deserialize)]
@@ -94,7 +105,7 @@ fn order(value: Option<&str>) -> Result<SortOrder, AppError> {
     }
 }
 
-fn page(ids: Vec<String>, next: Option<String>) -> Value {
+fn page(ids: Vec<BuildId>, next: Option<String>) -> Value {
     match next {
         Some(token) => json!({ "ids": ids, "nextToken": token }),
         None => json!({ "ids": ids }),
@@ -103,13 +114,13 @@ fn page(ids: Vec<String>, next: Option<String>) -> Value {
 
 pub(super) async fn list_builds_for_project(state: &AppState, body: Value) -> Result<Value, AppError> {
     let request: ListInput = input(body)?;
-    let Some(project) = request.project_name else {
+    let Some(name) = request.project_name else {
         return Err(AppError::invalid("projectName is required"));
     };
+    let missing = || AppError::not_found(format!("project {name:?} cannot be found"));
+    let project = ProjectName::parse(&name).map_err(|_| missing())?;
     if state.services.projects.get_project(&project).await?.is_none() {
-        return Err(AppError::not_found(format!(
-            "project {project:?} cannot be found"
-        )));
+        return Err(missing());
     }
     let order = order(request.sort_order.as_deref())?;
     let listed = state

@@ -3,6 +3,7 @@
 //! With credentials configured, every call must carry a valid SigV4 signature (403 otherwise).
 
 mod builds;
+mod project_webhooks;
 mod projects;
 
 use axum::body::Bytes;
@@ -113,9 +114,9 @@ pub async fn handle(
         "CreateProject" => projects::create_project(&state, input).await?,
         "UpdateProject" => projects::update_project(&state, input).await?,
         "DeleteProject" => projects::delete_project(&state, input).await?,
-        "CreateWebhook" => projects::create_webhook(&state, input).await?,
-        "UpdateWebhook" => projects::update_webhook(&state, input).await?,
-        "DeleteWebhook" => projects::delete_webhook(&state, input).await?,
+        "CreateWebhook" => project_webhooks::create_webhook(&state, input).await?,
+        "UpdateWebhook" => project_webhooks::update_webhook(&state, input).await?,
+        "DeleteWebhook" => project_webhooks::delete_webhook(&state, input).await?,
         other => {
             return Err(AppError::Api {
                 kind: "UnknownOperationException",

@@ -1,11 +1,11 @@
-//! Project operations: ListProjects, BatchGetProjects, CreateProject, UpdateProject, DeleteProject, and the
-//! webhook operations (CreateWebhook, UpdateWebhook, DeleteWebhook) that give a project its filter groups
-//! and a generated secret.
+//! Project operations: ListProjects, BatchGetProjects, CreateProject, UpdateProject, DeleteProject (the webhook
+//! operations are in [`super::project_webhooks`]).
 
+use kiln_core::build::{ProjectName, Timestamp};
 use kiln_core::ports::build_store::PutMode;
-use kiln_core::project::{FieldPath, Project, RawProject, ValidationOptions};
+use kiln_core::project::{FieldPath, Project, RawProject, StoredProject, ValidationOptions, Webhook};
 use kiln_core::trigger::FilterGroups;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::input;
@@ -27,57 +27,79 @@ const IGNORED_MEMBERS: [&str; 11] = [
     "secondaryArtifacts",
 ];
 
-/// Validates a project definition sent to the API (no inline secrets) and returns its stored form.
-fn validated(mut body: Value) -> Result<(String, Value), AppError> {
+/// Validates a project definition sent to the API (no inline secrets) and returns it. A `webhook` member (a
+/// stored project's, sent back by UpdateProject) keeps the secret CreateWebhook generated.
+fn validated(mut body: Value) -> Result<Project, AppError> {
     if let Some(obj) = body.as_object_mut() {
         for member in IGNORED_MEMBERS {
             obj.remove(member);
         }
-    }
-    // Times are the server's, not the caller's; they are set again by the operation.
-    if let Some(obj) = body.as_object_mut() {
+        // Times are the server's, not the caller's; they are set again by the operation.
         for member in ["created", "lastModified", "arn"] {
             obj.remove(member);
         }
     }
     // A webhook set through CreateWebhook carries a generated secret; it is checked there, not here.
-    let webhook = body.as_object_mut().and_then(|o| o.remove("webhook"));
+    let webhook: Option<Webhook> = match body.as_object_mut().and_then(|o| o.remove("webhook")) {
+        Some(webhook) => {
+            Some(serde_json::from_value(webhook).map_err(|e| AppError::invalid(format!("webhook: {e}")))?)
+        }
+        None => None,
+    };
     let raw: RawProject = input(body)?;
     let options = ValidationOptions {
         allow_inline_secrets: false,
     };
-    let project =
+    let mut project =
         Project::validate(raw, &FieldPath::root(), options).map_err(|e| AppError::invalid(e.to_string()))?;
-    let name = project.name.to_string();
-    let mut stored = serde_json::to_value(&project).map_err(|e| AppError::Internal(e.to_string()))?;
-    if let (Some(obj), Some(webhook)) = (stored.as_object_mut(), webhook) {
-        obj.insert("webhook".into(), webhook);
-    }
-    Ok((name, stored))
+    project.webhook = webhook;
+    Ok(project)
 }
 
-/// The project as the API shows it: with its ARN, and the webhook without its secret.
-fn shown(state: &AppState, mut project: Value) -> Value {
-    let name = project["name"].as_str().unwrap_or_default().to_owned();
-    if let Some(obj) = project.as_object_mut() {
-        obj.insert(
-            "arn".into(),
-            json!(format!(
-                "arn:aws:codebuild:{}:{}:project/{name}",
-                state.services.account.region(),
-                state.services.account.account()
-            )),
-        );
-        if let Some(webhook) = obj.get_mut("webhook").and_then(Value::as_object_mut) {
-            webhook.remove("secret");
-            webhook.insert("url".into(), json!(payload_url(state, &name)));
-            webhook.insert("payloadUrl".into(), json!(payload_url(state, &name)));
-        }
-    }
-    project
+/// A project as the API shows it: with its ARN, and the webhook with its URL and without its secret.
+#[derive(Serialize)]
+struct Shown {
+    #[serde(flatten)]
+    stored: StoredProject,
+    arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webhook: Option<ShownWebhook>,
 }
 
-fn payload_url(state: &AppState, name: &str) -> String {
+/// A project's webhook as the API shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ShownWebhook {
+    #[serde(skip_serializing_if = "filter_groups_empty")]
+    filter_groups: FilterGroups,
+    url: String,
+    payload_url: String,
+}
+
+fn filter_groups_empty(groups: &FilterGroups) -> bool {
+    groups.0.is_empty()
+}
+
+fn shown(state: &AppState, mut stored: StoredProject) -> Shown {
+    let name = stored.name().clone();
+    let webhook = stored.project.webhook.take().map(|w| ShownWebhook {
+        filter_groups: w.filter_groups,
+        url: payload_url(state, &name),
+        payload_url: payload_url(state, &name),
+    });
+    Shown {
+        arn: format!(
+            "arn:aws:codebuild:{}:{}:project/{name}",
+            state.services.account.region(),
+            state.services.account.account()
+        ),
+        stored,
+        webhook,
+    }
+}
+
+/// The URL a project's webhook deliveries go to.
+pub(super) fn payload_url(state: &AppState, name: &ProjectName) -> String {
     format!("{}/webhooks/{name}", state.base_url.trim_end_matches('/'))
 }
 
@@ -88,38 +110,45 @@ struct NameInput {
     name: String,
 }
 
-/// Sets `created` (kept from `previous` when there is one) and `lastModified` to now.
-fn stamp(state: &AppState, stored: &mut Value, previous: Option<&Value>) {
-    let now = json!(state.now());
-    let created = previous
-        .and_then(|p| p.get("created").cloned())
-        .unwrap_or_else(|| now.clone());
-    if let Some(obj) = stored.as_object_mut() {
-        obj.insert("created".into(), created);
-        obj.insert("lastModified".into(), now);
+/// The stored project `name`, or a not-found error (a name that cannot be a project's names none).
+pub(super) async fn existing(state: &AppState, name: &str) -> Result<StoredProject, AppError> {
+    let missing = || AppError::not_found(format!("project {name:?} cannot be found"));
+    let name = ProjectName::parse(name).map_err(|_| missing())?;
+    state
+        .services
+        .projects
+        .get_project(&name)
+        .await?
+        .ok_or_else(missing)
+}
+
+/// `project` as stored now: `created` kept from `previous` when there is one, `lastModified` now.
+fn stamped(state: &AppState, project: Project, previous: Option<&StoredProject>) -> StoredProject {
+    let now = state.now();
+    StoredProject {
+        project,
+        created: Some(previous.and_then(|p| p.created).unwrap_or(now)),
+        last_modified: Some(now),
     }
 }
 
 pub(super) async fn create_project(state: &AppState, body: Value) -> Result<Value, AppError> {
-    let (name, mut stored) = validated(body)?;
-    stamp(state, &mut stored, None);
+    let stored = stamped(state, validated(body)?, None);
     state
         .services
         .projects
-        .put_project(&name, stored.clone(), PutMode::Create)
+        .put_project(&stored, PutMode::Create)
         .await?;
     Ok(json!({ "project": shown(state, stored) }))
 }
 
 pub(super) async fn update_project(state: &AppState, body: Value) -> Result<Value, AppError> {
     let NameInput { name } = input(body.clone())?;
-    let current = state
-        .services
-        .projects
-        .get_project(&name)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("project {name:?} cannot be found")))?;
-    let mut merged = current.as_object().cloned().unwrap_or_default();
+    let current = existing(state, &name).await?;
+    let mut merged = match serde_json::to_value(&current).map_err(|e| AppError::Internal(e.to_string()))? {
+        Value::Object(members) => members,
+        _ => Map::new(),
+    };
     for (k, v) in body.as_object().cloned().unwrap_or_default() {
         if k == "concurrentBuildLimit" && v.as_i64() == Some(-1) {
             merged.remove(&k);
@@ -127,19 +156,21 @@ pub(super) async fn update_project(state: &AppState, body: Value) -> Result<Valu
         }
         merged.insert(k, v);
     }
-    let (name, mut stored) = validated(Value::Object(merged))?;
-    stamp(state, &mut stored, Some(&current));
+    let stored = stamped(state, validated(Value::Object(merged))?, Some(&current));
     state
         .services
         .projects
-        .put_project(&name, stored.clone(), PutMode::Update)
+        .put_project(&stored, PutMode::Update)
         .await?;
     Ok(json!({ "project": shown(state, stored) }))
 }
 
 pub(super) async fn delete_project(state: &AppState, body: Value) -> Result<Value, AppError> {
     let NameInput { name } = input(body)?;
-    state.services.projects.delete_project(&name).await?;
+    // A name that cannot be a project's names none, and deleting a missing project is not an error.
+    if let Ok(name) = ProjectName::parse(&name) {
+        state.services.projects.delete_project(&name).await?;
+    }
     Ok(json!({}))
 }
 
@@ -160,10 +191,10 @@ const PROJECTS_PAGE: usize = 100;
 pub(super) async fn list_projects(state: &AppState, body: Value) -> Result<Value, AppError> {
     let request: ListProjectsInput = input(body)?;
     let names = state.services.projects.project_names().await?;
-    let time_member = match request.sort_by.as_deref() {
+    let time_member: Option<fn(&StoredProject) -> Option<Timestamp>> = match request.sort_by.as_deref() {
         None | Some("NAME") => None,
-        Some("CREATED_TIME") => Some("created"),
-        Some("LAST_MODIFIED_TIME") => Some("lastModified"),
+        Some("CREATED_TIME") => Some(|p| p.created),
+        Some("LAST_MODIFIED_TIME") => Some(|p| p.last_modified),
         Some(other) => {
             return Err(AppError::invalid(format!(
                 "sortBy {other:?} is not NAME, CREATED_TIME or LAST_MODIFIED_TIME"
@@ -188,13 +219,13 @@ pub(super) async fn list_projects(state: &AppState, body: Value) -> Result<Value
                 .projects
                 .get_project(&name)
                 .await?
-                .and_then(|p| p.get(member).and_then(Value::as_f64))
-                .unwrap_or(0.0),
-            None => 0.0,
+                .and_then(|p| member(&p))
+                .map_or(0, Timestamp::epoch_millis),
+            None => 0,
         };
         keyed.push((time, name));
     }
-    keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    keyed.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
     if descending {
         keyed.reverse();
     }
@@ -231,122 +262,15 @@ pub(super) async fn batch_get_projects(state: &AppState, body: Value) -> Result<
     let mut projects = Vec::new();
     let mut missing = Vec::new();
     for name in names {
-        let short = name.rsplit("project/").next().unwrap_or(&name).to_owned();
-        match state.services.projects.get_project(&short).await? {
-            Some(project) => projects.push(shown(state, project)),
+        let short = name.rsplit("project/").next().unwrap_or(&name);
+        let stored = match ProjectName::parse(short) {
+            Ok(short) => state.services.projects.get_project(&short).await?,
+            Err(_) => None,
+        };
+        match stored {
+            Some(stored) => projects.push(shown(state, stored)),
             None => missing.push(name),
         }
     }
     Ok(json!({ "projects": projects, "projectsNotFound": missing }))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WebhookInput {
-    project_name: String,
-    #[serde(default)]
-    filter_groups: Option<Value>,
-    #[serde(default)]
-    rotate_secret: bool,
-    #[serde(default)]
-    build_type: Option<String>,
-}
-
-fn check_groups(groups: &Value) -> Result<(), AppError> {
-    let parsed: FilterGroups = serde_json::from_value(groups.clone())
-        .map_err(|e| AppError::invalid(format!("filterGroups: {e}")))?;
-    parsed
-        .compile()
-        .map_err(|e| AppError::invalid(format!("filterGroups: {e}")))?;
-    Ok(())
-}
-
-fn new_secret() -> String {
-    format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
-}
-
-async fn write_webhook(state: &AppState, request: WebhookInput, mode: PutMode) -> Result<Value, AppError> {
-    let name = request.project_name;
-    let mut project = state
-        .services
-        .projects
-        .get_project(&name)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("project {name:?} cannot be found")))?;
-    let existing = project.get("webhook").filter(|w| w.is_object()).cloned();
-    let mut webhook: Map<String, Value> = match (mode, existing) {
-        (PutMode::Create, Some(_)) => {
-            return Err(AppError::already_exists(format!(
-                "project {name:?} already has a webhook"
-            )));
-        }
-        (PutMode::Update, None) => {
-            return Err(AppError::not_found(format!("project {name:?} has no webhook")));
-        }
-        (_, Some(w)) => w.as_object().cloned().unwrap_or_default(),
-        (_, None) => Map::new(),
-    };
-    if let Some(groups) = request.filter_groups {
-        check_groups(&groups)?;
-        webhook.insert("filterGroups".into(), groups);
-    }
-    let secret = match webhook
-        .get("secret")
-        .and_then(|s| s.get("value"))
-        .and_then(Value::as_str)
-    {
-        Some(s) if !request.rotate_secret && mode != PutMode::Create => s.to_owned(),
-        _ => new_secret(),
-    };
-    webhook.insert("secret".into(), json!({ "value": secret }));
-    project["webhook"] = Value::Object(webhook.clone());
-    state
-        .services
-        .projects
-        .put_project(&name, project, PutMode::Update)
-        .await?;
-    let mut shown = json!({
-        "url": payload_url(state, &name),
-        "payloadUrl": payload_url(state, &name),
-        "secret": secret,
-        "filterGroups": webhook.get("filterGroups").cloned().unwrap_or(json!([])),
-        "manualCreation": true,
-    });
-    if let Some(build_type) = request.build_type {
-        shown["buildType"] = json!(build_type);
-    }
-    Ok(json!({ "webhook": shown }))
-}
-
-pub(super) async fn create_webhook(state: &AppState, body: Value) -> Result<Value, AppError> {
-    write_webhook(state, input(body)?, PutMode::Create).await
-}
-
-pub(super) async fn update_webhook(state: &AppState, body: Value) -> Result<Value, AppError> {
-    write_webhook(state, input(body)?, PutMode::Update).await
-}
-
-pub(super) async fn delete_webhook(state: &AppState, body: Value) -> Result<Value, AppError> {
-    let WebhookInput {
-        project_name: name, ..
-    } = input(body)?;
-    let mut project = state
-        .services
-        .projects
-        .get_project(&name)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("project {name:?} cannot be found")))?;
-    if let Some(obj) = project.as_object_mut() {
-        obj.remove("webhook");
-    }
-    state
-        .services
-        .projects
-        .put_project(&name, project, PutMode::Update)
-        .await?;
-    Ok(json!({}))
 }

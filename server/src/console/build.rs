@@ -7,101 +7,117 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use kiln_core::build::BuildId;
+use kiln_core::build::{BuildId, BuildPhase, PhaseType, StatusType};
 use kiln_core::ports::build_store::StoredBuild;
+use kiln_core::project::{Compute, ProjectEnvironment};
 use serde_json::{Value, json};
 
 use super::csrf::CsrfForm;
-use super::html::{self, esc, pct, s};
+use super::html::{self, esc, pct};
 use super::log::{LogQuery, PAGE_BYTES, read_page};
 use super::session::Session;
 use super::{ConsoleError, now_secs, trigger_text};
 use crate::AppState;
 
+/// The build `id` names; an id that cannot be a build's names none.
+pub(crate) fn build_id(id: &str) -> Result<BuildId, ConsoleError> {
+    BuildId::parse(id).map_err(|_| ConsoleError::NotFound(format!("build {id:?} cannot be found")))
+}
+
 pub(crate) async fn load(state: &AppState, id: &str) -> Result<StoredBuild, ConsoleError> {
     state
         .services
         .builds
-        .get(id)
+        .get(&build_id(id)?)
         .await?
         .ok_or_else(|| ConsoleError::NotFound(format!("build {id:?} cannot be found")))
 }
 
-async fn compute_type(state: &AppState, build: &StoredBuild) -> String {
-    let from_record = s(&build.record["environment"], "computeType");
-    if !from_record.is_empty() {
-        return from_record.to_owned();
+/// The named compute type of an environment (none for a custom size).
+pub(crate) fn compute_name(environment: &ProjectEnvironment) -> Option<&'static str> {
+    match environment.compute {
+        Compute::Named(named) => Some(named.as_str()),
+        Compute::Custom(_) => None,
     }
-    match state.services.projects.get_project(&build.project).await {
-        Ok(Some(p)) => s(&p["environment"], "computeType").to_owned(),
+}
+
+async fn compute_type(state: &AppState, build: &StoredBuild) -> String {
+    if let Some(name) = build.build.environment.as_ref().and_then(compute_name) {
+        return name.to_owned();
+    }
+    match state.services.projects.get_project(build.project()).await {
+        Ok(Some(p)) => compute_name(&p.project.environment)
+            .unwrap_or_default()
+            .to_owned(),
         _ => String::new(),
     }
 }
 
 /// The summary list: status, times, duration, cost, versions.
 fn summary(build: &StoredBuild, compute: &str) -> String {
-    let r = &build.record;
-    let secs = html::seconds_between(&r["startTime"], &r["endTime"], now_secs());
+    let r = &build.build;
+    let secs = Some(html::seconds_between(r.start_time(), r.end_time(), now_secs()));
     format!(
         "<dl class=\"summary\"><dt>Status</dt><dd id=\"build-status\">{st}</dd>\
 <dt>Current phase</dt><dd>{phase}</dd><dt>Trigger</dt><dd>{tr}</dd>\
 <dt>Source version</dt><dd><code>{sv}</code></dd><dt>Resolved commit</dt><dd><code>{rc}</code></dd>\
 <dt>Started</dt><dd>{start}</dd><dt>Ended</dt><dd>{end}</dd><dt>Duration</dt><dd>{d}</dd>\
 <dt>Estimated cost</dt><dd>{cost} <small>({ct})</small></dd></dl>",
-        st = html::status(s(r, "buildStatus")),
-        phase = esc(s(r, "currentPhase")),
+        st = html::status(r.build_status().as_str()),
+        phase = esc(r.current_phase().as_str()),
         tr = trigger_text(r),
-        sv = esc(s(r, "sourceVersion")),
-        rc = esc(s(r, "resolvedSourceVersion")),
-        start = html::time(&r["startTime"]),
-        end = html::time(&r["endTime"]),
+        sv = esc(r.source_version.as_deref().unwrap_or_default()),
+        rc = esc(r.resolved_source_version.as_deref().unwrap_or_default()),
+        start = html::time(Some(r.start_time())),
+        end = html::time(r.end_time()),
         d = html::duration(secs),
         cost = html::cost(compute, secs),
         ct = esc(compute),
     )
 }
 
+/// The status a phase row shows: none for COMPLETED (it marks the end), IN_PROGRESS while it runs.
+fn phase_status(phase: &BuildPhase) -> &'static str {
+    match (phase.phase_type, phase.phase_status) {
+        (PhaseType::Completed, _) => "",
+        (_, None) if phase.end_time.is_none() => "IN_PROGRESS",
+        (_, status) => status.map_or("", StatusType::as_str),
+    }
+}
+
 /// The phase timeline, with the failing command and its exit code where a phase failed.
 fn phases(build: &StoredBuild) -> String {
-    let r = &build.record;
     let mut rows = String::new();
-    let empty = Vec::new();
-    for phase in r["phases"].as_array().unwrap_or(&empty) {
-        let status = match (s(phase, "phaseType"), s(phase, "phaseStatus")) {
-            // COMPLETED marks the end; it has no status or duration of its own.
-            ("COMPLETED", _) => "",
-            (_, "") if phase["endTime"].is_null() => "IN_PROGRESS",
-            (_, other) => other,
+    for phase in build.build.phases() {
+        let status = phase_status(phase);
+        let secs = match (phase.phase_type, phase.duration_in_seconds) {
+            (PhaseType::Completed, _) => None,
+            (_, Some(d)) => Some(d as f64),
+            (_, None) => Some(html::seconds_between(
+                phase.start_time,
+                phase.end_time,
+                now_secs(),
+            )),
         };
-        let secs = match phase["durationInSeconds"].as_f64() {
-            Some(d) => Some(d),
-            None => html::seconds_between(&phase["startTime"], &phase["endTime"], now_secs()),
-        };
-        let secs = if s(phase, "phaseType") == "COMPLETED" {
-            None
-        } else {
-            secs
-        };
-        let contexts: Vec<String> = phase["contexts"]
-            .as_array()
-            .unwrap_or(&empty)
+        let contexts: String = phase
+            .contexts
             .iter()
-            .filter(|c| !s(c, "message").is_empty() || !s(c, "statusCode").is_empty())
+            .flatten()
+            .filter(|c| !c.message.is_empty() || !c.status_code.is_empty())
             .map(|c| {
                 format!(
                     "<div class=\"context\"><code>{}</code> {}</div>",
-                    esc(s(c, "statusCode")),
-                    esc(s(c, "message"))
+                    esc(&c.status_code),
+                    esc(&c.message)
                 )
             })
             .collect();
         rows.push_str(&format!(
-            "<li class=\"phase phase-{cls}\"><span class=\"name\">{name}</span>{st}<span class=\"dur\">{d}</span>{ctx}</li>",
+            "<li class=\"phase phase-{cls}\"><span class=\"name\">{name}</span>{st}<span class=\"dur\">{d}</span>{contexts}</li>",
             cls = esc(&status.to_ascii_lowercase()),
-            name = esc(s(phase, "phaseType")),
+            name = esc(phase.phase_type.as_str()),
             st = if status.is_empty() { String::new() } else { html::status(status) },
             d = if status.is_empty() { String::new() } else { html::duration(secs) },
-            ctx = contexts.join(""),
         ));
     }
     if rows.is_empty() {
@@ -111,10 +127,9 @@ fn phases(build: &StoredBuild) -> String {
 }
 
 fn actions(build: &StoredBuild, csrf: &str) -> String {
-    let done = build.record["buildComplete"].as_bool() == Some(true);
-    let id = pct(&build.id);
+    let id = pct(build.id().as_str());
     let field = html::csrf_field(csrf);
-    let stop = if done {
+    let stop = if build.build.is_complete() {
         String::new()
     } else {
         format!(
@@ -134,12 +149,10 @@ pub async fn page(
 ) -> Result<Html<String>, ConsoleError> {
     let build = load(&state, &id).await?;
     let compute = compute_type(&state, &build).await;
-    let r = &build.record;
-    let complete = r["buildComplete"].as_bool() == Some(true);
-    let build_id = BuildId::parse(&id).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
+    let complete = build.build.is_complete();
     let first = read_page(
         state.logs.as_ref(),
-        &build_id,
+        build.id(),
         LogQuery { offset: 0, line: 1 },
         PAGE_BYTES,
         complete,
@@ -168,9 +181,9 @@ the end</a></p>",
 data-next=\"{next}\" data-line=\"{line}\" data-at-end=\"{at_end}\" data-complete=\"{complete}\">{lines}</div>{more}\
 <p class=\"log-state\" id=\"log-state\" aria-live=\"polite\"></p></section>\
 <div id=\"details\">{details}</div>",
-        pp = pct(&build.project),
-        p = esc(&build.project),
-        n = build.number,
+        pp = pct(build.project().as_str()),
+        p = esc(build.project().as_str()),
+        n = build.number(),
         idt = esc(&id),
         idp = pct(&id),
         sum = summary(&build, &compute),
@@ -183,7 +196,7 @@ data-next=\"{next}\" data-line=\"{line}\" data-at-end=\"{at_end}\" data-complete
         details = super::details::details(&state, &build),
     );
     Ok(Html(html::page(
-        &format!("Build #{} of {}", build.number, build.project),
+        &format!("Build #{} of {}", build.number(), build.project()),
         &body,
     )))
 }
@@ -197,8 +210,8 @@ pub async fn live(
     let build = load(&state, &id).await?;
     let compute = compute_type(&state, &build).await;
     Ok(Json(json!({
-        "status": s(&build.record, "buildStatus"),
-        "complete": build.record["buildComplete"].as_bool() == Some(true),
+        "status": build.build.build_status().as_str(),
+        "complete": build.build.is_complete(),
         "summary": summary(&build, &compute),
         "actions": actions(&build, &session.csrf),
         "phases": phases(&build),
@@ -213,7 +226,7 @@ pub async fn stop(
     Path(id): Path<String>,
     _form: CsrfForm,
 ) -> Result<Response, ConsoleError> {
-    state.services.stop_build(&id, state.now()).await?;
+    state.services.stop_build(&build_id(&id)?, state.now()).await?;
     Ok(Redirect::to(&format!("/console/builds/{}", pct(&id))).into_response())
 }
 
@@ -223,9 +236,12 @@ pub async fn retry(
     Path(id): Path<String>,
     _form: CsrfForm,
 ) -> Result<Response, ConsoleError> {
-    let started = state.services.retry_build(&id, None, state.now()).await?;
-    state.signal_queued(&started.record).await;
-    Ok(Redirect::to(&format!("/console/builds/{}", pct(s(&started.record, "id")))).into_response())
+    let started = state
+        .services
+        .retry_build(&build_id(&id)?, None, state.now())
+        .await?;
+    state.signal_queued(&started.build).await;
+    Ok(Redirect::to(&format!("/console/builds/{}", pct(started.build.id().as_str()))).into_response())
 }
 
 #[cfg(test)]
@@ -236,10 +252,11 @@ mod tests {
     #[test]
     fn the_timeline_shows_the_failing_command_and_no_status_for_completed() {
         let build = stored(json!({"phases": [
-            {"phaseType": "BUILD", "phaseStatus": "FAILED", "durationInSeconds": 2,
+            {"phaseType": "BUILD", "phaseStatus": "FAILED", "durationInSeconds": 2, "startTime": 1700000000.0,
+             "endTime": 1700000002.0,
              "contexts": [{"statusCode": "COMMAND_EXECUTION_ERROR",
                            "message": "Error while executing command: echo \"<x>\"; exit 3. Reason: exit status 3"}]},
-            {"phaseType": "COMPLETED"}
+            {"phaseType": "COMPLETED", "startTime": 1700000002.0}
         ]}));
         let html = phases(&build);
         assert!(html.contains("<code>COMMAND_EXECUTION_ERROR</code> Error while executing command: echo &quot;&lt;x&gt;&quot;; exit 3. Reason: exit status 3"), "{html}");

@@ -5,10 +5,11 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use kiln_core::build::{Build, ExportedEnvironmentVariable, ReportSummary};
 use kiln_core::ports::build_store::StoredBuild;
 use serde_json::Value;
 
-use super::html::{self, esc, pct, s};
+use super::html::{self, esc, pct};
 use super::{ConsoleError, trigger_text};
 use crate::AppState;
 
@@ -18,15 +19,32 @@ pub(crate) fn details(state: &AppState, build: &StoredBuild) -> String {
         "<section><h2>Artifacts</h2>{}</section><section><h2>Reports</h2>{}</section>\
 <section><h2>Exported variables</h2>{}</section><section><h2>Trigger</h2>{}</section>",
         artifacts(state, build),
-        reports(build),
-        pairs(&build.record["exportedEnvironmentVariables"]),
-        trigger_details(&build.record),
+        reports(&build.build),
+        pairs(
+            build
+                .build
+                .exported_environment_variables
+                .as_deref()
+                .unwrap_or_default()
+        ),
+        trigger_details(&build.build),
     )
 }
 
+/// The primary artifact's location, if the build made one.
+fn artifact_location(build: &Build) -> &str {
+    build
+        .artifacts
+        .as_ref()
+        .and_then(|a| a.location.as_deref())
+        .unwrap_or_default()
+}
+
 fn artifacts(state: &AppState, build: &StoredBuild) -> String {
-    let a = &build.record["artifacts"];
-    let location = s(a, "location");
+    let Some(a) = build.build.artifacts.as_ref() else {
+        return "<p>None.</p>".into();
+    };
+    let location = artifact_location(&build.build);
     if location.is_empty() {
         return "<p>None.</p>".into();
     }
@@ -36,7 +54,7 @@ fn artifacts(state: &AppState, build: &StoredBuild) -> String {
     let link = match &size {
         Some(_) => format!(
             " <a href=\"/console/builds/{}/artifact\" download>Download</a>",
-            pct(&build.id)
+            pct(build.id().as_str())
         ),
         None => String::new(),
     };
@@ -45,77 +63,84 @@ fn artifacts(state: &AppState, build: &StoredBuild) -> String {
 <dt>SHA-256</dt><dd><code class=\"hash\">{}</code></dd><dt>MD5</dt><dd><code class=\"hash\">{}</code></dd></dl>",
         esc(location),
         esc(size.as_deref().unwrap_or("—")),
-        esc(s(a, "sha256sum")),
-        esc(s(a, "md5sum")),
+        esc(a.sha256sum.as_deref().unwrap_or_default()),
+        esc(a.md5sum.as_deref().unwrap_or_default()),
     )
 }
 
 /// The build record's `reportSummaries` (written by the executor): totals and the failing test names.
-fn reports(build: &StoredBuild) -> String {
-    let Some(list) = build.record["reportSummaries"]
-        .as_array()
-        .filter(|l| !l.is_empty())
-    else {
+fn reports(build: &Build) -> String {
+    let Some(list) = build.report_summaries.as_ref().filter(|l| !l.is_empty()) else {
         return "<p>None.</p>".into();
     };
     let mut out = String::from("<ul class=\"reports\">");
     for report in list {
-        let n = |k: &str| report[k].as_u64().unwrap_or(0);
-        let failing: Vec<String> = report["failingTests"]
-            .as_array()
-            .map(|f| {
-                f.iter()
-                    .filter_map(Value::as_str)
-                    .map(|t| format!("<li><code>{}</code></li>", esc(t)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let status = if n("failed") > 0 { "FAILED" } else { "SUCCEEDED" };
-        let format = report["fileFormat"]
-            .as_str()
-            .map(|f| format!(" ({})", esc(f)))
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "<li><strong>{}</strong>{format} {} — {} total, {} passed, {} failed, {} skipped{}</li>",
-            esc(s(report, "name")),
-            html::status(status),
-            n("total"),
-            n("passed"),
-            n("failed"),
-            n("skipped"),
-            if failing.is_empty() {
-                String::new()
-            } else {
-                format!("<ul class=\"failing\">{}</ul>", failing.join(""))
-            }
-        ));
+        out.push_str(&report_item(report));
     }
     out.push_str("</ul>");
     out
 }
 
-fn pairs(list: &Value) -> String {
-    let Some(list) = list.as_array().filter(|l| !l.is_empty()) else {
+fn report_item(report: &ReportSummary) -> String {
+    let failing: Vec<String> = report
+        .failing_tests
+        .iter()
+        .map(|t| format!("<li><code>{}</code></li>", esc(t)))
+        .collect();
+    let status = if report.failed > 0 { "FAILED" } else { "SUCCEEDED" };
+    let format = report
+        .file_format
+        .as_deref()
+        .map(|f| format!(" ({})", esc(f)))
+        .unwrap_or_default();
+    format!(
+        "<li><strong>{}</strong>{format} {} — {} total, {} passed, {} failed, {} skipped{}</li>",
+        esc(&report.name),
+        html::status(status),
+        report.total,
+        report.passed,
+        report.failed,
+        report.skipped,
+        if failing.is_empty() {
+            String::new()
+        } else {
+            format!("<ul class=\"failing\">{}</ul>", failing.join(""))
+        }
+    )
+}
+
+fn pairs(list: &[ExportedEnvironmentVariable]) -> String {
+    if list.is_empty() {
         return "<p>None.</p>".into();
-    };
+    }
     let rows: String = list
         .iter()
         .map(|v| {
             format!(
                 "<dt><code>{}</code></dt><dd><code>{}</code></dd>",
-                esc(s(v, "name")),
-                esc(s(v, "value"))
+                esc(&v.name),
+                esc(&v.value)
             )
         })
         .collect();
     format!("<dl class=\"vars\">{rows}</dl>")
 }
 
-fn trigger_details(r: &Value) -> String {
-    let Some(t) = r["trigger"].as_object().filter(|t| !t.is_empty()) else {
-        return format!("<p>{}</p>", trigger_text(r));
+fn trigger_details(build: &Build) -> String {
+    // Every member the trigger has, in name order: its JSON form is what lists them.
+    let members = build
+        .trigger
+        .as_ref()
+        .and_then(|t| serde_json::to_value(t).ok())
+        .and_then(|v| match v {
+            Value::Object(members) => Some(members),
+            _ => None,
+        })
+        .filter(|members| !members.is_empty());
+    let Some(members) = members else {
+        return format!("<p>{}</p>", trigger_text(build));
     };
-    let rows: String = t
+    let rows: String = members
         .iter()
         .map(|(k, v)| {
             let text = match v {
@@ -127,8 +152,8 @@ fn trigger_details(r: &Value) -> String {
         .collect();
     format!(
         "<p>{}</p><dl>{rows}<dt>initiator</dt><dd><code>{}</code></dd></dl>",
-        trigger_text(r),
-        esc(s(r, "initiator"))
+        trigger_text(build),
+        esc(build.initiator.as_deref().unwrap_or_default())
     )
 }
 
@@ -159,7 +184,7 @@ pub async fn artifact(
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
     let build = super::build::load(&state, &id).await?;
-    let location = s(&build.record["artifacts"], "location");
+    let location = artifact_location(&build.build);
     let path = artifact_file(&state, location).ok_or_else(|| {
         ConsoleError::NotFound(format!("artifact {location:?} is not in the local object store"))
     })?;
@@ -197,7 +222,7 @@ mod tests {
             "name": "unit", "fileFormat": "JUNITXML", "total": 3, "passed": 1, "failed": 2, "skipped": 0,
             "failingTests": ["test <b>one</b>", "suite.two"]
         }]}));
-        let html = reports(&build);
+        let html = reports(&build.build);
         assert!(html.contains("<strong>unit</strong>"), "{html}");
         assert!(html.contains("3 total, 1 passed, 2 failed, 0 skipped"), "{html}");
         assert!(
@@ -209,11 +234,14 @@ mod tests {
 
     #[test]
     fn exported_variables_and_trigger_details_are_escaped() {
-        let vars = pairs(&json!([{"name": "A", "value": "<script>alert(1)</script>"}]));
+        let vars = pairs(&[ExportedEnvironmentVariable {
+            name: "A".into(),
+            value: "<script>alert(1)</script>".into(),
+        }]);
         assert!(vars.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{vars}");
-        let record = json!({"initiator": "GitHub-Hookshot", "trigger": {
-            "provider": "GITHUB", "event": "PUSH", "headRef": "refs/heads/\"><img src=x onerror=alert(1)>"}});
-        let html = trigger_details(&record);
+        let record = stored(json!({"initiator": "GitHub-Hookshot", "trigger": {
+            "provider": "GITHUB", "event": "PUSH", "headRef": "refs/heads/\"><img src=x onerror=alert(1)>"}}));
+        let html = trigger_details(&record.build);
         assert!(!html.contains("<img"), "{html}");
         assert!(
             html.contains("github PUSH <code>refs/heads/&quot;&gt;&lt;img src=x onerror=alert(1)&gt;</code>"),

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use kiln_core::build::Timestamp;
 
 /// Escapes text for an HTML text node or a double-quoted attribute.
 pub fn esc(text: &str) -> String {
@@ -34,11 +34,6 @@ pub fn pct(text: &str) -> String {
     out
 }
 
-/// The string at `key` of a JSON object, or "".
-pub fn s<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
 /// A full page: navigation, `title` and `body` (already-escaped HTML).
 pub fn page(title: &str, body: &str) -> String {
     format!(
@@ -64,23 +59,17 @@ pub fn status(status: &str) -> String {
     )
 }
 
-/// CodeBuild JSON timestamps are epoch seconds; some records carry ISO text.
-pub fn epoch(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(text) => chrono::DateTime::parse_from_rfc3339(text)
-            .ok()
-            .map(|t| t.timestamp_millis() as f64 / 1000.0),
-        _ => None,
-    }
+/// An ISO-8601 time (a notice's `time`) as an instant.
+pub fn parse_iso(text: &str) -> Option<Timestamp> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| Timestamp::from_epoch_millis(t.timestamp_millis()))
 }
 
-/// `<time>` with UTC ISO text (no-JS fallback) and the UTC time in `title`; the script localises it.
-pub fn time(v: &Value) -> String {
-    let Some(secs) = epoch(v) else {
-        return "—".into();
-    };
-    let Some(t) = chrono::DateTime::from_timestamp_millis((secs * 1000.0) as i64) else {
+/// `<time>` with UTC ISO text (no-JS fallback) and the UTC time in `title`; the script localises it. "—"
+/// without a time.
+pub fn time(at: Option<Timestamp>) -> String {
+    let Some(t) = at.and_then(|at| chrono::DateTime::from_timestamp_millis(at.epoch_millis())) else {
         return "—".into();
     };
     let iso = t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -88,11 +77,10 @@ pub fn time(v: &Value) -> String {
     format!("<time datetime=\"{iso}\" title=\"{human}\">{human}</time>")
 }
 
-/// Seconds between two record timestamps (`end` absent: until `now`).
-pub fn seconds_between(start: &Value, end: &Value, now: f64) -> Option<f64> {
-    let start = epoch(start)?;
-    let end = epoch(end).unwrap_or(now);
-    Some((end - start).max(0.0))
+/// Seconds between two record timestamps (`end` absent: until `now`, epoch seconds).
+pub fn seconds_between(start: Timestamp, end: Option<Timestamp>, now: f64) -> f64 {
+    let end = end.map_or(now, Timestamp::epoch_seconds);
+    (end - start.epoch_seconds()).max(0.0)
 }
 
 /// `1h 02m 03s`, `2m 05s`, `4s`.
@@ -151,7 +139,6 @@ pub fn csrf_field(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn escaping_turns_markup_from_builds_into_text() {
@@ -174,10 +161,10 @@ mod tests {
     #[test]
     fn times_render_as_utc_iso_with_the_absolute_time_in_the_title() {
         assert_eq!(
-            time(&json!(1_700_000_000.5)),
+            time(Some(Timestamp::from_epoch_millis(1_700_000_000_500))),
             "<time datetime=\"2023-11-14T22:13:20Z\" title=\"2023-11-14 22:13:20 UTC\">2023-11-14 22:13:20 UTC</time>"
         );
-        assert_eq!(time(&Value::Null), "—");
+        assert_eq!(time(None), "—");
     }
 
     #[test]

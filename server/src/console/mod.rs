@@ -18,11 +18,12 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use kiln_core::build::{Build, TriggerProvider};
 use kiln_core::ports::build_store::{StoreError, StoredBuild};
 use kiln_core::usecases::UseCaseError;
 
 use crate::AppState;
-use html::{esc, pct, s};
+use html::{esc, pct};
 
 const CSS: &str = include_str!("../../assets/console.css");
 const JS: &str = include_str!("../../assets/console.js");
@@ -137,22 +138,28 @@ pub(crate) fn now_secs() -> f64 {
 }
 
 /// What started a build, as text: webhook event and ref, schedule, or manual with the initiator.
-pub(crate) fn trigger_text(record: &serde_json::Value) -> String {
-    let trigger = &record["trigger"];
-    let initiator = s(record, "initiator");
-    match s(trigger, "provider") {
-        "" | "API" => {}
-        "SCHEDULE" => {
-            let name = initiator.strip_prefix("kiln-schedule/").unwrap_or(initiator);
-            return format!("schedule {}", esc(name));
-        }
-        provider => {
-            return format!(
-                "{} {} <code>{}</code>",
-                esc(&provider.to_ascii_lowercase()),
-                esc(s(trigger, "event")),
-                esc(s(trigger, "headRef"))
-            );
+pub(crate) fn trigger_text(build: &Build) -> String {
+    let initiator = build.initiator.as_deref().unwrap_or_default();
+    if let Some(trigger) = &build.trigger {
+        match trigger.provider {
+            TriggerProvider::Api => {}
+            TriggerProvider::Schedule => {
+                let name = initiator.strip_prefix("kiln-schedule/").unwrap_or(initiator);
+                return format!("schedule {}", esc(name));
+            }
+            provider @ (TriggerProvider::Github
+            | TriggerProvider::GithubEnterprise
+            | TriggerProvider::Gitlab
+            | TriggerProvider::Bitbucket
+            | TriggerProvider::Gitea
+            | TriggerProvider::Codecommit) => {
+                return format!(
+                    "{} {} <code>{}</code>",
+                    esc(&provider.as_str().to_ascii_lowercase()),
+                    esc(trigger.event.as_deref().unwrap_or_default()),
+                    esc(trigger.head_ref.as_deref().unwrap_or_default())
+                );
+            }
         }
     }
     if let Some(schedule) = initiator.strip_prefix("kiln-schedule/") {
@@ -186,26 +193,25 @@ pub(crate) fn builds_table_head() -> &'static str {
 
 /// One row of the builds table; running rows carry `data-live` so the script refreshes them.
 pub(crate) fn build_row(build: &StoredBuild, compute_type: &str, now: f64) -> String {
-    let r = &build.record;
-    let done = r["buildComplete"].as_bool() == Some(true);
-    let secs = html::seconds_between(&r["startTime"], &r["endTime"], now);
-    let commit = s(r, "resolvedSourceVersion");
-    let live = if done {
+    let r = &build.build;
+    let secs = Some(html::seconds_between(r.start_time(), r.end_time(), now));
+    let commit = r.resolved_source_version.as_deref().unwrap_or_default();
+    let live = if r.is_complete() {
         String::new()
     } else {
-        format!(" data-live=\"/console/builds/{}/live\"", pct(&build.id))
+        format!(" data-live=\"/console/builds/{}/live\"", pct(build.id().as_str()))
     };
     format!(
         "<tr id=\"build-{n}\"{live}><td><a href=\"/console/builds/{id}\">#{n}</a></td><td>{st}</td><td>{tr}</td>\
 <td><code>{sv}</code></td><td><code title=\"{c}\">{cs}</code></td><td>{t}</td><td>{d}</td><td>{cost}</td></tr>",
-        n = build.number,
-        id = pct(&build.id),
-        st = html::status(s(r, "buildStatus")),
+        n = build.number(),
+        id = pct(build.id().as_str()),
+        st = html::status(r.build_status().as_str()),
         tr = trigger_text(r),
-        sv = esc(short_sha(s(r, "sourceVersion"))),
+        sv = esc(short_sha(r.source_version.as_deref().unwrap_or_default())),
         c = esc(commit),
         cs = esc(short_sha(commit)),
-        t = html::time(&r["startTime"]),
+        t = html::time(Some(r.start_time())),
         d = html::duration(secs),
         cost = html::cost(compute_type, secs),
     )
@@ -215,17 +221,24 @@ pub(crate) fn build_row(build: &StoredBuild, compute_type: &str, now: f64) -> St
 #[cfg(test)]
 pub(crate) mod test_support {
     use kiln_core::ports::build_store::{BuildState, StoredBuild};
-    use serde_json::Value;
+    use serde_json::{Value, json};
 
-    /// A terminal build `web:1` holding `record`.
-    pub(crate) fn stored(record: Value) -> StoredBuild {
+    /// A terminal build number 1 of project `web` whose record has `members` over a minimal one.
+    pub(crate) fn stored(members: Value) -> StoredBuild {
+        let mut record = json!({
+            "id": "web:0b0e7a9c-6c1c-4c3a-9a57-1d2e3f405162",
+            "arn": "arn:aws:codebuild:local:000000000000:build/web:0b0e7a9c-6c1c-4c3a-9a57-1d2e3f405162",
+            "buildNumber": 1, "startTime": 1700000000.0, "currentPhase": "COMPLETED", "buildStatus": "FAILED",
+            "projectName": "web", "phases": [], "timeoutInMinutes": 60, "queuedTimeoutInMinutes": 480,
+            "buildComplete": true,
+        });
+        if let (Some(out), Some(add)) = (record.as_object_mut(), members.as_object()) {
+            out.extend(add.clone());
+        }
         StoredBuild {
-            id: "web:1".into(),
-            project: "web".into(),
-            number: 1,
             state: BuildState::Terminal,
             version: 1,
-            record,
+            build: serde_json::from_value(record).expect("a build record"),
         }
     }
 }

@@ -4,64 +4,54 @@
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use kiln_core::build::ProjectName;
+use kiln_core::notice::{NoticeDetail, NoticeEvent};
 use kiln_core::ports::build_store::SortOrder;
-use kiln_core::usecases::start::{Origin, StartBuildInput};
+use kiln_core::project::Project;
+use kiln_core::usecases::start::{EnvVar, Origin, StartBuildInput};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
+use super::build::compute_name;
 use super::csrf::CsrfForm;
-use super::html::{self, esc, pct, s};
+use super::html::{self, esc, pct};
 use super::session::Session;
 use super::{ConsoleError, build_row, builds_table_head, now_secs};
 use crate::AppState;
 
-fn triggers(project: &Value) -> String {
+fn triggers(project: &Project) -> String {
     let mut out = String::new();
-    if let Some(groups) = project["webhook"]["filterGroups"].as_array() {
-        out.push_str("<div>Webhook filter groups:<ul>");
-        for group in groups {
-            let filters: Vec<String> = group
-                .as_array()
-                .map(|g| {
-                    g.iter()
-                        .map(|f| {
-                            let negate = if f["excludeMatchedPattern"].as_bool() == Some(true) {
-                                "not "
-                            } else {
-                                ""
-                            };
-                            format!(
-                                "{} {negate}<code>{}</code>",
-                                esc(s(f, "type")),
-                                esc(s(f, "pattern"))
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.push_str(&format!("<li>{}</li>", filters.join(" and ")));
+    match &project.webhook {
+        Some(webhook) if !webhook.filter_groups.0.is_empty() => {
+            out.push_str("<div>Webhook filter groups:<ul>");
+            for group in &webhook.filter_groups.0 {
+                let filters: Vec<String> = group
+                    .iter()
+                    .map(|f| {
+                        let negate = if f.exclude_matched_pattern { "not " } else { "" };
+                        format!(
+                            "{} {negate}<code>{}</code>",
+                            esc(f.filter_type.as_str()),
+                            esc(&f.pattern)
+                        )
+                    })
+                    .collect();
+                out.push_str(&format!("<li>{}</li>", filters.join(" and ")));
+            }
+            out.push_str("</ul></div>");
         }
-        out.push_str("</ul></div>");
-    } else if project["webhook"].is_object() {
-        out.push_str("<div>Webhook: every event</div>");
+        Some(_) => out.push_str("<div>Webhook: every event</div>"),
+        None => {}
     }
-    if let Some(schedules) = project["schedules"].as_array() {
-        for schedule in schedules {
-            let expression = schedule
-                .get("expression")
-                .or_else(|| schedule.get("scheduleExpression"))
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let zone = match s(schedule, "timezone") {
-                "" => String::new(),
-                zone => format!(" ({})", esc(zone)),
-            };
-            out.push_str(&format!(
-                "<div>Schedule {} <code>{}</code>{zone}</div>",
-                esc(s(schedule, "name")),
-                esc(expression)
-            ));
-        }
+    for schedule in &project.schedules {
+        let zone = match schedule.timezone.as_deref() {
+            None | Some("") => String::new(),
+            Some(zone) => format!(" ({})", esc(zone)),
+        };
+        out.push_str(&format!(
+            "<div>Schedule {} <code>{}</code>{zone}</div>",
+            esc(&schedule.name),
+            esc(&schedule.expression)
+        ));
     }
     if out.is_empty() {
         out.push_str("<div>Manual only</div>");
@@ -85,8 +75,7 @@ pub async fn projects(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
 ) -> Result<Html<String>, ConsoleError> {
-    let mut names = state.services.projects.project_names().await?;
-    names.sort();
+    let names = state.services.projects.project_names().await?;
     let mut body = format!(
         "<h1>Projects</h1>{}",
         super::session::logout_form(&state, &session)
@@ -96,9 +85,10 @@ pub async fn projects(
     }
     body.push_str("<div class=\"cards\">");
     for name in names {
-        let Some(project) = state.services.projects.get_project(&name).await? else {
+        let Some(stored) = state.services.projects.get_project(&name).await? else {
             continue;
         };
+        let project = &stored.project;
         let last = state
             .services
             .builds
@@ -111,10 +101,10 @@ pub async fn projects(
         let last_html = match last {
             Some(b) => format!(
                 "<a href=\"/console/builds/{}\">#{}</a> {} {}",
-                pct(&b.id),
-                b.number,
-                html::status(s(&b.record, "buildStatus")),
-                html::time(&b.record["startTime"])
+                pct(b.id().as_str()),
+                b.number(),
+                html::status(b.build.build_status().as_str()),
+                html::time(Some(b.build.start_time()))
             ),
             None => "no builds yet".into(),
         };
@@ -122,12 +112,12 @@ pub async fn projects(
             "<section class=\"card\"><h2><a href=\"/console/projects/{p}\">{n}</a></h2>\
 <dl><dt>Last build</dt><dd>{last_html}</dd><dt>Source</dt><dd>{t} <code>{loc}</code></dd>\
 <dt>Triggers</dt><dd>{trig}</dd></dl>{form}</section>",
-            p = pct(&name),
-            n = esc(&name),
-            t = esc(s(&project["source"], "type")),
-            loc = esc(s(&project["source"], "location")),
-            trig = triggers(&project),
-            form = start_form(&name, &session.csrf),
+            p = pct(name.as_str()),
+            n = esc(name.as_str()),
+            t = esc(project.source.source_type.as_str()),
+            loc = esc(project.source.location.as_deref().unwrap_or_default()),
+            trig = triggers(project),
+            form = start_form(name.as_str(), &session.csrf),
         ));
     }
     body.push_str("</div>");
@@ -159,12 +149,14 @@ pub async fn builds(
     Path(name): Path<String>,
     Query(query): Query<BuildsQuery>,
 ) -> Result<Response, ConsoleError> {
-    let Some(project) = state.services.projects.get_project(&name).await? else {
-        return Err(ConsoleError::NotFound(format!(
-            "project {name:?} cannot be found"
-        )));
+    let missing = || ConsoleError::NotFound(format!("project {name:?} cannot be found"));
+    let project_name = ProjectName::parse(&name).map_err(|_| missing())?;
+    let Some(stored) = state.services.projects.get_project(&project_name).await? else {
+        return Err(missing());
     };
-    let compute = s(&project["environment"], "computeType").to_owned();
+    let compute = compute_name(&stored.project.environment)
+        .unwrap_or_default()
+        .to_owned();
     let mut rows = String::new();
     let mut token = query.page.clone().filter(|t| !t.is_empty());
     let mut shown = 0;
@@ -175,11 +167,16 @@ pub async fn builds(
         let listed = state
             .services
             .builds
-            .list(Some(&name), SortOrder::Descending, token.as_deref(), PAGE_SIZE)
+            .list(
+                Some(&project_name),
+                SortOrder::Descending,
+                token.as_deref(),
+                PAGE_SIZE,
+            )
             .await?;
         for id in &listed.ids {
             if let Some(b) = state.services.builds.get(id).await?
-                && (query.status.is_empty() || s(&b.record, "buildStatus") == query.status)
+                && (query.status.is_empty() || b.build.build_status().as_str() == query.status)
             {
                 rows.push_str(&build_row(&b, &compute, now));
                 shown += 1;
@@ -263,25 +260,7 @@ pub async fn events(State(state): State<AppState>) -> Result<Html<String>, Conso
         .await?;
     let mut rows = String::new();
     for (cursor, event) in recent.iter().rev() {
-        let detail = &event["detail"];
-        let id = s(detail, "build-id");
-        let build_link = match id.rsplit_once('/') {
-            Some((_, short)) => format!("<a href=\"/console/builds/{}\">{}</a>", pct(short), esc(short)),
-            None => esc(id),
-        };
-        let state_text = match s(detail, "build-status") {
-            "" => s(detail, "completed-phase-status"),
-            other => other,
-        };
-        rows.push_str(&format!(
-            "<tr><td>{cursor}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td></tr>",
-            html::time(&event["time"]),
-            esc(s(event, "detail-type")),
-            esc(s(detail, "project-name")),
-            build_link,
-            esc(s(detail, "completed-phase")),
-            html::status(state_text),
-        ));
+        rows.push_str(&event_row(*cursor, event));
     }
     let body = format!(
         "<h1>Events</h1><p>Build state and phase changes, newest first (the last 200).</p>\
@@ -289,6 +268,29 @@ pub async fn events(State(state): State<AppState>) -> Result<Html<String>, Conso
 <th scope=\"col\">Project</th><th scope=\"col\">Build</th><th scope=\"col\">State</th></tr></thead><tbody>{rows}</tbody></table></div>"
     );
     Ok(Html(html::page("Events", &body)))
+}
+
+/// One row of the events table: cursor, time, type, project, build and what changed.
+fn event_row(cursor: u64, event: &NoticeEvent) -> String {
+    let detail = &event.detail;
+    let id = detail.build_arn().as_str();
+    let build_link = match id.rsplit_once('/') {
+        Some((_, short)) => format!("<a href=\"/console/builds/{}\">{}</a>", pct(short), esc(short)),
+        None => esc(id),
+    };
+    let (phase, state_text) = match detail {
+        NoticeDetail::State(d) => ("", d.build_status.as_str()),
+        NoticeDetail::Phase(d) => (d.completed_phase.as_str(), d.completed_phase_status.as_str()),
+    };
+    format!(
+        "<tr><td>{cursor}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td></tr>",
+        html::time(html::parse_iso(&event.time)),
+        esc(&event.detail_type),
+        esc(detail.project_name().as_str()),
+        build_link,
+        esc(phase),
+        html::status(state_text),
+    )
 }
 
 /// `POST /console/projects/{name}/start`: starts a build and goes to its page.
@@ -309,40 +311,60 @@ pub async fn start(
                 "variable line {line:?} has no '='; write NAME=value"
             )));
         };
-        overrides.push(json!({"name": k.trim(), "value": v, "type": "PLAINTEXT"}));
+        overrides.push(EnvVar {
+            name: k.trim().to_owned(),
+            value: v.to_owned(),
+            var_type: "PLAINTEXT".into(),
+        });
     }
-    let mut input = json!({"projectName": name, "environmentVariablesOverride": overrides});
-    if !form.field("source_version").trim().is_empty() {
-        input["sourceVersion"] = json!(form.field("source_version").trim());
-    }
-    let input: StartBuildInput =
-        serde_json::from_value(input).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
+    let source_version = form.field("source_version").trim();
+    let input = StartBuildInput {
+        project_name: name,
+        source_version: (!source_version.is_empty()).then(|| source_version.to_owned()),
+        environment_variables_override: overrides,
+        ..StartBuildInput::default()
+    };
     let origin = Origin {
         initiator: Some("kiln-console".into()),
         ..Origin::default()
     };
     let started = state.services.start_build(input, origin, state.now()).await?;
-    state.signal_queued(&started.record).await;
-    let id = s(&started.record, "id");
+    state.signal_queued(&started.build).await;
+    let id = started.build.id().as_str();
     Ok(Redirect::to(&format!("/console/builds/{}", pct(id))).into_response())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kiln_core::build::{AccountContext, Build, BuildId, Timestamp};
     use kiln_core::ports::BoxFuture;
     use kiln_core::ports::build_store::StoreError;
+    use kiln_core::usecases::notices::{NoticeSource, notices_for};
 
     struct Cursors(Vec<u64>);
 
+    /// Some notice (the probe only counts them).
+    fn event() -> NoticeEvent {
+        let id = BuildId::parse("web:0b0e7a9c-6c1c-4c3a-9a57-1d2e3f405162").expect("id");
+        let build = Build::new(id, 1, &AccountContext::local(), Timestamp::from_epoch_millis(0));
+        notices_for(&NoticeSource::default(), None, &build, 0)
+            .remove(0)
+            .event
+    }
+
     impl kiln_core::ports::notifier::NoticeFeed for Cursors {
-        fn after(&self, cursor: u64, limit: usize) -> BoxFuture<'_, Result<Vec<(u64, Value)>, StoreError>> {
+        fn after(
+            &self,
+            cursor: u64,
+            limit: usize,
+        ) -> BoxFuture<'_, Result<Vec<(u64, NoticeEvent)>, StoreError>> {
             let found = self
                 .0
                 .iter()
                 .filter(|c| **c > cursor)
                 .take(limit)
-                .map(|c| (*c, json!({})));
+                .map(|c| (*c, event()));
             let found: Vec<_> = found.collect();
             Box::pin(async move { Ok(found) })
         }

@@ -36,12 +36,11 @@ impl AwsNotifier {
     }
 
     async fn publish_notice(&self, notice: &Notice) -> Result<(), NotifyError> {
-        let body = notice.event.to_string();
-        let detail_type = notice
-            .event
-            .get("detail-type")
-            .and_then(|v| v.as_str())
-            .unwrap_or("unknown");
+        let body = serde_json::to_string(&notice.event).map_err(|e| NotifyError::Backend {
+            message: format!("encoding the notice: {e}"),
+            retryable: false,
+        })?;
+        let detail_type = notice.event.detail_type.as_str();
         if let Some(url) = &self.queue_url {
             self.send_to_queue(url, notice, &body, detail_type).await?;
         }
@@ -63,11 +62,11 @@ impl AwsNotifier {
             .send_message()
             .queue_url(url)
             .message_body(body)
-            .message_attributes("project", sqs_attribute(&notice.project)?)
+            .message_attributes("project", sqs_attribute(notice.project.as_str())?)
             .message_attributes("detail-type", sqs_attribute(detail_type)?);
         if url.ends_with(".fifo") {
             request = request
-                .message_group_id(&notice.project)
+                .message_group_id(notice.project.as_str())
                 .message_deduplication_id(dedup_id(notice, body));
         }
         request.send().await.map_err(|e| NotifyError::Backend {
@@ -89,11 +88,11 @@ impl AwsNotifier {
             .publish()
             .topic_arn(topic)
             .message(body)
-            .message_attributes("project", sns_attribute(&notice.project)?)
+            .message_attributes("project", sns_attribute(notice.project.as_str())?)
             .message_attributes("detail-type", sns_attribute(detail_type)?);
         if topic.ends_with(".fifo") {
             request = request
-                .message_group_id(&notice.project)
+                .message_group_id(notice.project.as_str())
                 .message_deduplication_id(dedup_id(notice, body));
         }
         request.send().await.map_err(|e| NotifyError::Backend {
@@ -106,8 +105,8 @@ impl AwsNotifier {
 
 /// The event's `id` when it has one (≤128 chars), else the SHA-256 of the body.
 fn dedup_id(notice: &Notice, body: &str) -> String {
-    match notice.event.get("id").and_then(|v| v.as_str()) {
-        Some(id) if !id.is_empty() && id.len() <= 128 => id.to_owned(),
+    match notice.event.id.as_str() {
+        id if !id.is_empty() && id.len() <= 128 => id.to_owned(),
         _ => hex::encode(Sha256::digest(body.as_bytes())),
     }
 }

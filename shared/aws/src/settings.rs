@@ -311,7 +311,10 @@ impl NoCluster {
 }
 
 impl TaskLauncher for NoCluster {
-    fn launch<'a>(&'a self, _build_id: &'a str) -> BoxFuture<'a, Result<String, LaunchError>> {
+    fn launch<'a>(
+        &'a self,
+        _build_id: &'a kiln_core::build::BuildId,
+    ) -> BoxFuture<'a, Result<String, LaunchError>> {
         Box::pin(async { Err(NoCluster::error()) })
     }
 

@@ -3,12 +3,14 @@
 //! Modules own one concept each: [`buildspec`] (the buildspec 0.2 model and its validation), [`build`] (the
 //! build record and its phase state machine), [`project`] (project definitions), [`trigger`] (webhook
 //! verification, normalised trigger events and filter groups), [`schedule`] (EventBridge schedule
-//! expressions), [`time`] (every calendar conversion, on chrono) and [`ports`] (the traits through which use
-//! cases reach storage, processes and secrets). AWS types never appear here: the adapters that implement the ports live in `kiln-local` (SQLite, child
+//! expressions), [`time`] (every calendar conversion, on chrono), [`notice`] (the build notice event as it
+//! leaves Kiln) and [`ports`] (the traits through which use cases reach storage, processes and secrets). AWS
+//! types never appear here: the adapters that implement the ports live in `kiln-local` (SQLite, child
 //! processes, files) and `kiln-aws` (the AWS SDK).
 
 pub mod build;
 pub mod buildspec;
+pub mod notice;
 pub mod ports;
 pub mod project;
 pub mod schedule;

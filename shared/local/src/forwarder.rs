@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::sqlite::SqliteStore;
 use kiln_core::ports::build_store::StoreError;
 use kiln_core::ports::secrets::{SecretError, SecretResolver};
-use kiln_core::project::{NotificationTarget, NotificationType};
+use kiln_core::project::NotificationType;
 use kiln_core::trigger::{WebhookSecret, sign_hex};
 
 /// Why delivering to a target stopped; the target backs off and is tried again from its saved cursor.
@@ -26,6 +26,9 @@ enum DeliveryError {
     /// The target answered with a status other than 2xx.
     #[error("HTTP {0}")]
     Status(reqwest::StatusCode),
+    /// A notice could not be written as JSON.
+    #[error("the notice could not be encoded: {0}")]
+    Encode(#[from] serde_json::Error),
     /// The target's signing secret could not be resolved (nothing is sent unsigned).
     #[error("the target's signing secret: {0}")]
     Secret(#[from] SecretError),
@@ -71,12 +74,12 @@ impl Forwarder {
     async fn targets(&self) -> Vec<(Target, Result<Option<String>, SecretError>)> {
         let mut targets = Vec::new();
         for name in self.store.project_names_sync().unwrap_or_default() {
-            let Ok(Some(project)) = self.store.get_project_sync(&name) else {
+            let Ok(Some(stored)) = self.store.get_project_sync(&name) else {
                 continue;
             };
-            let list: Vec<NotificationTarget> =
-                serde_json::from_value(project["notifications"].clone()).unwrap_or_default();
-            for target in list
+            for target in stored
+                .project
+                .notifications
                 .into_iter()
                 .filter(|t| t.target_type == NotificationType::Http)
             {
@@ -86,7 +89,7 @@ impl Forwarder {
                 };
                 targets.push((
                     Target {
-                        project: name.clone(),
+                        project: name.to_string(),
                         url: target.target,
                     },
                     secret,
@@ -141,7 +144,7 @@ impl Forwarder {
                 return Ok(delivered);
             };
             for notice in notices.into_iter().filter(|n| n.project == target.project) {
-                let body = notice.event.to_string();
+                let body = serde_json::to_string(&notice.event)?;
                 let mut request = self
                     .http
                     .post(&target.url)
@@ -166,8 +169,10 @@ impl Forwarder {
 
 #[cfg(test)]
 mod tests {
+    use kiln_core::build::{AccountContext, Build, BuildId, Timestamp};
     use kiln_core::ports::build_store::PutMode;
-    use kiln_core::ports::notifier::{Notice, Notifier};
+    use kiln_core::ports::notifier::Notifier;
+    use kiln_core::usecases::notices::{NoticeSource, notices_for};
     use serde_json::json;
 
     use super::*;
@@ -180,14 +185,15 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let url = format!("http://{}/notices", listener.local_addr().unwrap());
-        let project = json!({"name": "web", "notifications": [
+        let project = json!({"name": "web", "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2"},
+        "notifications": [
             {"type": "HTTP", "target": url, "secret": {"env": "KILN_TEST_NO_SUCH_SECRET_VARIABLE"}}
         ]});
-        store.put_project_sync("web", project, PutMode::Create).unwrap();
-        let notice = Notice {
-            project: "web".into(),
-            event: json!({"detail-type": "CodeBuild Build State Change"}),
-        };
+        let project = serde_json::from_value(project).expect("a valid project");
+        store.put_project_sync(&project, PutMode::Create).unwrap();
+        let id = BuildId::parse("web:0b0e7a9c-6c1c-4c3a-9a57-1d2e3f405162").expect("id");
+        let build = Build::new(id, 1, &AccountContext::local(), Timestamp::from_epoch_millis(0));
+        let notice = notices_for(&NoticeSource::default(), None, &build, 0).remove(0);
         store.publish(&notice).await.unwrap();
 
         let mut forwarder = Forwarder::new(store.clone(), Arc::new(LocalSecrets::new()));

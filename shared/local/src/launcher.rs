@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use kiln_core::build::BuildId;
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::launcher::{LaunchError, TaskLauncher};
 
@@ -23,7 +24,7 @@ pub struct ProcessLauncher {
     out_dir: PathBuf,
     /// Our runners by pid, with their build id, until they are reaped (a stopped one stays here until its
     /// group is gone).
-    children: Arc<Mutex<HashMap<u32, (String, Child)>>>,
+    children: Arc<Mutex<HashMap<u32, (BuildId, Child)>>>,
     grace: std::time::Duration,
 }
 
@@ -46,14 +47,16 @@ impl ProcessLauncher {
         self
     }
 
-    fn launch_sync(&self, build_id: &str) -> Result<String, LaunchError> {
+    fn launch_sync(&self, build_id: &BuildId) -> Result<String, LaunchError> {
         let fail = |message: String| LaunchError::Launch {
-            build_id: build_id.to_owned(),
+            build_id: build_id.to_string(),
             message,
         };
         std::fs::create_dir_all(&self.out_dir)
             .map_err(|e| fail(format!("creating {:?}: {e}", self.out_dir)))?;
-        let out_path = self.out_dir.join(format!("{}.out", build_id.replace(':', "_")));
+        let out_path = self
+            .out_dir
+            .join(format!("{}.out", build_id.as_str().replace(':', "_")));
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -65,7 +68,7 @@ impl ProcessLauncher {
         let child = Command::new(&self.program)
             .args(&self.args)
             .arg("--build-id")
-            .arg(build_id)
+            .arg(build_id.as_str())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -74,7 +77,7 @@ impl ProcessLauncher {
             .map_err(|e| fail(format!("spawning {:?}: {e}", self.program)))?;
         let pid = child.id();
         if let Ok(mut children) = self.children.lock() {
-            children.insert(pid, (build_id.to_owned(), child));
+            children.insert(pid, (build_id.clone(), child));
         }
         Ok(format!("{pid}/{build_id}"))
     }
@@ -96,7 +99,7 @@ impl ProcessLauncher {
         let grace = self.grace;
         std::thread::spawn(move || {
             let deadline = std::time::Instant::now() + grace;
-            let exited = |children: &Mutex<HashMap<u32, (String, Child)>>| match children.lock() {
+            let exited = |children: &Mutex<HashMap<u32, (BuildId, Child)>>| match children.lock() {
                 Ok(mut c) => match c.get_mut(&pid) {
                     Some((_, child)) => !matches!(child.try_wait(), Ok(None)),
                     None => !std::path::Path::new(&format!("/proc/{pid}")).exists(),
@@ -130,7 +133,7 @@ impl ProcessLauncher {
     }
 
     /// Reaps the runners that exited and returns the build ids of those still running.
-    fn live_builds_sync(&self) -> Vec<String> {
+    fn live_builds_sync(&self) -> Vec<BuildId> {
         let Ok(mut children) = self.children.lock() else {
             return Vec::new();
         };
@@ -178,7 +181,7 @@ fn parse_task(task: &str) -> Result<(u32, &str), LaunchError> {
 }
 
 impl TaskLauncher for ProcessLauncher {
-    fn launch<'a>(&'a self, build_id: &'a str) -> BoxFuture<'a, Result<String, LaunchError>> {
+    fn launch<'a>(&'a self, build_id: &'a BuildId) -> BoxFuture<'a, Result<String, LaunchError>> {
         Box::pin(async move { self.launch_sync(build_id) })
     }
 
@@ -190,7 +193,7 @@ impl TaskLauncher for ProcessLauncher {
         Box::pin(async move { self.is_alive_sync(task) })
     }
 
-    fn live_builds(&self) -> BoxFuture<'_, Result<Vec<String>, LaunchError>> {
+    fn live_builds(&self) -> BoxFuture<'_, Result<Vec<BuildId>, LaunchError>> {
         Box::pin(async move { Ok(self.live_builds_sync()) })
     }
 }
@@ -219,7 +222,8 @@ mod tests {
             vec!["-c".into(), "sleep 300 & sleep 300".into(), "kiln".into()],
             dir.path().to_path_buf(),
         );
-        let task = block_on(launcher.launch("web:1234")).unwrap();
+        let id = BuildId::parse("web:00000000-0000-4000-8000-000000001234").unwrap();
+        let task = block_on(launcher.launch(&id)).unwrap();
         assert!(block_on(launcher.is_alive(&task)).unwrap());
         let pid = task.split_once('/').unwrap().0.to_owned();
         block_on(launcher.stop(&task)).unwrap();
@@ -238,7 +242,8 @@ mod tests {
     fn a_runner_that_exited_is_not_alive_and_bad_handles_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let launcher = ProcessLauncher::new("true".into(), vec![], dir.path().to_path_buf());
-        let task = block_on(launcher.launch("web:1")).unwrap();
+        let id = BuildId::parse("web:00000000-0000-4000-8000-000000000001").unwrap();
+        let task = block_on(launcher.launch(&id)).unwrap();
         let mut alive = true;
         for _ in 0..100 {
             alive = block_on(launcher.is_alive(&task)).unwrap();

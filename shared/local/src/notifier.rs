@@ -4,6 +4,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::sqlite::{SqliteStore, backend};
+use kiln_core::notice::NoticeEvent;
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::build_store::StoreError;
 use kiln_core::ports::notifier::{Notice, NoticeFeed, Notifier, NotifyError};
@@ -13,18 +14,20 @@ use kiln_core::ports::notifier::{Notice, NoticeFeed, Notifier, NotifyError};
 pub struct StoredNotice {
     pub cursor: u64,
     pub project: String,
-    pub event: serde_json::Value,
+    pub event: NoticeEvent,
 }
 
 impl SqliteStore {
     /// Appends a notice to the outbox; returns its cursor.
     pub fn append_notice(&self, notice: &Notice) -> Result<u64, StoreError> {
+        let event = serde_json::to_string(&notice.event).map_err(|e| StoreError::Backend {
+            message: format!("encoding a notice: {e}"),
+            retryable: false,
+        })?;
         self.write(|tx| {
             let cursor: i64 = tx
                 .prepare_cached("INSERT INTO notices (project, event) VALUES (?1, ?2) RETURNING cursor")
-                .and_then(|mut stmt| {
-                    stmt.query_row(params![notice.project, notice.event.to_string()], |r| r.get(0))
-                })
+                .and_then(|mut stmt| stmt.query_row(params![notice.project.as_str(), event], |r| r.get(0)))
                 .map_err(backend)?;
             Ok(u64::try_from(cursor).unwrap_or_default())
         })
@@ -109,11 +112,7 @@ impl Notifier for SqliteStore {
 }
 
 impl NoticeFeed for SqliteStore {
-    fn after(
-        &self,
-        cursor: u64,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<(u64, serde_json::Value)>, StoreError>> {
+    fn after(&self, cursor: u64, limit: usize) -> BoxFuture<'_, Result<Vec<(u64, NoticeEvent)>, StoreError>> {
         Box::pin(async move {
             Ok(self
                 .notices_after(cursor, limit)?

@@ -10,9 +10,10 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use kiln_core::build::{Build, BuildId, ProjectName};
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::build_store::{
-    BuildState, BuildStore, Created, NewBuild, Page, SortOrder, StoreError, StoredBuild, UpdateOutcome,
+    BuildState, BuildStore, Created, Page, SortOrder, StoreError, StoredBuild, UpdateOutcome,
 };
 
 const SCHEMA: &str = "
@@ -193,7 +194,7 @@ impl SqliteStore {
     }
 
     /// The synchronous body of [`BuildStore::create`].
-    pub fn create_sync(&self, key: Option<&str>, builds: Vec<NewBuild>) -> Result<Created, StoreError> {
+    pub fn create_sync(&self, key: Option<&str>, builds: Vec<Build>) -> Result<Created, StoreError> {
         self.write(|tx| {
             if let Some(key) = key {
                 let existing: Option<String> = tx
@@ -201,13 +202,13 @@ impl SqliteStore {
                     .and_then(|mut stmt| stmt.query_row([key], |r| r.get(0)).optional())
                     .map_err(backend)?;
                 if let Some(ids) = existing {
-                    let ids: Vec<String> = serde_json::from_str(&ids).map_err(|e| StoreError::Corrupt {
+                    let ids: Vec<BuildId> = serde_json::from_str(&ids).map_err(|e| StoreError::Corrupt {
                         id: key.to_owned(),
                         reason: format!("idempotency entry: {e}"),
                     })?;
                     let mut found = Vec::with_capacity(ids.len());
                     for id in ids {
-                        found.push(get_in(tx, &id)?.ok_or(StoreError::NotFound(id))?);
+                        found.push(get_in(tx, &id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))?);
                     }
                     return Ok(Created {
                         builds: found,
@@ -220,7 +221,7 @@ impl SqliteStore {
                 created.push(insert_build(tx, build)?);
             }
             if let Some(key) = key {
-                let ids: Vec<&str> = created.iter().map(|b| b.id.as_str()).collect();
+                let ids: Vec<&str> = created.iter().map(|b| b.id().as_str()).collect();
                 let ids = serde_json::to_string(&ids).map_err(|e| StoreError::Backend {
                     message: format!("encoding build ids: {e}"),
                     retryable: false,
@@ -237,14 +238,14 @@ impl SqliteStore {
     }
 
     /// The synchronous body of [`BuildStore::get`].
-    pub fn get_sync(&self, id: &str) -> Result<Option<StoredBuild>, StoreError> {
+    pub fn get_sync(&self, id: &BuildId) -> Result<Option<StoredBuild>, StoreError> {
         self.with_conn(|conn| get_in(conn, id))
     }
 
     /// The synchronous body of [`BuildStore::list`].
     pub fn list_sync(
         &self,
-        project: Option<&str>,
+        project: Option<&ProjectName>,
         order: SortOrder,
         token: Option<&str>,
         limit: usize,
@@ -266,6 +267,7 @@ impl SqliteStore {
              ORDER BY {column} {dir} LIMIT ?3"
         );
         let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let project = project.map(ProjectName::as_str);
         let rows: Vec<(String, i64)> = self.with_conn(|conn| {
             let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
             let rows = stmt
@@ -275,8 +277,17 @@ impl SqliteStore {
         })?;
         let more = rows.len() > limit;
         let rows = &rows[..rows.len().min(limit)];
+        let ids = rows
+            .iter()
+            .map(|(id, _)| {
+                BuildId::parse(id).map_err(|e| StoreError::Corrupt {
+                    id: id.clone(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
-            ids: rows.iter().map(|(id, _)| id.clone()).collect(),
+            ids,
             next_token: if more {
                 rows.last().map(|(_, k)| k.to_string())
             } else {
@@ -288,37 +299,36 @@ impl SqliteStore {
     /// The synchronous body of [`BuildStore::update`].
     pub fn update_sync(
         &self,
-        id: &str,
         version: u64,
         state: BuildState,
-        record: serde_json::Value,
+        build: Build,
     ) -> Result<UpdateOutcome, StoreError> {
+        let id = build.id().clone();
         self.write(|tx| {
-            let current = get_in(tx, id)?.ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+            let current = get_in(tx, &id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
             if current.state == BuildState::Terminal {
                 return Ok(UpdateOutcome::Terminal(current));
             }
             if current.version != version {
                 return Ok(UpdateOutcome::Conflict(current));
             }
-            let mut record = record;
-            set_number(&mut record, current.number);
-            let text = record.to_string();
+            let mut build = build;
+            build.set_build_number(current.number());
+            let text = encode(&build)?;
             let new_version = version + 1;
             tx.execute(
                 "UPDATE builds SET state = ?2, version = ?3, record = ?4 WHERE id = ?1",
-                params![id, state.as_str(), to_i64(new_version), text],
+                params![id.as_str(), state.as_str(), to_i64(new_version), text],
             )
             .map_err(backend)?;
             if state == BuildState::Terminal {
-                tx.execute("DELETE FROM queue WHERE build_id = ?1", [id])
+                tx.execute("DELETE FROM queue WHERE build_id = ?1", [id.as_str()])
                     .map_err(backend)?;
             }
             Ok(UpdateOutcome::Updated(StoredBuild {
                 state,
                 version: new_version,
-                record,
-                ..current
+                build,
             }))
         })
     }
@@ -328,13 +338,15 @@ fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn set_number(record: &mut serde_json::Value, number: u64) {
-    if let Some(obj) = record.as_object_mut() {
-        obj.insert("buildNumber".to_owned(), number.into());
-    }
+/// The stored form of a record: CodeBuild's `Build` JSON.
+fn encode(build: &Build) -> Result<String, StoreError> {
+    serde_json::to_string(build).map_err(|e| StoreError::Backend {
+        message: format!("encoding build {}: {e}", build.id()),
+        retryable: false,
+    })
 }
 
-fn insert_build(tx: &rusqlite::Transaction<'_>, build: NewBuild) -> Result<StoredBuild, StoreError> {
+fn insert_build(tx: &rusqlite::Transaction<'_>, build: Build) -> Result<StoredBuild, StoreError> {
     // Statements on the acceptance path are prepared once per connection (parsing them was a measurable part
     // of each delivery).
     let number: i64 = tx
@@ -342,63 +354,48 @@ fn insert_build(tx: &rusqlite::Transaction<'_>, build: NewBuild) -> Result<Store
             "INSERT INTO counters (project, last) VALUES (?1, 1) \
              ON CONFLICT(project) DO UPDATE SET last = last + 1 RETURNING last",
         )
-        .and_then(|mut stmt| stmt.query_row([&build.project], |r| r.get(0)))
+        .and_then(|mut stmt| stmt.query_row([build.project_name().as_str()], |r| r.get(0)))
         .map_err(backend)?;
-    let number = u64::try_from(number).unwrap_or_default();
-    let mut record = build.record;
-    set_number(&mut record, number);
+    let mut build = build;
+    build.set_build_number(u64::try_from(number).unwrap_or_default());
+    let (id, project) = (build.id().as_str(), build.project_name().as_str());
+    let text = encode(&build)?;
     tx.prepare_cached(
         "INSERT INTO builds (id, project, number, state, version, record) VALUES (?1, ?2, ?3, ?4, 1, ?5)",
     )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            build.id,
-            build.project,
-            to_i64(number),
-            BuildState::Queued.as_str(),
-            record.to_string()
-        ])
-    })
+    .and_then(|mut stmt| stmt.execute(params![id, project, number, BuildState::Queued.as_str(), text]))
     .map_err(backend)?;
     tx.prepare_cached("INSERT INTO queue (build_id, project) VALUES (?1, ?2)")
-        .and_then(|mut stmt| stmt.execute(params![build.id, build.project]))
+        .and_then(|mut stmt| stmt.execute(params![id, project]))
         .map_err(backend)?;
     Ok(StoredBuild {
-        id: build.id,
-        project: build.project,
-        number,
         state: BuildState::Queued,
         version: 1,
-        record,
+        build,
     })
 }
 
-fn get_in(conn: &Connection, id: &str) -> Result<Option<StoredBuild>, StoreError> {
-    let row: Option<(String, i64, String, i64, String)> = conn
-        .prepare_cached("SELECT project, number, state, version, record FROM builds WHERE id = ?1")
+fn get_in(conn: &Connection, id: &BuildId) -> Result<Option<StoredBuild>, StoreError> {
+    let row: Option<(String, i64, String)> = conn
+        .prepare_cached("SELECT state, version, record FROM builds WHERE id = ?1")
         .and_then(|mut stmt| {
-            stmt.query_row([id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .optional()
+            stmt.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
         })
         .map_err(backend)?;
-    let Some((project, number, state, version, record)) = row else {
+    let Some((state, version, record)) = row else {
         return Ok(None);
     };
     let corrupt = |reason: String| StoreError::Corrupt {
-        id: id.to_owned(),
+        id: id.to_string(),
         reason,
     };
     let state = BuildState::parse(&state).ok_or_else(|| corrupt(format!("unknown state {state:?}")))?;
-    let record = serde_json::from_str(&record).map_err(|e| corrupt(format!("record is not JSON: {e}")))?;
+    let build = serde_json::from_str(&record).map_err(|e| corrupt(format!("record is not a build: {e}")))?;
     Ok(Some(StoredBuild {
-        id: id.to_owned(),
-        project,
-        number: u64::try_from(number).unwrap_or_default(),
         state,
         version: u64::try_from(version).unwrap_or_default(),
-        record,
+        build,
     }))
 }
 
@@ -406,18 +403,18 @@ impl BuildStore for SqliteStore {
     fn create<'a>(
         &'a self,
         key: Option<&'a str>,
-        builds: Vec<NewBuild>,
+        builds: Vec<Build>,
     ) -> BoxFuture<'a, Result<Created, StoreError>> {
         Box::pin(async move { self.create_sync(key, builds) })
     }
 
-    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredBuild>, StoreError>> {
+    fn get<'a>(&'a self, id: &'a BuildId) -> BoxFuture<'a, Result<Option<StoredBuild>, StoreError>> {
         Box::pin(async move { self.get_sync(id) })
     }
 
     fn list<'a>(
         &'a self,
-        project: Option<&'a str>,
+        project: Option<&'a ProjectName>,
         order: SortOrder,
         token: Option<&'a str>,
         limit: usize,
@@ -425,13 +422,12 @@ impl BuildStore for SqliteStore {
         Box::pin(async move { self.list_sync(project, order, token, limit) })
     }
 
-    fn update<'a>(
-        &'a self,
-        id: &'a str,
+    fn update(
+        &self,
         version: u64,
         state: BuildState,
-        record: serde_json::Value,
-    ) -> BoxFuture<'a, Result<UpdateOutcome, StoreError>> {
-        Box::pin(async move { self.update_sync(id, version, state, record) })
+        build: Build,
+    ) -> BoxFuture<'_, Result<UpdateOutcome, StoreError>> {
+        Box::pin(async move { self.update_sync(version, state, build) })
     }
 }

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::params;
 
 use super::sqlite::{SqliteStore, backend};
+use kiln_core::build::{BuildId, ProjectName};
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::build_store::{ClaimOutcome, DispatchQueue, Limits, QueueEntry, StoreError};
 
@@ -15,16 +16,15 @@ impl SqliteStore {
         self.write(|tx| {
             let entries = read_entries(tx)?;
             // A slot is held by a claimed entry or by a live runner whose build already left the queue.
-            let mut running: HashMap<&str, usize> = HashMap::new();
-            let mut holders: HashSet<&str> = HashSet::new();
+            let mut running: HashMap<ProjectName, usize> = HashMap::new();
+            let mut holders: HashSet<&BuildId> = HashSet::new();
             for entry in entries.iter().filter(|e| e.claimed) {
-                holders.insert(entry.build_id.as_str());
-                *running.entry(entry.project.as_str()).or_default() += 1;
+                holders.insert(&entry.build_id);
+                *running.entry(entry.project.clone()).or_default() += 1;
             }
             for build_id in &limits.live {
-                if holders.insert(build_id.as_str()) {
-                    let project = build_id.split_once(':').map_or(build_id.as_str(), |(p, _)| p);
-                    *running.entry(project).or_default() += 1;
+                if holders.insert(build_id) {
+                    *running.entry(build_id.project()).or_default() += 1;
                 }
             }
             let mut total: usize = running.values().sum();
@@ -33,7 +33,7 @@ impl SqliteStore {
                 if total >= limits.global || claimed.len() >= max {
                     break;
                 }
-                let count = running.entry(entry.project.as_str()).or_default();
+                let count = running.entry(entry.project.clone()).or_default();
                 if limits
                     .per_project
                     .get(&entry.project)
@@ -45,7 +45,7 @@ impl SqliteStore {
                 total += 1;
                 tx.execute(
                     "UPDATE queue SET claimed = 1 WHERE build_id = ?1",
-                    [&entry.build_id],
+                    [entry.build_id.as_str()],
                 )
                 .map_err(backend)?;
                 claimed.push(QueueEntry {
@@ -58,10 +58,10 @@ impl SqliteStore {
     }
 
     /// The synchronous body of [`DispatchQueue::claim_build`].
-    pub fn claim_build_sync(&self, build_id: &str, limits: &Limits) -> Result<ClaimOutcome, StoreError> {
+    pub fn claim_build_sync(&self, build_id: &BuildId, limits: &Limits) -> Result<ClaimOutcome, StoreError> {
         self.write(|tx| {
             let entries = read_entries(tx)?;
-            let Some(entry) = entries.iter().find(|e| e.build_id == build_id) else {
+            let Some(entry) = entries.iter().find(|e| e.build_id == *build_id) else {
                 return Ok(ClaimOutcome::NotWaiting);
             };
             if entry.claimed {
@@ -79,8 +79,11 @@ impl SqliteStore {
             {
                 return Ok(ClaimOutcome::ProjectFull);
             }
-            tx.execute("UPDATE queue SET claimed = 1 WHERE build_id = ?1", [build_id])
-                .map_err(backend)?;
+            tx.execute(
+                "UPDATE queue SET claimed = 1 WHERE build_id = ?1",
+                [build_id.as_str()],
+            )
+            .map_err(backend)?;
             Ok(ClaimOutcome::Claimed(QueueEntry {
                 claimed: true,
                 ..entry.clone()
@@ -89,11 +92,11 @@ impl SqliteStore {
     }
 
     /// The synchronous body of [`DispatchQueue::assign`].
-    pub fn assign_sync(&self, build_id: &str, task: &str) -> Result<(), StoreError> {
+    pub fn assign_sync(&self, build_id: &BuildId, task: &str) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE queue SET task = ?2 WHERE build_id = ?1",
-                params![build_id, task],
+                params![build_id.as_str(), task],
             )
             .map_err(backend)?;
             Ok(())
@@ -101,9 +104,9 @@ impl SqliteStore {
     }
 
     /// The synchronous body of [`DispatchQueue::release`].
-    pub fn release_sync(&self, build_id: &str) -> Result<(), StoreError> {
+    pub fn release_sync(&self, build_id: &BuildId) -> Result<(), StoreError> {
         self.write(|tx| {
-            tx.execute("DELETE FROM queue WHERE build_id = ?1", [build_id])
+            tx.execute("DELETE FROM queue WHERE build_id = ?1", [build_id.as_str()])
                 .map_err(backend)?;
             Ok(())
         })
@@ -117,19 +120,32 @@ impl SqliteStore {
 
 fn read_entries(conn: &rusqlite::Connection) -> Result<Vec<QueueEntry>, StoreError> {
     let mut stmt = conn
-        .prepare_cached("SELECT build_id, project, claimed, task FROM queue ORDER BY seq")
+        .prepare_cached("SELECT build_id, claimed, task FROM queue ORDER BY seq")
         .map_err(backend)?;
     let rows = stmt
         .query_map([], |r| {
-            Ok(QueueEntry {
-                build_id: r.get(0)?,
-                project: r.get(1)?,
-                claimed: r.get::<_, i64>(2)? != 0,
-                task: r.get(3)?,
-            })
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)? != 0,
+                r.get::<_, Option<String>>(2)?,
+            ))
         })
         .map_err(backend)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    let mut entries = Vec::new();
+    for row in rows {
+        let (id, claimed, task) = row.map_err(backend)?;
+        let build_id = BuildId::parse(&id).map_err(|e| StoreError::Corrupt {
+            id: id.clone(),
+            reason: format!("queue entry: {e}"),
+        })?;
+        entries.push(QueueEntry {
+            project: build_id.project(),
+            build_id,
+            task,
+            claimed,
+        });
+    }
+    Ok(entries)
 }
 
 impl DispatchQueue for SqliteStore {
@@ -143,17 +159,17 @@ impl DispatchQueue for SqliteStore {
 
     fn claim_build<'a>(
         &'a self,
-        build_id: &'a str,
+        build_id: &'a BuildId,
         limits: &'a Limits,
     ) -> BoxFuture<'a, Result<ClaimOutcome, StoreError>> {
         Box::pin(async move { self.claim_build_sync(build_id, limits) })
     }
 
-    fn assign<'a>(&'a self, build_id: &'a str, task: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn assign<'a>(&'a self, build_id: &'a BuildId, task: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move { self.assign_sync(build_id, task) })
     }
 
-    fn release<'a>(&'a self, build_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn release<'a>(&'a self, build_id: &'a BuildId) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move { self.release_sync(build_id) })
     }
 

@@ -3,11 +3,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::sqlite::SqliteStore;
-use kiln_core::ports::build_store::{BuildState, Limits, NewBuild, SortOrder, UpdateOutcome};
+use kiln_core::build::{AccountContext, Build, BuildId, ProjectName, StatusType, Timestamp};
+use kiln_core::ports::build_store::{BuildState, Limits, SortOrder, UpdateOutcome};
 use kiln_core::ports::notifier::Notice;
+use kiln_core::project::StoredProject;
+use kiln_core::usecases::notices::{NoticeSource, notices_for};
 
 fn store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -15,12 +18,43 @@ fn store() -> (tempfile::TempDir, SqliteStore) {
     (dir, store)
 }
 
-fn new_build(project: &str, n: usize) -> NewBuild {
-    NewBuild {
-        id: format!("{project}:id-{n}"),
-        project: project.into(),
-        record: json!({"id": format!("{project}:id-{n}")}),
-    }
+/// Build `n` of `project` (project names have at least two characters), with a recognisable uuid.
+fn id(project: &str, n: usize) -> BuildId {
+    BuildId::parse(&format!("{project}:00000000-0000-4000-8000-{n:012}")).unwrap()
+}
+
+fn new_build(project: &str, n: usize) -> Build {
+    Build::new(
+        id(project, n),
+        0,
+        &AccountContext::local(),
+        Timestamp::from_epoch_millis(1_700_000_000_000),
+    )
+}
+
+/// Build `n` of `project` with `members` set over its record.
+fn build_with(project: &str, n: usize, members: Value) -> Build {
+    let mut record = serde_json::to_value(new_build(project, n)).unwrap();
+    record
+        .as_object_mut()
+        .unwrap()
+        .extend(members.as_object().unwrap().clone());
+    serde_json::from_value(record).unwrap()
+}
+
+fn name(project: &str) -> ProjectName {
+    ProjectName::parse(project).unwrap()
+}
+
+/// A minimal valid project `name` with `members` set over it.
+fn project(project: &str, members: Value) -> StoredProject {
+    let mut definition = json!({"name": project,
+                                "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases: {}\n"}});
+    definition
+        .as_object_mut()
+        .unwrap()
+        .extend(members.as_object().unwrap().clone());
+    serde_json::from_value(definition).unwrap()
 }
 
 #[test]
@@ -38,7 +72,7 @@ fn twenty_threads_creating_with_the_same_key_create_one_build() {
         })
         .collect();
     let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let ids: std::collections::HashSet<_> = results.iter().map(|c| c.builds[0].id.clone()).collect();
+    let ids: std::collections::HashSet<_> = results.iter().map(|c| c.builds[0].id().clone()).collect();
     assert_eq!(ids.len(), 1, "every caller sees the same build: {ids:?}");
     assert_eq!(results.iter().filter(|c| !c.existing).count(), 1);
     assert_eq!(
@@ -55,17 +89,26 @@ fn twenty_threads_creating_with_the_same_key_create_one_build() {
 #[test]
 fn build_numbers_count_per_project_and_land_in_the_record() {
     let (_dir, store) = store();
-    let a1 = store.create_sync(None, vec![new_build("a", 1)]).unwrap();
-    let b1 = store.create_sync(None, vec![new_build("b", 1)]).unwrap();
-    let a2 = store.create_sync(None, vec![new_build("a", 2)]).unwrap();
+    let a1 = store.create_sync(None, vec![new_build("aa", 1)]).unwrap();
+    let b1 = store.create_sync(None, vec![new_build("bb", 1)]).unwrap();
+    let a2 = store.create_sync(None, vec![new_build("aa", 2)]).unwrap();
     assert_eq!(
-        (a1.builds[0].number, b1.builds[0].number, a2.builds[0].number),
+        (
+            a1.builds[0].number(),
+            b1.builds[0].number(),
+            a2.builds[0].number()
+        ),
         (1, 1, 2)
     );
-    assert_eq!(a2.builds[0].record["buildNumber"], json!(2));
+    assert_eq!(a2.builds[0].build.build_number(), 2);
     assert_eq!(
-        store.get_sync("a:id-2").unwrap().unwrap().record["buildNumber"],
-        json!(2)
+        store
+            .get_sync(&id("aa", 2))
+            .unwrap()
+            .unwrap()
+            .build
+            .build_number(),
+        2
     );
 }
 
@@ -75,10 +118,9 @@ fn updates_need_the_current_version_and_never_touch_a_terminal_build() {
     store.create_sync(None, vec![new_build("web", 1)]).unwrap();
     let UpdateOutcome::Updated(running) = store
         .update_sync(
-            "web:id-1",
             1,
             BuildState::InProgress,
-            json!({"buildStatus": "IN_PROGRESS"}),
+            build_with("web", 1, json!({"buildStatus": "IN_PROGRESS"})),
         )
         .unwrap()
     else {
@@ -86,7 +128,7 @@ fn updates_need_the_current_version_and_never_touch_a_terminal_build() {
     };
     assert_eq!(running.version, 2);
     let stale = store
-        .update_sync("web:id-1", 1, BuildState::InProgress, json!({}))
+        .update_sync(1, BuildState::InProgress, new_build("web", 1))
         .unwrap();
     assert!(
         matches!(stale, UpdateOutcome::Conflict(ref b) if b.version == 2),
@@ -94,10 +136,9 @@ fn updates_need_the_current_version_and_never_touch_a_terminal_build() {
     );
     let done = store
         .update_sync(
-            "web:id-1",
             2,
             BuildState::Terminal,
-            json!({"buildStatus": "SUCCEEDED"}),
+            build_with("web", 1, json!({"buildStatus": "SUCCEEDED"})),
         )
         .unwrap();
     assert!(matches!(done, UpdateOutcome::Updated(_)));
@@ -107,16 +148,15 @@ fn updates_need_the_current_version_and_never_touch_a_terminal_build() {
     );
     let again = store
         .update_sync(
-            "web:id-1",
             3,
             BuildState::Terminal,
-            json!({"buildStatus": "FAILED"}),
+            build_with("web", 1, json!({"buildStatus": "FAILED"})),
         )
         .unwrap();
     let UpdateOutcome::Terminal(kept) = again else {
         panic!("terminal builds are never overwritten")
     };
-    assert_eq!(kept.record["buildStatus"], json!("SUCCEEDED"));
+    assert_eq!(kept.build.build_status(), StatusType::Succeeded);
 }
 
 #[test]
@@ -127,16 +167,21 @@ fn listing_pages_newest_first_and_rejects_foreign_tokens() {
     }
     store.create_sync(None, vec![new_build("other", 1)]).unwrap();
     let first = store
-        .list_sync(Some("web"), SortOrder::Descending, None, 2)
+        .list_sync(Some(&name("web")), SortOrder::Descending, None, 2)
         .unwrap();
-    assert_eq!(first.ids, ["web:id-5", "web:id-4"]);
+    assert_eq!(first.ids, [id("web", 5), id("web", 4)]);
     let second = store
-        .list_sync(Some("web"), SortOrder::Descending, first.next_token.as_deref(), 2)
+        .list_sync(
+            Some(&name("web")),
+            SortOrder::Descending,
+            first.next_token.as_deref(),
+            2,
+        )
         .unwrap();
-    assert_eq!(second.ids, ["web:id-3", "web:id-2"]);
+    assert_eq!(second.ids, [id("web", 3), id("web", 2)]);
     let last = store
         .list_sync(
-            Some("web"),
+            Some(&name("web")),
             SortOrder::Descending,
             second.next_token.as_deref(),
             2,
@@ -144,13 +189,13 @@ fn listing_pages_newest_first_and_rejects_foreign_tokens() {
         .unwrap();
     assert_eq!(
         (last.ids.as_slice(), last.next_token),
-        (&["web:id-1".to_owned()][..], None)
+        (&[id("web", 1)][..], None)
     );
     let all = store.list_sync(None, SortOrder::Ascending, None, 100).unwrap();
     assert_eq!(all.ids.len(), 6);
     assert!(
         store
-            .list_sync(Some("web"), SortOrder::Descending, Some("next!"), 2)
+            .list_sync(Some(&name("web")), SortOrder::Descending, Some("next!"), 2)
             .is_err()
     );
 }
@@ -159,12 +204,12 @@ fn listing_pages_newest_first_and_rejects_foreign_tokens() {
 fn claims_hold_the_per_project_and_global_limits() {
     let (_dir, store) = store();
     for n in 1..=3 {
-        store.create_sync(None, vec![new_build("a", n)]).unwrap();
-        store.create_sync(None, vec![new_build("b", n)]).unwrap();
+        store.create_sync(None, vec![new_build("aa", n)]).unwrap();
+        store.create_sync(None, vec![new_build("bb", n)]).unwrap();
     }
     let limits = Limits {
         global: 3,
-        per_project: HashMap::from([("a".to_owned(), 1)]),
+        per_project: HashMap::from([(name("aa"), 1)]),
         live: vec![],
     };
     let claimed: Vec<_> = store
@@ -173,25 +218,25 @@ fn claims_hold_the_per_project_and_global_limits() {
         .into_iter()
         .map(|e| e.build_id)
         .collect();
-    assert_eq!(claimed, ["a:id-1", "b:id-1", "b:id-2"]);
+    assert_eq!(claimed, [id("aa", 1), id("bb", 1), id("bb", 2)]);
     assert!(
         store.claim_sync(&limits, 10).unwrap().is_empty(),
         "global limit reached"
     );
-    store.release_sync("a:id-1").unwrap();
+    store.release_sync(&id("aa", 1)).unwrap();
     let next: Vec<_> = store
         .claim_sync(&limits, 10)
         .unwrap()
         .into_iter()
         .map(|e| e.build_id)
         .collect();
-    assert_eq!(next, ["a:id-2"]);
-    store.assign_sync("a:id-2", "1234").unwrap();
+    assert_eq!(next, [id("aa", 2)]);
+    store.assign_sync(&id("aa", 2), "1234").unwrap();
     let entry = store
         .entries_sync()
         .unwrap()
         .into_iter()
-        .find(|e| e.build_id == "a:id-2")
+        .find(|e| e.build_id == id("aa", 2))
         .unwrap();
     assert_eq!(entry.task.as_deref(), Some("1234"));
 }
@@ -200,10 +245,15 @@ fn claims_hold_the_per_project_and_global_limits() {
 fn notices_come_back_in_order_after_a_cursor_and_delivery_cursors_persist() {
     let (dir, store) = store();
     for n in 0..3 {
+        let build = new_build("web", n);
+        let mut event = notices_for(&NoticeSource::default(), None, &build, 0)
+            .remove(0)
+            .event;
+        event.id = n.to_string();
         store
             .append_notice(&Notice {
-                project: "web".into(),
-                event: json!({"n": n}),
+                project: name("web"),
+                event,
             })
             .unwrap();
     }
@@ -211,9 +261,9 @@ fn notices_come_back_in_order_after_a_cursor_and_delivery_cursors_persist() {
     assert_eq!(
         after_first
             .iter()
-            .map(|n| n.event["n"].clone())
+            .map(|n| n.event.id.as_str())
             .collect::<Vec<_>>(),
-        [json!(1), json!(2)]
+        ["1", "2"]
     );
     store.set_delivered_cursor("hook", 2).unwrap();
     drop(store);
@@ -227,33 +277,35 @@ fn projects_are_created_once_updated_only_when_present_and_deleted() {
     use kiln_core::ports::build_store::{PutMode, StoreError};
     let (_dir, store) = store();
     store
-        .put_project_sync("web", json!({"name": "web"}), PutMode::Create)
+        .put_project_sync(&project("web", json!({})), PutMode::Create)
         .unwrap();
     assert!(matches!(
-        store.put_project_sync("web", json!({}), PutMode::Create),
+        store.put_project_sync(&project("web", json!({})), PutMode::Create),
         Err(StoreError::AlreadyExists(name)) if name == "web"
     ));
     assert!(matches!(
-        store.put_project_sync("api", json!({}), PutMode::Update),
+        store.put_project_sync(&project("api", json!({})), PutMode::Update),
         Err(StoreError::NotFound(_))
     ));
     store
-        .put_project_sync(
-            "web",
-            json!({"name": "web", "description": "v2"}),
-            PutMode::Update,
-        )
+        .put_project_sync(&project("web", json!({"description": "v2"})), PutMode::Update)
         .unwrap();
     store
-        .put_project_sync("api", json!({"name": "api"}), PutMode::Upsert)
+        .put_project_sync(&project("api", json!({})), PutMode::Upsert)
         .unwrap();
-    assert_eq!(store.project_names_sync().unwrap(), ["api", "web"]);
+    assert_eq!(store.project_names_sync().unwrap(), [name("api"), name("web")]);
     assert_eq!(
-        store.get_project_sync("web").unwrap().unwrap()["description"],
-        "v2"
+        store
+            .get_project_sync(&name("web"))
+            .unwrap()
+            .unwrap()
+            .project
+            .description
+            .as_deref(),
+        Some("v2")
     );
-    store.delete_project_sync("web").unwrap();
-    assert_eq!(store.get_project_sync("web").unwrap(), None);
+    store.delete_project_sync(&name("web")).unwrap();
+    assert_eq!(store.get_project_sync(&name("web")).unwrap(), None);
 }
 
 #[test]

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use kiln_core::build::{Build, BuildId};
 use kiln_core::ports::build_store::{BuildState, StoreError, StoredBuild};
 
 /// A DynamoDB item.
@@ -37,7 +38,7 @@ pub(super) fn key(pk: String, sk: &str) -> Item {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
 
-pub(super) fn build_key(id: &str) -> Item {
+pub(super) fn build_key(id: &BuildId) -> Item {
     key(format!("BUILD#{id}"), SK_BUILD)
 }
 
@@ -65,17 +66,26 @@ pub(super) struct Row {
     pub task: Option<String>,
 }
 
+/// The stored form of a record: CodeBuild's `Build` JSON.
+pub(super) fn encode(build: &Build) -> Result<String, StoreError> {
+    serde_json::to_string(build).map_err(|e| StoreError::Backend {
+        message: format!("encoding build {}: {e}", build.id()),
+        retryable: false,
+    })
+}
+
 /// The full item of a new QUEUED build.
-pub(super) fn new_build_item(build: &StoredBuild, created_ms: u64) -> Item {
-    let order = seq(created_ms, &build.id);
-    let mut item = build_key(&build.id);
+pub(super) fn new_build_item(build: &StoredBuild, created_ms: u64) -> Result<Item, StoreError> {
+    let id = build.id().as_str();
+    let order = seq(created_ms, id);
+    let mut item = build_key(build.id());
     item.extend([
-        ("id".to_owned(), s(&build.id)),
-        ("project".to_owned(), s(&build.project)),
-        ("number".to_owned(), n(build.number)),
+        ("id".to_owned(), s(id)),
+        ("project".to_owned(), s(build.project().as_str())),
+        ("number".to_owned(), n(build.number())),
         ("state".to_owned(), s(build.state.as_str())),
         ("version".to_owned(), n(build.version)),
-        ("record".to_owned(), s(build.record.to_string())),
+        ("record".to_owned(), s(encode(&build.build)?)),
         ("createdAt".to_owned(), n(created_ms)),
         ("kind".to_owned(), s(KIND_BUILD)),
         ("seq".to_owned(), s(order.clone())),
@@ -83,7 +93,7 @@ pub(super) fn new_build_item(build: &StoredBuild, created_ms: u64) -> Item {
         ("activeSeq".to_owned(), s(order)),
         ("claimed".to_owned(), AttributeValue::Bool(false)),
     ]);
-    item
+    Ok(item)
 }
 
 pub(super) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
@@ -94,6 +104,10 @@ pub(super) fn get_n(item: &Item, name: &str) -> Option<u64> {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
+}
+
+pub(super) fn get_bool(item: &Item, name: &str) -> Option<bool> {
+    item.get(name).and_then(|v| v.as_bool().ok()).copied()
 }
 
 /// Reads a build item back.
@@ -110,52 +124,52 @@ pub(super) fn row_from_item(item: &Item) -> Result<Row, StoreError> {
     let state_text = field("state")?;
     let state =
         BuildState::parse(state_text).ok_or_else(|| corrupt(format!("unknown state {state_text:?}")))?;
-    let record =
-        serde_json::from_str(field("record")?).map_err(|e| corrupt(format!("record is not JSON: {e}")))?;
+    let build =
+        serde_json::from_str(field("record")?).map_err(|e| corrupt(format!("record is not a build: {e}")))?;
     Ok(Row {
         build: StoredBuild {
-            id: id.clone(),
-            project: field("project")?.to_owned(),
-            number: number("number")?,
             state,
             version: number("version")?,
-            record,
+            build,
         },
         active: item.contains_key("activeKind"),
-        claimed: item
-            .get("claimed")
-            .and_then(|v| v.as_bool().ok())
-            .copied()
-            .unwrap_or(false),
+        claimed: get_bool(item, "claimed").unwrap_or(false),
         task: get_s(item, "task").map(str::to_owned),
     })
 }
 
+/// One key attribute in a page token, as DynamoDB's JSON writes it: `{"S": ".."}` or `{"N": ".."}`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+enum TokenValue {
+    S(String),
+    N(String),
+}
+
 /// Encodes the key of the last item of a page (table key plus index key) as an opaque token.
 pub(super) fn encode_token(item: &Item, index_keys: &[&str]) -> String {
-    let mut map = serde_json::Map::new();
+    let mut map = std::collections::BTreeMap::new();
     for name in ["pk", "sk"].iter().chain(index_keys) {
         let value = match item.get(*name) {
-            Some(AttributeValue::S(v)) => serde_json::json!({ "S": v }),
-            Some(AttributeValue::N(v)) => serde_json::json!({ "N": v }),
+            Some(AttributeValue::S(v)) => TokenValue::S(v.clone()),
+            Some(AttributeValue::N(v)) => TokenValue::N(v.clone()),
             _ => continue,
         };
-        map.insert((*name).to_owned(), value);
+        map.insert(*name, value);
     }
-    aws_smithy_types::base64::encode(serde_json::Value::Object(map).to_string())
+    aws_smithy_types::base64::encode(serde_json::to_string(&map).unwrap_or_default())
 }
 
 /// Decodes a token made by [`encode_token`] into an `ExclusiveStartKey`, checking it has `index_keys`.
 pub(super) fn decode_token(token: &str, index_keys: &[&str]) -> Result<Item, StoreError> {
     let bad = || StoreError::BadToken(token.to_owned());
     let bytes = aws_smithy_types::base64::decode(token).map_err(|_| bad())?;
-    let map: HashMap<String, HashMap<String, String>> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let map: HashMap<String, TokenValue> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     let mut item = Item::new();
     for (name, typed) in map {
-        let value = match (typed.get("S"), typed.get("N")) {
-            (Some(v), None) => AttributeValue::S(v.clone()),
-            (None, Some(v)) if v.parse::<u64>().is_ok() => AttributeValue::N(v.clone()),
-            _ => return Err(bad()),
+        let value = match typed {
+            TokenValue::S(v) => AttributeValue::S(v),
+            TokenValue::N(v) if v.parse::<u64>().is_ok() => AttributeValue::N(v),
+            TokenValue::N(_) => return Err(bad()),
         };
         item.insert(name, value);
     }
@@ -172,22 +186,34 @@ pub(super) fn decode_token(token: &str, index_keys: &[&str]) -> Result<Item, Sto
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kiln_core::build::{AccountContext, Timestamp};
+
+    const ID_1: &str = "web:00000000-0000-4000-8000-000000000001";
+    const ID_2: &str = "web:00000000-0000-4000-8000-000000000002";
+
+    fn stored(id: &str, number: u64, state: BuildState, version: u64) -> StoredBuild {
+        let id = BuildId::parse(id).expect("id");
+        let build = Build::new(
+            id,
+            number,
+            &AccountContext::local(),
+            Timestamp::from_epoch_millis(0),
+        );
+        StoredBuild {
+            state,
+            version,
+            build,
+        }
+    }
 
     #[test]
     fn a_page_token_round_trips_and_a_forged_one_is_refused() {
-        let build = StoredBuild {
-            id: "web:1".to_owned(),
-            project: "web".to_owned(),
-            number: 7,
-            state: BuildState::Queued,
-            version: 1,
-            record: serde_json::json!({}),
-        };
-        let item = new_build_item(&build, 1_700_000_000_000);
+        let build = stored(ID_1, 7, BuildState::Queued, 1);
+        let item = new_build_item(&build, 1_700_000_000_000).expect("item");
         let token = encode_token(&item, &["project", "number"]);
         let key = decode_token(&token, &["project", "number"]).expect("own token");
         assert_eq!(key.get("number"), Some(&n(7)));
-        assert_eq!(key.get("pk"), Some(&s("BUILD#web:1")));
+        assert_eq!(key.get("pk"), Some(&s(format!("BUILD#{ID_1}"))));
         assert!(matches!(
             decode_token("nope", &["project", "number"]),
             Err(StoreError::BadToken(_))
@@ -200,15 +226,8 @@ mod tests {
 
     #[test]
     fn a_build_item_reads_back_as_the_same_build() {
-        let build = StoredBuild {
-            id: "web:2".to_owned(),
-            project: "web".to_owned(),
-            number: 3,
-            state: BuildState::InProgress,
-            version: 4,
-            record: serde_json::json!({"buildNumber": 3}),
-        };
-        let row = row_from_item(&new_build_item(&build, 5)).expect("valid item");
+        let build = stored(ID_2, 3, BuildState::InProgress, 4);
+        let row = row_from_item(&new_build_item(&build, 5).expect("item")).expect("valid item");
         assert_eq!(row.build, build);
         assert!(row.active && !row.claimed && row.task.is_none());
     }

@@ -7,8 +7,10 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 
 use super::items::{Item, get_s, key, project_pk, s};
 use super::{DynamoBuildStore, INDEX_BY_CREATION, backend};
+use kiln_core::build::ProjectName;
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::build_store::{ProjectStore, PutMode, StoreError};
+use kiln_core::project::StoredProject;
 
 /// Sort key of a project item (`pk` = `PROJECT#<name>`).
 const SK_PROJECT: &str = "#PROJECT";
@@ -19,24 +21,29 @@ fn project_key(name: &str) -> Item {
     key(project_pk(name), SK_PROJECT)
 }
 
-fn project_item(name: &str, project: &serde_json::Value) -> Item {
+fn project_item(project: &StoredProject) -> Result<Item, StoreError> {
+    let name = project.name().as_str();
+    let record = serde_json::to_string(project).map_err(|e| StoreError::Backend {
+        message: format!("encoding project {name}: {e}"),
+        retryable: false,
+    })?;
     let mut item = project_key(name);
     item.extend([
         ("name".to_owned(), s(name)),
-        ("record".to_owned(), s(project.to_string())),
+        ("record".to_owned(), s(record)),
         ("kind".to_owned(), s(KIND_PROJECT)),
         ("seq".to_owned(), s(name)),
     ]);
-    item
+    Ok(item)
 }
 
 impl DynamoBuildStore {
-    async fn read_project(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+    async fn read_project(&self, name: &ProjectName) -> Result<Option<StoredProject>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(project_key(name)))
+            .set_key(Some(project_key(name.as_str())))
             .consistent_read(true)
             .send()
             .await
@@ -51,10 +58,10 @@ impl DynamoBuildStore {
         let text = get_s(item, "record").ok_or_else(|| corrupt("attribute \"record\" is missing".into()))?;
         serde_json::from_str(text)
             .map(Some)
-            .map_err(|e| corrupt(format!("record is not JSON: {e}")))
+            .map_err(|e| corrupt(format!("record is not a project: {e}")))
     }
 
-    async fn list_project_names(&self) -> Result<Vec<String>, StoreError> {
+    async fn list_project_names(&self) -> Result<Vec<ProjectName>, StoreError> {
         let mut names = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -74,7 +81,7 @@ impl DynamoBuildStore {
                 output
                     .items()
                     .iter()
-                    .filter_map(|item| get_s(item, "name").map(str::to_owned)),
+                    .filter_map(|item| get_s(item, "name").and_then(|n| ProjectName::parse(n).ok())),
             );
             match output.last_evaluated_key() {
                 Some(last) => start = Some(last.clone()),
@@ -87,12 +94,8 @@ impl DynamoBuildStore {
         Ok(names)
     }
 
-    async fn write_project(
-        &self,
-        name: &str,
-        project: serde_json::Value,
-        mode: PutMode,
-    ) -> Result<(), StoreError> {
+    async fn write_project(&self, project: &StoredProject, mode: PutMode) -> Result<(), StoreError> {
+        let name = project.name().as_str();
         let condition = match mode {
             PutMode::Create => Some("attribute_not_exists(#pk)"),
             PutMode::Update => Some("attribute_exists(#pk)"),
@@ -102,7 +105,7 @@ impl DynamoBuildStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(project_item(name, &project)));
+            .set_item(Some(project_item(project)?));
         if let Some(condition) = condition {
             request = request
                 .condition_expression(condition)
@@ -122,11 +125,11 @@ impl DynamoBuildStore {
         }
     }
 
-    async fn remove_project(&self, name: &str) -> Result<(), StoreError> {
+    async fn remove_project(&self, name: &ProjectName) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(project_key(name)))
+            .set_key(Some(project_key(name.as_str())))
             .send()
             .await
             .map_err(|e| backend(&e))?;
@@ -137,25 +140,24 @@ impl DynamoBuildStore {
 impl ProjectStore for DynamoBuildStore {
     fn get_project<'a>(
         &'a self,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, StoreError>> {
+        name: &'a ProjectName,
+    ) -> BoxFuture<'a, Result<Option<StoredProject>, StoreError>> {
         Box::pin(self.read_project(name))
     }
 
-    fn project_names(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
+    fn project_names(&self) -> BoxFuture<'_, Result<Vec<ProjectName>, StoreError>> {
         Box::pin(self.list_project_names())
     }
 
     fn put_project<'a>(
         &'a self,
-        name: &'a str,
-        project: serde_json::Value,
+        project: &'a StoredProject,
         mode: PutMode,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.write_project(name, project, mode))
+        Box::pin(self.write_project(project, mode))
     }
 
-    fn delete_project<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn delete_project<'a>(&'a self, name: &'a ProjectName) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.remove_project(name))
     }
 }

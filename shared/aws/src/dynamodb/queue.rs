@@ -11,6 +11,7 @@ use super::expr::{Names, update};
 use super::items::{Item, KIND_ACTIVE, Row, build_key, n, row_from_item, s};
 use super::store::{TxFailure, running_key};
 use super::{DynamoBuildStore, INDEX_ACTIVE, backend};
+use kiln_core::build::{BuildId, ProjectName};
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::build_store::{
     BuildState, ClaimOutcome, DispatchQueue, Limits, QueueEntry, StoreError,
@@ -54,36 +55,31 @@ impl DynamoBuildStore {
     }
 
     /// Ids of the builds in progress, oldest first: a Query on the sparse index, never a Scan.
-    pub async fn in_progress(&self) -> Result<Vec<String>, StoreError> {
+    pub async fn in_progress(&self) -> Result<Vec<BuildId>, StoreError> {
         Ok(self
             .active_rows()
             .await?
             .into_iter()
             .filter(|row| row.build.state == BuildState::InProgress)
-            .map(|row| row.build.id)
+            .map(|row| row.build.id().clone())
             .collect())
     }
 
     async fn claim_entries(&self, limits: &Limits, max: usize) -> Result<Vec<QueueEntry>, StoreError> {
         let mut claimed = Vec::new();
-        let mut full: HashSet<String> = HashSet::new();
+        let mut full: HashSet<ProjectName> = HashSet::new();
         for row in self.active_rows().await? {
             if claimed.len() >= max || limits.global == 0 {
                 break;
             }
-            if row.claimed || row.build.state == BuildState::Terminal || full.contains(&row.build.project) {
+            if row.claimed || row.build.state == BuildState::Terminal || full.contains(row.build.project()) {
                 continue;
             }
             match self.try_claim(&row, limits).await? {
-                Claim::Won => claimed.push(QueueEntry {
-                    build_id: row.build.id,
-                    project: row.build.project,
-                    task: row.task,
-                    claimed: true,
-                }),
+                Claim::Won => claimed.push(entry(row, true)),
                 Claim::Lost => {}
                 Claim::ProjectFull => {
-                    full.insert(row.build.project);
+                    full.insert(row.build.project().clone());
                 }
                 Claim::GlobalFull => break,
             }
@@ -94,7 +90,7 @@ impl DynamoBuildStore {
     /// Claims one build by id: a consistent read, then the same claim transaction as the queue walk. A claim
     /// that lost only to a concurrent transaction on the running counts is tried again (three times, then a
     /// retryable error, so the caller retries the message rather than dropping it).
-    async fn claim_one(&self, build_id: &str, limits: &Limits) -> Result<ClaimOutcome, StoreError> {
+    async fn claim_one(&self, build_id: &BuildId, limits: &Limits) -> Result<ClaimOutcome, StoreError> {
         for _ in 0..3 {
             let Some(row) = self.get_row(build_id).await? else {
                 return Ok(ClaimOutcome::NotWaiting);
@@ -106,14 +102,7 @@ impl DynamoBuildStore {
                 return Ok(ClaimOutcome::GlobalFull);
             }
             match self.try_claim(&row, limits).await? {
-                Claim::Won => {
-                    return Ok(ClaimOutcome::Claimed(QueueEntry {
-                        build_id: row.build.id,
-                        project: row.build.project,
-                        task: row.task,
-                        claimed: true,
-                    }));
-                }
+                Claim::Won => return Ok(ClaimOutcome::Claimed(entry(row, true))),
                 Claim::ProjectFull => return Ok(ClaimOutcome::ProjectFull),
                 Claim::GlobalFull => return Ok(ClaimOutcome::GlobalFull),
                 Claim::Lost => {}
@@ -131,7 +120,7 @@ impl DynamoBuildStore {
             .value("false", AttributeValue::Bool(false));
         let mut writes = vec![update(
             &self.table,
-            build_key(&row.build.id),
+            build_key(row.build.id()),
             "SET #claimed = :true",
             Some("attribute_exists(#activeKind) AND #claimed = :false"),
             &build,
@@ -147,7 +136,7 @@ impl DynamoBuildStore {
             Some(below),
             &global,
         )?);
-        let project_limit = limits.per_project.get(&row.build.project);
+        let project_limit = limits.per_project.get(row.build.project());
         let project = Names::attrs(&["running"])
             .value("one", n(1))
             .value("limit", n(project_limit.copied().unwrap_or(0) as u64));
@@ -158,7 +147,7 @@ impl DynamoBuildStore {
         let condition = project_limit.map(|_| below);
         writes.push(update(
             &self.table,
-            running_key(Some(&row.build.project)),
+            running_key(Some(row.build.project().as_str())),
             "ADD #running :one",
             condition,
             &project_names,
@@ -179,7 +168,7 @@ impl DynamoBuildStore {
         }
     }
 
-    async fn assign_task(&self, build_id: &str, task: &str) -> Result<(), StoreError> {
+    async fn assign_task(&self, build_id: &BuildId, task: &str) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
@@ -199,13 +188,13 @@ impl DynamoBuildStore {
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Err(StoreError::NotFound(build_id.to_owned()))
+                Err(StoreError::NotFound(build_id.to_string()))
             }
             Err(err) => Err(backend(&err)),
         }
     }
 
-    async fn release_entry(&self, build_id: &str) -> Result<(), StoreError> {
+    async fn release_entry(&self, build_id: &BuildId) -> Result<(), StoreError> {
         for _ in 0..3 {
             let Some(row) = self.get_row(build_id).await? else {
                 return Ok(());
@@ -224,7 +213,7 @@ impl DynamoBuildStore {
                 &names,
             )?];
             if row.claimed {
-                writes.extend(self.slot_changes(&row.build.project, -1)?);
+                writes.extend(self.slot_changes(row.build.project(), -1)?);
             }
             if self.transact_conditional(writes).await? {
                 return Ok(());
@@ -234,6 +223,16 @@ impl DynamoBuildStore {
             message: format!("releasing build {build_id:?} kept conflicting with other writers; try again"),
             retryable: true,
         })
+    }
+}
+
+/// The queue entry of a build item.
+fn entry(row: Row, claimed: bool) -> QueueEntry {
+    QueueEntry {
+        build_id: row.build.id().clone(),
+        project: row.build.project().clone(),
+        task: row.task,
+        claimed,
     }
 }
 
@@ -248,17 +247,17 @@ impl DispatchQueue for DynamoBuildStore {
 
     fn claim_build<'a>(
         &'a self,
-        build_id: &'a str,
+        build_id: &'a BuildId,
         limits: &'a Limits,
     ) -> BoxFuture<'a, Result<ClaimOutcome, StoreError>> {
         Box::pin(self.claim_one(build_id, limits))
     }
 
-    fn assign<'a>(&'a self, build_id: &'a str, task: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn assign<'a>(&'a self, build_id: &'a BuildId, task: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.assign_task(build_id, task))
     }
 
-    fn release<'a>(&'a self, build_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn release<'a>(&'a self, build_id: &'a BuildId) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.release_entry(build_id))
     }
 
@@ -268,11 +267,9 @@ impl DispatchQueue for DynamoBuildStore {
                 .active_rows()
                 .await?
                 .into_iter()
-                .map(|row| QueueEntry {
-                    build_id: row.build.id,
-                    project: row.build.project,
-                    task: row.task,
-                    claimed: row.claimed,
+                .map(|row| {
+                    let claimed = row.claimed;
+                    entry(row, claimed)
                 })
                 .collect())
         })

@@ -6,13 +6,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
 use super::expr::{Names, put, update};
 use super::items::{
-    Item, KIND_BUILD, PK_GLOBAL, Row, SK_COUNTER, SK_RUNNING, build_key, decode_token, encode_token, get_n,
-    get_s, idempotency_key, key, n, new_build_item, project_pk, row_from_item, s,
+    Item, KIND_BUILD, PK_GLOBAL, Row, SK_COUNTER, SK_RUNNING, build_key, decode_token, encode, encode_token,
+    get_n, get_s, idempotency_key, key, n, new_build_item, project_pk, row_from_item, s,
 };
 use super::{DynamoBuildStore, INDEX_BY_CREATION, INDEX_BY_PROJECT, backend, now_ms};
+use kiln_core::build::{Build, BuildId, ProjectName};
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::build_store::{
-    BuildState, BuildStore, Created, NewBuild, Page, SortOrder, StoreError, StoredBuild, UpdateOutcome,
+    BuildState, BuildStore, Created, Page, SortOrder, StoreError, StoredBuild, UpdateOutcome,
 };
 
 /// DynamoDB's limit on items in one TransactWriteItems.
@@ -52,7 +53,7 @@ impl DynamoBuildStore {
     }
 
     /// Reads a build item with a strongly consistent read.
-    pub(super) async fn get_row(&self, id: &str) -> Result<Option<Row>, StoreError> {
+    pub(super) async fn get_row(&self, id: &BuildId) -> Result<Option<Row>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -78,18 +79,17 @@ impl DynamoBuildStore {
             .map_err(|e| backend(&e))?;
         Ok(output
             .item()
-            .and_then(|item| item.get("running"))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok())
+            .and_then(|item| get_n(item, "running"))
+            .and_then(|v| i64::try_from(v).ok())
             .unwrap_or(0))
     }
 
-    async fn next_number(&self, project: &str) -> Result<u64, StoreError> {
+    async fn next_number(&self, project: &ProjectName) -> Result<u64, StoreError> {
         let output = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(project_pk(project), SK_COUNTER)))
+            .set_key(Some(key(project_pk(project.as_str()), SK_COUNTER)))
             .update_expression("ADD #last :one")
             .expression_attribute_names("#last", "last")
             .expression_attribute_values(":one", n(1))
@@ -123,18 +123,17 @@ impl DynamoBuildStore {
         if get_n(item, "expiresAt").is_some_and(|at| at < now_ms() / 1000) {
             return Ok(None);
         }
-        let ids = item
-            .get("buildIds")
-            .and_then(|v| v.as_l().ok())
-            .map(|l| {
-                l.iter()
-                    .filter_map(|v| v.as_s().ok().cloned())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
+        let ids = get_ids(item, "buildIds");
         let mut builds = Vec::with_capacity(ids.len());
         for id in ids {
-            let row = self.get_row(&id).await?.ok_or(StoreError::NotFound(id))?;
+            let id = BuildId::parse(&id).map_err(|e| StoreError::Corrupt {
+                id: key_value.to_owned(),
+                reason: format!("idempotency key: {e}"),
+            })?;
+            let row = self
+                .get_row(&id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
             builds.push(row.build);
         }
         Ok(Some(builds))
@@ -143,7 +142,7 @@ impl DynamoBuildStore {
     async fn create_builds(
         &self,
         key_value: Option<&str>,
-        builds: Vec<NewBuild>,
+        builds: Vec<Build>,
     ) -> Result<Created, StoreError> {
         if let Some(key_value) = key_value
             && let Some(found) = self.builds_under_key(key_value).await?
@@ -167,21 +166,17 @@ impl DynamoBuildStore {
         let mut stored = Vec::with_capacity(builds.len());
         let mut writes = Vec::with_capacity(builds.len() + 1);
         let absent = Names::attrs(&["pk"]);
-        for build in builds {
-            let number = self.next_number(&build.project).await?;
-            let mut record = build.record;
-            set_number(&mut record, number);
+        for mut build in builds {
+            let number = self.next_number(build.project_name()).await?;
+            build.set_build_number(number);
             let new = StoredBuild {
-                id: build.id,
-                project: build.project,
-                number,
                 state: BuildState::Queued,
                 version: 1,
-                record,
+                build,
             };
             writes.push(put(
                 &self.table,
-                new_build_item(&new, created_ms),
+                new_build_item(&new, created_ms)?,
                 "attribute_not_exists(#pk)",
                 &absent,
             )?);
@@ -189,7 +184,7 @@ impl DynamoBuildStore {
         }
         if let Some(key_value) = key_value {
             let mut item = idempotency_key(key_value);
-            let ids = stored.iter().map(|b| s(&b.id)).collect();
+            let ids = stored.iter().map(|b| s(b.id().as_str())).collect();
             item.insert("buildIds".to_owned(), AttributeValue::L(ids));
             item.insert(
                 "expiresAt".to_owned(),
@@ -240,13 +235,18 @@ impl DynamoBuildStore {
 
     async fn list_ids(
         &self,
-        project: Option<&str>,
+        project: Option<&ProjectName>,
         order: SortOrder,
         token: Option<&str>,
         limit: usize,
     ) -> Result<Page, StoreError> {
         let (index, hash, value, index_keys) = match project {
-            Some(project) => (INDEX_BY_PROJECT, "project", project, ["project", "number"]),
+            Some(project) => (
+                INDEX_BY_PROJECT,
+                "project",
+                project.as_str(),
+                ["project", "number"],
+            ),
             None => (INDEX_BY_CREATION, "kind", KIND_BUILD, ["kind", "seq"]),
         };
         let mut start = token.map(|t| decode_token(t, &index_keys)).transpose()?;
@@ -278,7 +278,7 @@ impl DynamoBuildStore {
         Ok(Page {
             ids: items
                 .iter()
-                .filter_map(|i| get_s(i, "id").map(str::to_owned))
+                .filter_map(|i| get_s(i, "id").and_then(|id| BuildId::parse(id).ok()))
                 .collect(),
             next_token: if more {
                 items.last().map(|i| encode_token(i, &index_keys))
@@ -290,39 +290,38 @@ impl DynamoBuildStore {
 
     async fn update_build(
         &self,
-        id: &str,
         version: u64,
         state: BuildState,
-        record: serde_json::Value,
+        build: Build,
     ) -> Result<UpdateOutcome, StoreError> {
+        let id = build.id().clone();
         // A failed condition whose cause was only a claim/release (which do not bump `version`) is retried.
         for _ in 0..3 {
             let row = self
-                .get_row(id)
+                .get_row(&id)
                 .await?
-                .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+                .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
             if row.build.state == BuildState::Terminal {
                 return Ok(UpdateOutcome::Terminal(row.build));
             }
             if row.build.version != version {
                 return Ok(UpdateOutcome::Conflict(row.build));
             }
-            let mut record = record.clone();
-            set_number(&mut record, row.build.number);
+            let mut build = build.clone();
+            build.set_build_number(row.build.number());
             let new = StoredBuild {
                 state,
                 version: version + 1,
-                record,
-                ..row.build.clone()
+                build,
             };
             if self.write_update(&row, &new).await? {
                 return Ok(UpdateOutcome::Updated(new));
             }
         }
         let row = self
-            .get_row(id)
+            .get_row(&id)
             .await?
-            .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         Ok(match row.build.state {
             BuildState::Terminal => UpdateOutcome::Terminal(row.build),
             BuildState::Queued | BuildState::InProgress => UpdateOutcome::Conflict(row.build),
@@ -344,7 +343,7 @@ impl DynamoBuildStore {
             .value("old", n(row.build.version))
             .value("terminal", s(BuildState::Terminal.as_str()))
             .value("claimed", AttributeValue::Bool(row.claimed))
-            .value("record", s(new.record.to_string()));
+            .value("record", s(encode(&new.build)?));
         let condition = "#version = :old AND #state <> :terminal AND #claimed = :claimed";
         let mut expression = "SET #state = :state, #version = :new, #record = :record".to_owned();
         if terminal {
@@ -354,13 +353,13 @@ impl DynamoBuildStore {
         }
         let mut writes = vec![update(
             &self.table,
-            build_key(&new.id),
+            build_key(new.id()),
             &expression,
             Some(condition),
             &names,
         )?];
         if terminal && row.claimed {
-            writes.extend(self.slot_changes(&new.project, -1)?);
+            writes.extend(self.slot_changes(new.project(), -1)?);
         }
         self.transact_conditional(writes).await
     }
@@ -390,14 +389,14 @@ impl DynamoBuildStore {
     /// Unconditional `ADD running delta` on the project's and the global running counts.
     pub(super) fn slot_changes(
         &self,
-        project: &str,
+        project: &ProjectName,
         delta: i64,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let names = Names::attrs(&["running"]).value("delta", AttributeValue::N(delta.to_string()));
         Ok(vec![
             update(
                 &self.table,
-                running_key(Some(project)),
+                running_key(Some(project.as_str())),
                 "ADD #running :delta",
                 None,
                 &names,
@@ -421,28 +420,30 @@ pub(super) fn running_key(project: Option<&str>) -> Item {
     }
 }
 
-fn set_number(record: &mut serde_json::Value, number: u64) {
-    if let Some(obj) = record.as_object_mut() {
-        obj.insert("buildNumber".to_owned(), number.into());
-    }
+/// The string members of a list attribute.
+fn get_ids(item: &Item, name: &str) -> Vec<String> {
+    item.get(name)
+        .and_then(|v| v.as_l().ok())
+        .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+        .unwrap_or_default()
 }
 
 impl BuildStore for DynamoBuildStore {
     fn create<'a>(
         &'a self,
         key: Option<&'a str>,
-        builds: Vec<NewBuild>,
+        builds: Vec<Build>,
     ) -> BoxFuture<'a, Result<Created, StoreError>> {
         Box::pin(self.create_builds(key, builds))
     }
 
-    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredBuild>, StoreError>> {
+    fn get<'a>(&'a self, id: &'a BuildId) -> BoxFuture<'a, Result<Option<StoredBuild>, StoreError>> {
         Box::pin(async move { Ok(self.get_row(id).await?.map(|row| row.build)) })
     }
 
     fn list<'a>(
         &'a self,
-        project: Option<&'a str>,
+        project: Option<&'a ProjectName>,
         order: SortOrder,
         token: Option<&'a str>,
         limit: usize,
@@ -450,13 +451,12 @@ impl BuildStore for DynamoBuildStore {
         Box::pin(self.list_ids(project, order, token, limit))
     }
 
-    fn update<'a>(
-        &'a self,
-        id: &'a str,
+    fn update(
+        &self,
         version: u64,
         state: BuildState,
-        record: serde_json::Value,
-    ) -> BoxFuture<'a, Result<UpdateOutcome, StoreError>> {
-        Box::pin(self.update_build(id, version, state, record))
+        build: Build,
+    ) -> BoxFuture<'_, Result<UpdateOutcome, StoreError>> {
+        Box::pin(self.update_build(version, state, build))
     }
 }

@@ -15,6 +15,7 @@ use aws_sdk_ecs::types::{
 };
 
 use super::retry::{describe, is_capacity_failure, is_retryable};
+use kiln_core::build::BuildId;
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::launcher::{LaunchError, TaskLauncher};
 
@@ -223,10 +224,10 @@ impl EcsLauncher {
 }
 
 impl TaskLauncher for EcsLauncher {
-    fn launch<'a>(&'a self, build_id: &'a str) -> BoxFuture<'a, Result<String, LaunchError>> {
+    fn launch<'a>(&'a self, build_id: &'a BuildId) -> BoxFuture<'a, Result<String, LaunchError>> {
         Box::pin(async move {
             let request = TaskRequest {
-                build_id: build_id.to_owned(),
+                build_id: build_id.to_string(),
                 size: self.settings.size,
                 capacity: self.settings.capacity,
             };

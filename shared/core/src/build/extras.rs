@@ -1,8 +1,8 @@
-//! Kiln's additions to the build record: trigger details, webhook variables, estimated cost and test report
-//! summaries.
+//! Kiln's additions to the build record: trigger details, estimated cost, test report summaries, webhook
+//! variables and a deferred launch.
 //!
-//! They serialise as extra members of CodeBuild's `Build` object (`trigger`, `webhookVariables`,
-//! `estimatedCost`, `reportSummaries`), which CodeBuild clients ignore.
+//! They serialise as extra members of CodeBuild's `Build` object (`trigger`, `estimatedCost`,
+//! `reportSummaries`, `webhookVariables`, `launchRetry`), which CodeBuild clients ignore.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,22 @@ pub enum TriggerProvider {
     Codecommit,
     Schedule,
     Api,
+}
+
+impl TriggerProvider {
+    /// The provider's name as the record writes it, e.g. `GITHUB_ENTERPRISE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerProvider::Github => "GITHUB",
+            TriggerProvider::GithubEnterprise => "GITHUB_ENTERPRISE",
+            TriggerProvider::Gitlab => "GITLAB",
+            TriggerProvider::Bitbucket => "BITBUCKET",
+            TriggerProvider::Gitea => "GITEA",
+            TriggerProvider::Codecommit => "CODECOMMIT",
+            TriggerProvider::Schedule => "SCHEDULE",
+            TriggerProvider::Api => "API",
+        }
+    }
 }
 
 /// Kiln: what started a build, kept on the record for the console, notices and `CODEBUILD_WEBHOOK_*` variables.
@@ -106,15 +122,6 @@ pub struct EstimatedCost {
     pub basis: String,
 }
 
-/// Kiln: one `CODEBUILD_WEBHOOK_*` variable of a build a webhook or event started, given to its environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WebhookVariable {
-    /// The variable's name, e.g. `CODEBUILD_WEBHOOK_HEAD_REF`.
-    pub name: String,
-    /// Its value.
-    pub value: String,
-}
-
 /// Kiln: the outcome of one test report group, filled by the executor from the report files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -138,4 +145,27 @@ pub struct ReportSummary {
     /// Names of failing tests (the executor caps the list).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failing_tests: Vec<String>,
+}
+
+/// Kiln: one `CODEBUILD_WEBHOOK_*` variable of a webhook build (`webhookVariables` item).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookVariable {
+    /// The variable's name, e.g. `CODEBUILD_WEBHOOK_HEAD_REF`.
+    pub name: String,
+    /// Its value.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// Kiln: a launch that failed for a passing reason (throttling, no capacity) and is tried again
+/// (`launchRetry`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchRetry {
+    /// How many launches failed so far.
+    #[serde(default)]
+    pub attempts: u64,
+    /// The launcher's message for the last failure.
+    #[serde(default)]
+    pub last_error: String,
 }

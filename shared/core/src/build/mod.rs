@@ -13,7 +13,9 @@ pub mod record;
 pub mod time;
 pub mod transition;
 
-pub use extras::{EstimatedCost, ReportSummary, TriggerDetails, TriggerProvider, WebhookVariable};
+pub use extras::{
+    EstimatedCost, LaunchRetry, ReportSummary, TriggerDetails, TriggerProvider, WebhookVariable,
+};
 pub use ids::{AccountContext, BuildArn, BuildId, CommitSha, IdError, ProjectName};
 pub use phase::{FailureAction, NotAnEndStatus, PhaseType, StatusType, derive_build_status, next_phase};
 pub use record::{

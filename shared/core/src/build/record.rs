@@ -1,13 +1,17 @@
 //! The build record: CodeBuild's `Build` object (reference §6.4) plus Kiln's extra members.
 //!
 //! Serde gives CodeBuild's JSON member names (camelCase), timestamps as epoch seconds, and omits absent
-//! optionals. Kiln's additions (`trigger`, `webhookVariables`, `estimatedCost`, `reportSummaries`) are extra
-//! members that CodeBuild clients ignore. The fields that the state machine owns (phases, status, end time) are
-//! private; the methods in [`super::transition`] change them.
+//! optionals. Kiln's additions (`trigger`, `estimatedCost`, `reportSummaries`, `webhookVariables`,
+//! `idempotencyFingerprint`, `launchRetry`, `spotRetryOf`) are extra members that CodeBuild clients ignore;
+//! members this version does not know are kept in [`Build::other`] and written back as they were, so a record
+//! round-trips whatever wrote it. The fields that the state machine owns (phases, status, end time) are private;
+//! the methods in [`super::transition`] change them.
 
 use serde::{Deserialize, Serialize};
 
-pub use super::extras::{EstimatedCost, ReportSummary, TriggerDetails, TriggerProvider, WebhookVariable};
+pub use super::extras::{
+    EstimatedCost, LaunchRetry, ReportSummary, TriggerDetails, TriggerProvider, WebhookVariable,
+};
 use super::ids::{AccountContext, BuildArn, BuildId, ProjectName};
 use super::phase::{PhaseType, StatusType};
 use super::time::Timestamp;
@@ -79,15 +83,28 @@ pub struct Build {
     /// Kiln: what started the build (webhook delivery, schedule, API).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<TriggerDetails>,
-    /// Kiln: the `CODEBUILD_WEBHOOK_*` variables of a build a webhook or event started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook_variables: Option<Vec<WebhookVariable>>,
     /// Kiln: what the build cost, estimated from its size and duration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_cost: Option<EstimatedCost>,
     /// Kiln: one summary per test report group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_summaries: Option<Vec<ReportSummary>>,
+    /// Kiln: the `CODEBUILD_WEBHOOK_*` variables of a webhook build, given to its environment by the runner.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhook_variables: Vec<WebhookVariable>,
+    /// Kiln: the fingerprint of the StartBuild request made under an idempotency token, to tell a repeat from
+    /// a different request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_fingerprint: Option<String>,
+    /// Kiln: a launch deferred for a passing reason, to be tried again by the reconciler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_retry: Option<LaunchRetry>,
+    /// Kiln: the Spot-interrupted build this build retries (a retry is never retried again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot_retry_of: Option<BuildId>,
+    /// Members this version does not know, kept as they were read and written back unchanged.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Build {
@@ -121,9 +138,13 @@ impl Build {
             exported_environment_variables: None,
             report_arns: None,
             trigger: None,
-            webhook_variables: None,
             estimated_cost: None,
             report_summaries: None,
+            webhook_variables: Vec::new(),
+            idempotency_fingerprint: None,
+            launch_retry: None,
+            spot_retry_of: None,
+            other: serde_json::Map::new(),
         }
     }
 
@@ -140,6 +161,12 @@ impl Build {
     /// The per-project build number (1, 2, 3...).
     pub fn build_number(&self) -> u64 {
         self.build_number
+    }
+
+    /// Sets the build number: the build store does it once, when it creates the build (numbers count per
+    /// project, atomically).
+    pub fn set_build_number(&mut self, number: u64) {
+        self.build_number = number;
     }
 
     /// The project the build belongs to.

@@ -137,3 +137,44 @@ fn a_build_whose_build_phase_failed_reads_like_codebuild_at_the_end() {
     }]);
     insta::assert_json_snapshot!(build);
 }
+
+/// A record as the previous version's use cases wrote it: Kiln's own members beside CodeBuild's, and a member
+/// no version of `Build` names.
+fn record_with_kiln_members() -> Value {
+    let mut record = reference_build();
+    let extra = json!({
+        "webhookVariables": [{"name": "CODEBUILD_WEBHOOK_HEAD_REF", "value": "refs/heads/main"}],
+        "idempotencyFingerprint": "5d41402abc4b2a76b9719d911017c592",
+        "launchRetry": {"attempts": 2, "lastError": "Capacity is unavailable at this time"},
+        "spotRetryOf": "web:0b0e7a9c-6c1c-4c3a-9a57-1d2e3f405162",
+        "someFutureMember": {"nested": [1, 2, {"deep": true}], "text": "kept"},
+    });
+    for (key, value) in extra.as_object().unwrap() {
+        record[key.as_str()] = value.clone();
+    }
+    record
+}
+
+#[test]
+fn kiln_members_are_typed_and_unknown_members_round_trip_unchanged() {
+    let build: Build = serde_json::from_value(record_with_kiln_members()).unwrap();
+    assert_eq!(build.webhook_variables[0].name, "CODEBUILD_WEBHOOK_HEAD_REF");
+    assert_eq!(build.webhook_variables[0].value, "refs/heads/main");
+    assert_eq!(
+        build.idempotency_fingerprint.as_deref(),
+        Some("5d41402abc4b2a76b9719d911017c592")
+    );
+    let retry = build.launch_retry.as_ref().unwrap();
+    assert_eq!(
+        (retry.attempts, retry.last_error.as_str()),
+        (2, "Capacity is unavailable at this time")
+    );
+    assert_eq!(
+        build.spot_retry_of.as_ref().map(BuildId::as_str),
+        Some("web:0b0e7a9c-6c1c-4c3a-9a57-1d2e3f405162")
+    );
+    assert_eq!(build.other.keys().collect::<Vec<_>>(), ["someFutureMember"]);
+    assert_eq!(serde_json::to_value(&build).unwrap(), record_with_kiln_members());
+    let text = serde_json::to_string(&build).unwrap();
+    assert_eq!(serde_json::from_str::<Build>(&text).unwrap(), build);
+}

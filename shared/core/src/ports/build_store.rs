@@ -1,13 +1,16 @@
 //! The build-store port: durable build records, idempotent creation, conditional updates and the dispatch
 //! queue (SQLite locally; DynamoDB and SQS on AWS).
 //!
-//! The store keeps each build as a JSON document in CodeBuild's `Build` shape beside a few indexed fields
-//! (id, project, number, state, version). It never interprets the document except to fill `buildNumber`,
-//! so the record type can grow without touching adapters.
+//! The ports take and return typed values: a [`Build`] (which keeps members it does not know, so the record can
+//! grow without touching adapters), [`BuildId`]s and [`ProjectName`]s. Adapters keep each build as a JSON
+//! document in CodeBuild's `Build` shape beside a few indexed fields (id, project, number, state, version), and
+//! encode and decode it at their storage boundary only; the store fills `buildNumber`.
 
 use std::collections::HashMap;
 
 use super::BoxFuture;
+use crate::build::{Build, BuildId, ProjectName};
+use crate::project::StoredProject;
 
 /// Where a build stands, as far as storage and dispatch care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -42,24 +45,31 @@ impl BuildState {
     }
 }
 
-/// One build to create: its id (`project:uuid`), project and record; the store fills `buildNumber`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewBuild {
-    pub id: String,
-    pub project: String,
-    pub record: serde_json::Value,
-}
-
-/// A build as stored: indexed fields, the optimistic-concurrency version and the record.
+/// A build as stored: where it stands, the optimistic-concurrency version and the record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredBuild {
-    pub id: String,
-    pub project: String,
-    pub number: u64,
     pub state: BuildState,
     /// Incremented on every update; updates name the version they read.
     pub version: u64,
-    pub record: serde_json::Value,
+    /// The record (its id, project and number are the store's indexed fields).
+    pub build: Build,
+}
+
+impl StoredBuild {
+    /// The build id, `project:uuid`.
+    pub fn id(&self) -> &BuildId {
+        self.build.id()
+    }
+
+    /// The project the build belongs to.
+    pub fn project(&self) -> &ProjectName {
+        self.build.project_name()
+    }
+
+    /// The per-project build number the store gave it.
+    pub fn number(&self) -> u64 {
+        self.build.build_number()
+    }
 }
 
 /// What [`BuildStore::create`] did.
@@ -93,7 +103,7 @@ pub enum SortOrder {
 /// One page of build ids and the token for the next page, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Page {
-    pub ids: Vec<String>,
+    pub ids: Vec<BuildId>,
     pub next_token: Option<String>,
 }
 
@@ -119,49 +129,48 @@ pub trait BuildStore: Send + Sync {
     fn create<'a>(
         &'a self,
         key: Option<&'a str>,
-        builds: Vec<NewBuild>,
+        builds: Vec<Build>,
     ) -> BoxFuture<'a, Result<Created, StoreError>>;
 
     /// Reads one build; `Ok(None)` when there is none.
-    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredBuild>, StoreError>>;
+    fn get<'a>(&'a self, id: &'a BuildId) -> BoxFuture<'a, Result<Option<StoredBuild>, StoreError>>;
 
     /// Lists build ids, of one project or all, by number/creation order, `limit` per page.
     fn list<'a>(
         &'a self,
-        project: Option<&'a str>,
+        project: Option<&'a ProjectName>,
         order: SortOrder,
         token: Option<&'a str>,
         limit: usize,
     ) -> BoxFuture<'a, Result<Page, StoreError>>;
 
-    /// Writes `record` and `state` if the stored version is still `version` and the build is not terminal.
-    /// Moving to [`BuildState::Terminal`] also removes the build from the dispatch queue.
-    fn update<'a>(
-        &'a self,
-        id: &'a str,
+    /// Writes `build` (keeping its stored number) and `state` if the stored version is still `version` and the
+    /// build is not terminal. Moving to [`BuildState::Terminal`] also removes the build from the dispatch queue.
+    fn update(
+        &self,
         version: u64,
         state: BuildState,
-        record: serde_json::Value,
-    ) -> BoxFuture<'a, Result<UpdateOutcome, StoreError>>;
+        build: Build,
+    ) -> BoxFuture<'_, Result<UpdateOutcome, StoreError>>;
 }
 
 /// Concurrency limits for dispatch: a global cap and optional per-project caps.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Limits {
     pub global: usize,
-    pub per_project: HashMap<String, usize>,
+    pub per_project: HashMap<ProjectName, usize>,
     /// Builds (`project:uuid`) whose runner process is still alive even if the build left the queue (a
     /// runner records its final status a moment before it exits): each holds a slot until it is gone, so the
     /// limits count live runners, not only claimed entries. Adapters whose tasks are counted elsewhere may
     /// leave it empty.
-    pub live: Vec<String>,
+    pub live: Vec<BuildId>,
 }
 
 /// A dispatch-queue entry: a build waiting for, or holding, a slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueEntry {
-    pub build_id: String,
-    pub project: String,
+    pub build_id: BuildId,
+    pub project: ProjectName,
     /// Set once the build holds a slot and a task was launched for it.
     pub task: Option<String>,
     /// `true` when the entry holds a slot.
@@ -195,15 +204,15 @@ pub trait DispatchQueue: Send + Sync {
     /// build id per queue message, uses this instead of [`DispatchQueue::claim`]).
     fn claim_build<'a>(
         &'a self,
-        build_id: &'a str,
+        build_id: &'a BuildId,
         limits: &'a Limits,
     ) -> BoxFuture<'a, Result<ClaimOutcome, StoreError>>;
 
     /// Records the task that runs a claimed build.
-    fn assign<'a>(&'a self, build_id: &'a str, task: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn assign<'a>(&'a self, build_id: &'a BuildId, task: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Removes a build from the queue, freeing its slot.
-    fn release<'a>(&'a self, build_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn release<'a>(&'a self, build_id: &'a BuildId) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Every entry, waiting and claimed, oldest first.
     fn entries(&self) -> BoxFuture<'_, Result<Vec<QueueEntry>, StoreError>>;
@@ -220,25 +229,24 @@ pub enum PutMode {
     Upsert,
 }
 
-/// Project definitions in CodeBuild's `Project` JSON shape, by name.
+/// Project definitions by name, kept in CodeBuild's `Project` JSON shape by the adapters.
 pub trait ProjectStore: Send + Sync {
     /// Reads one project; `Ok(None)` when there is none.
     fn get_project<'a>(
         &'a self,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, StoreError>>;
+        name: &'a ProjectName,
+    ) -> BoxFuture<'a, Result<Option<StoredProject>, StoreError>>;
 
     /// Every project name, sorted.
-    fn project_names(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>>;
+    fn project_names(&self) -> BoxFuture<'_, Result<Vec<ProjectName>, StoreError>>;
 
-    /// Stores `project` under `name` as `mode` allows.
+    /// Stores `project` under its name as `mode` allows.
     fn put_project<'a>(
         &'a self,
-        name: &'a str,
-        project: serde_json::Value,
+        project: &'a StoredProject,
         mode: PutMode,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Deletes a project (its builds are kept); deleting a missing project is not an error.
-    fn delete_project<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn delete_project<'a>(&'a self, name: &'a ProjectName) -> BoxFuture<'a, Result<(), StoreError>>;
 }

@@ -2,6 +2,7 @@
 //! AWS), stops it, and says whether it is still there.
 
 use super::BoxFuture;
+use crate::build::BuildId;
 
 /// Why the launcher could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +18,7 @@ pub enum LaunchError {
 /// Starts and stops the runners that execute builds.
 pub trait TaskLauncher: Send + Sync {
     /// Starts a runner for `build_id`; returns an opaque task handle (a pid locally, a task ARN on AWS).
-    fn launch<'a>(&'a self, build_id: &'a str) -> BoxFuture<'a, Result<String, LaunchError>>;
+    fn launch<'a>(&'a self, build_id: &'a BuildId) -> BoxFuture<'a, Result<String, LaunchError>>;
 
     /// Stops the task and everything it started; stopping a task that is gone is not an error.
     fn stop<'a>(&'a self, task: &'a str) -> BoxFuture<'a, Result<(), LaunchError>>;
@@ -27,7 +28,7 @@ pub trait TaskLauncher: Send + Sync {
 
     /// The builds whose runner this launcher started and is still running (exiting runners included); the
     /// dispatcher counts them against the limits. Launchers whose slots are released elsewhere return none.
-    fn live_builds(&self) -> BoxFuture<'_, Result<Vec<String>, LaunchError>> {
+    fn live_builds(&self) -> BoxFuture<'_, Result<Vec<BuildId>, LaunchError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 }

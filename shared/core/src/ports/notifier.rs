@@ -2,14 +2,16 @@
 //! outbox table locally, SQS and SNS on AWS.
 
 use super::BoxFuture;
+use crate::build::ProjectName;
+use crate::notice::NoticeEvent;
 
 /// One notice: an EventBridge event in CodeBuild's shape (`detail-type`, `source`, `detail`, ...).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
     /// The project the build belongs to, for routing to per-project targets.
-    pub project: String,
-    /// The whole event as JSON.
-    pub event: serde_json::Value,
+    pub project: ProjectName,
+    /// The whole event.
+    pub event: NoticeEvent,
 }
 
 /// Why a notice could not be published.
@@ -32,5 +34,5 @@ pub trait NoticeFeed: Send + Sync {
         &self,
         cursor: u64,
         limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<(u64, serde_json::Value)>, super::build_store::StoreError>>;
+    ) -> BoxFuture<'_, Result<Vec<(u64, NoticeEvent)>, super::build_store::StoreError>>;
 }

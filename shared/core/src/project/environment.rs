@@ -224,7 +224,11 @@ impl ProjectEnvironment {
             environment_variables: Vec::new(),
             privileged_mode: None,
             image_pull_credentials_type: None,
-            spot: SpotPolicy::default(),
+            // As an environment given without `spotFallbackToOnDemand` reads (see `validate`).
+            spot: SpotPolicy {
+                enabled: false,
+                fallback_to_on_demand: true,
+            },
         }
     }
 }

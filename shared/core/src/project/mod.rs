@@ -2,6 +2,7 @@
 //!
 //! Input is read into serde `Raw*` types with CodeBuild's member names and turned into a validated [`Project`] in
 //! one step ([`Project::validate`], or `TryFrom<RawProject>`); errors name the key path and quote the value.
+//! [`StoredProject`] is a project as the project store keeps it.
 //! Serialising a `Project` gives CodeBuild's JSON again (plus Kiln's members: `schedules`, `notifications`,
 //! `forkPullRequests`, environment `cpu`/`memory`/`architecture`/`spot`), so `BatchGetProjects` can return it.
 
@@ -12,6 +13,7 @@ mod hooks;
 mod names;
 mod outputs;
 mod source;
+mod stored;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +30,7 @@ pub use self::outputs::{
     Packaging, ProjectArtifacts, ProjectCache, RawArtifacts, RawCache, S3LogsConfig,
 };
 pub use self::source::{BuildspecRef, ProjectSource, RawSource, SourceAuth, SourceAuthType, SourceType};
+pub use self::stored::StoredProject;
 pub use crate::build::ProjectName;
 use crate::build::{DEFAULT_QUEUED_TIMEOUT_MINUTES, DEFAULT_TIMEOUT_MINUTES};
 

@@ -71,6 +71,19 @@ fn projects_round_trip_through_codebuild_json() {
 }
 
 #[test]
+fn a_project_without_an_environment_reads_back_equal_to_itself() {
+    let project = Project::from_json(
+        r#"{"name": "plain", "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2"}}"#,
+    )
+    .unwrap();
+    let back: Project = serde_json::from_value(serde_json::to_value(&project).unwrap()).unwrap();
+    assert_eq!(
+        back, project,
+        "the default environment is the one its JSON reads as"
+    );
+}
+
+#[test]
 fn a_project_serialises_with_codebuild_member_names() {
     let project = Project::from_json(
         r#"{"name":"api","source":{"type":"GIT","location":"https://git.example.com/api.git"},

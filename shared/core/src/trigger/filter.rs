@@ -26,6 +26,25 @@ pub enum FilterType {
     WorkflowName,
 }
 
+impl FilterType {
+    /// CodeBuild's name for the type, e.g. `HEAD_REF`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilterType::Event => "EVENT",
+            FilterType::ActorAccountId => "ACTOR_ACCOUNT_ID",
+            FilterType::HeadRef => "HEAD_REF",
+            FilterType::BaseRef => "BASE_REF",
+            FilterType::FilePath => "FILE_PATH",
+            FilterType::CommitMessage => "COMMIT_MESSAGE",
+            FilterType::TagName => "TAG_NAME",
+            FilterType::ReleaseName => "RELEASE_NAME",
+            FilterType::RepositoryName => "REPOSITORY_NAME",
+            FilterType::OrganizationName => "ORGANIZATION_NAME",
+            FilterType::WorkflowName => "WORKFLOW_NAME",
+        }
+    }
+}
+
 /// One filter as CodeBuild's API spells it: `{type, pattern, excludeMatchedPattern}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -6,9 +6,9 @@
 //! (`.` appears in neither name, so a project's schedules are exactly those with the prefix `<project>.`).
 //! It invokes the `schedule` function with [`schedule_input`].
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::project::{KilnConfig, Project, Schedule};
+use crate::project::{EnvironmentVariable, KilnConfig, Project, Schedule};
 
 /// Longest name EventBridge Scheduler accepts.
 pub const MAX_SCHEDULE_NAME: usize = 64;
@@ -112,19 +112,29 @@ pub fn schedule_name(project: &str, schedule: &str) -> Result<String, ApplyError
 /// The input of a schedule: `{project, schedule, sourceVersion?, environmentVariablesOverride?}` plus the fire's
 /// `scheduledTime` and `scheduleArn`, which EventBridge Scheduler fills in from its context attributes.
 pub fn schedule_input(project: &Project, schedule: &Schedule) -> Value {
-    let mut input = json!({
-        "project": project.name.as_str(),
-        "schedule": schedule.name,
-        "scheduledTime": "<aws.scheduler.scheduled-time>",
-        "scheduleArn": "<aws.scheduler.schedule-arn>",
-    });
-    if let Some(version) = &schedule.source_version {
-        input["sourceVersion"] = json!(version);
-    }
-    if !schedule.environment_variables_override.is_empty() {
-        input["environmentVariablesOverride"] = json!(schedule.environment_variables_override);
-    }
-    input
+    let input = ScheduleInput {
+        project: project.name.as_str(),
+        schedule: &schedule.name,
+        scheduled_time: "<aws.scheduler.scheduled-time>",
+        schedule_arn: "<aws.scheduler.schedule-arn>",
+        source_version: schedule.source_version.as_deref(),
+        environment_variables_override: &schedule.environment_variables_override,
+    };
+    serde_json::to_value(input).unwrap_or_default()
+}
+
+/// The `schedule` function's input as a schedule's target carries it.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ScheduleInput<'a> {
+    project: &'a str,
+    schedule: &'a str,
+    scheduled_time: &'a str,
+    schedule_arn: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    environment_variables_override: &'a [EnvironmentVariable],
 }
 
 /// Every schedule of every project of `config`.
@@ -178,6 +188,7 @@ fn matches(want: &DesiredSchedule, have: &ExistingSchedule, target: &ScheduleTar
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn config(schedules: &str) -> KilnConfig {
         let text = format!(

@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use super::webhook::Delivery;
 use super::{Services, UseCaseError};
-use crate::build::Timestamp;
+use crate::build::{BuildId, ProjectName, Timestamp};
+use crate::project::Project;
 use crate::trigger::codecommit::{
     CodeCommitIgnore, CodeCommitParse, parse_codecommit_event, source_names_repository,
 };
@@ -20,7 +21,7 @@ use crate::trigger::codecommit::{
 #[derive(Debug, Clone, PartialEq)]
 pub enum CodeCommitDelivery {
     /// One entry per project whose source names the repository: its builds, or why it did not build.
-    Routed(Vec<(String, Delivery)>),
+    Routed(Vec<(ProjectName, Delivery)>),
     /// A well-formed event that starts nothing (a deletion, another event, an unknown repository).
     Ignored(CodeCommitIgnore),
     /// Not the documented event shape; the message names the field.
@@ -29,7 +30,7 @@ pub enum CodeCommitDelivery {
 
 impl CodeCommitDelivery {
     /// The ids of every build the event started or found again.
-    pub fn build_ids(&self) -> Vec<String> {
+    pub fn build_ids(&self) -> Vec<BuildId> {
         match self {
             CodeCommitDelivery::Routed(projects) => projects
                 .iter()
@@ -60,14 +61,14 @@ impl Services {
         };
         let mut routed = Vec::new();
         for name in self.projects.project_names().await? {
-            let Some(project) = self.projects.get_project(&name).await? else {
+            let Some(stored) = self.projects.get_project(&name).await? else {
                 continue; // deleted since it was listed
             };
-            if !names_repository(&project, &push.repository_name, &push.region) {
+            if !names_repository(&stored.project, &push.repository_name, &push.region) {
                 continue;
             }
             let delivery = self
-                .build_for_event(&name, &project, &push.event, "codecommit", now)
+                .build_for_event(&stored.project, &push.event, "codecommit", now)
                 .await?;
             routed.push((name, delivery));
         }
@@ -81,11 +82,11 @@ impl Services {
     }
 }
 
-/// Whether the stored project's primary source is repository `name` in `region`.
-fn names_repository(project: &Value, name: &str, region: &str) -> bool {
-    let source = &project["source"];
-    match (source["type"].as_str(), source["location"].as_str()) {
-        (Some(kind), Some(location)) => source_names_repository(kind, location, name, region),
-        _ => false,
+/// Whether the project's primary source is repository `name` in `region`.
+fn names_repository(project: &Project, name: &str, region: &str) -> bool {
+    let source = &project.source;
+    match &source.location {
+        Some(location) => source_names_repository(source.source_type.as_str(), location, name, region),
+        None => false,
     }
 }

@@ -9,10 +9,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use serde_json::{Value, json};
-
-use super::{Change, Services, UseCaseError, decode};
-use crate::build::{Build, FailureAction, PhaseContext, PhaseType, StatusType, Timestamp};
+use super::{Change, Services, UseCaseError};
+use crate::build::{
+    Build, BuildId, FailureAction, LaunchRetry, PhaseContext, PhaseType, ProjectName, StatusType, Timestamp,
+};
 use crate::ports::build_store::{BuildState, Limits, QueueEntry};
 use crate::ports::launcher::LaunchError;
 
@@ -20,25 +20,25 @@ use crate::ports::launcher::LaunchError;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dispatched {
     /// Builds whose runner was launched.
-    pub launched: Vec<String>,
+    pub launched: Vec<BuildId>,
     /// Builds that waited past their queued timeout.
-    pub expired: Vec<String>,
+    pub expired: Vec<BuildId>,
     /// Builds whose runner could not be launched (now FAULT).
-    pub failed: Vec<String>,
+    pub failed: Vec<BuildId>,
     /// Builds whose launch failed for a passing reason (throttling, no capacity): they keep their slot in
     /// PROVISIONING and the reconciler launches them again.
-    pub deferred: Vec<String>,
+    pub deferred: Vec<BuildId>,
 }
 
 /// What one reconciliation pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reconciled {
     /// Builds whose runner was gone (now FAULT).
-    pub faulted: Vec<String>,
+    pub faulted: Vec<BuildId>,
     /// Builds past their build timeout (now TIMED_OUT, runner killed).
-    pub timed_out: Vec<String>,
+    pub timed_out: Vec<BuildId>,
     /// Builds whose deferred launch was tried again and started.
-    pub relaunched: Vec<String>,
+    pub relaunched: Vec<BuildId>,
 }
 
 fn minutes(n: u32) -> Duration {
@@ -59,24 +59,24 @@ pub(super) enum Launch {
     /// The runner could not be started; the build is now FAULT.
     Failed,
     /// The launcher failed for a passing reason (throttling, no capacity); the build keeps its slot in
-    /// PROVISIONING, marked with [`LAUNCH_RETRY`], and the reconciler tries again.
+    /// PROVISIONING, marked with [`Build::launch_retry`], and the reconciler tries again.
     Deferred,
 }
 
-/// The record member that marks a build whose launch is to be tried again:
+/// The record member that marks a build whose launch is to be tried again ([`Build::launch_retry`]):
 /// `{"attempts": N, "lastError": "..."}`.
 pub const LAUNCH_RETRY: &str = "launchRetry";
 
 impl Services {
     /// Limits from each queued project's `concurrentBuildLimit` and the global limit.
     async fn limits(&self, entries: &[QueueEntry]) -> Result<Limits, UseCaseError> {
-        self.limits_for(entries.iter().map(|e| e.project.as_str())).await
+        self.limits_for(entries.iter().map(|e| &e.project)).await
     }
 
     /// Limits for the named projects (each read once) and the global limit.
     pub(super) async fn limits_for<'a>(
         &self,
-        projects: impl Iterator<Item = &'a str>,
+        projects: impl Iterator<Item = &'a ProjectName>,
     ) -> Result<Limits, UseCaseError> {
         let mut per_project = HashMap::new();
         let mut seen = HashSet::new();
@@ -85,11 +85,8 @@ impl Services {
                 continue;
             }
             let project = self.projects.get_project(name).await?;
-            let limit = project
-                .and_then(|p| p["concurrentBuildLimit"].as_i64())
-                .filter(|l| *l >= 0);
-            if let Some(limit) = limit {
-                per_project.insert(name.to_owned(), usize::try_from(limit).unwrap_or(usize::MAX));
+            if let Some(limit) = project.and_then(|p| p.project.concurrent_build_limit) {
+                per_project.insert(name.clone(), usize::try_from(limit).unwrap_or(usize::MAX));
             }
         }
         Ok(Limits {
@@ -118,7 +115,7 @@ impl Services {
     }
 
     /// Ends every waiting build past its queued timeout (TIMED_OUT); returns their ids.
-    pub async fn expire_queued(&self, now: Timestamp) -> Result<Vec<String>, UseCaseError> {
+    pub async fn expire_queued(&self, now: Timestamp) -> Result<Vec<BuildId>, UseCaseError> {
         let entries = self.queue.entries().await?;
         self.expire_entries(&entries, now).await
     }
@@ -127,7 +124,7 @@ impl Services {
         &self,
         entries: &[QueueEntry],
         now: Timestamp,
-    ) -> Result<Vec<String>, UseCaseError> {
+    ) -> Result<Vec<BuildId>, UseCaseError> {
         let mut expired = Vec::new();
         for entry in entries.iter().filter(|e| !e.claimed) {
             let Some(stored) = self.builds.get(&entry.build_id).await? else {
@@ -136,8 +133,7 @@ impl Services {
             if stored.state != BuildState::Queued {
                 continue;
             }
-            let build = decode(&stored.record)?;
-            if now >= queued_deadline(&build) {
+            if now >= queued_deadline(&stored.build) {
                 self.expire(&entry.build_id, now).await?;
                 expired.push(entry.build_id.clone());
             }
@@ -146,16 +142,16 @@ impl Services {
     }
 
     /// Ends a waiting build TIMED_OUT with CodeBuild's queued-timeout reason.
-    pub(super) async fn expire(&self, id: &str, now: Timestamp) -> Result<(), UseCaseError> {
+    pub(super) async fn expire(&self, id: &BuildId, now: Timestamp) -> Result<(), UseCaseError> {
         let context = PhaseContext::new("", "Build timed out while waiting in the queue");
         self.finish_early(id, StatusType::TimedOut, context, now).await?;
         Ok(())
     }
 
     /// Moves a claimed build to PROVISIONING and starts its runner.
-    pub(super) async fn launch(&self, id: &str, now: Timestamp) -> Result<Launch, UseCaseError> {
-        let record = self
-            .modify(id, now, |build, _| {
+    pub(super) async fn launch(&self, id: &BuildId, now: Timestamp) -> Result<Launch, UseCaseError> {
+        let build = self
+            .modify(id, now, |build| {
                 if build.current_phase() != PhaseType::Queued {
                     return Ok(Change::Skip);
                 }
@@ -168,23 +164,24 @@ impl Services {
                         now,
                     )
                     .map_err(|source| UseCaseError::Transition {
-                        id: id.to_owned(),
+                        id: id.to_string(),
                         source,
                     })?;
                 Ok(Change::Write(BuildState::InProgress))
             })
             .await?;
-        if decode(&record)?.is_complete() {
+        if build.is_complete() {
             // Stopped or expired while waiting: the slot is free again.
             self.queue.release(id).await?;
             return Ok(Launch::Ended);
         }
-        self.start_runner(id, &record, now).await
+        self.start_runner(&build, now).await
     }
 
     /// Starts the runner of a build in PROVISIONING that holds its slot: assigns the task; on a passing
-    /// failure marks the build for another try ([`LAUNCH_RETRY`]); on any other failure ends it FAULT.
-    async fn start_runner(&self, id: &str, record: &Value, now: Timestamp) -> Result<Launch, UseCaseError> {
+    /// failure marks the build for another try ([`Build::launch_retry`]); on any other failure ends it FAULT.
+    async fn start_runner(&self, build: &Build, now: Timestamp) -> Result<Launch, UseCaseError> {
+        let id = build.id();
         match self.launcher.launch(id).await {
             Ok(task) => {
                 self.queue.assign(id, &task).await?;
@@ -195,10 +192,17 @@ impl Services {
                 message,
                 retryable: true,
             }) => {
-                let attempts = record[LAUNCH_RETRY]["attempts"].as_u64().unwrap_or(0) + 1;
+                let attempts = build.launch_retry.as_ref().map_or(0, |r| r.attempts) + 1;
                 tracing::warn!(build_id = %id, attempts, error = %message, "runner launch deferred");
-                let retry = json!({LAUNCH_RETRY: {"attempts": attempts, "lastError": message}});
-                self.annotate(id, retry, now).await?;
+                let retry = LaunchRetry {
+                    attempts,
+                    last_error: message,
+                };
+                self.modify(id, now, |build| {
+                    build.launch_retry = Some(retry.clone());
+                    Ok(Change::Write(BuildState::InProgress))
+                })
+                .await?;
                 Ok(Launch::Deferred)
             }
             Err(err) => {
@@ -233,9 +237,9 @@ impl Services {
                 self.queue.release(&entry.build_id).await?;
                 continue;
             }
-            let build = decode(&stored.record)?;
+            let build = &stored.build;
             let last_change = build.phases().last().map_or(build.start_time(), |p| p.start_time);
-            let deferred = entry.task.is_none() && !stored.record[LAUNCH_RETRY].is_null();
+            let deferred = entry.task.is_none() && build.launch_retry.is_some();
             // The grace covers a dispatcher between its claim and its launch; a deferred launch has none.
             if entry.task.is_none() && !deferred && now < last_change.plus(grace) {
                 continue;
@@ -250,7 +254,7 @@ impl Services {
             if deferred && !timed_out {
                 // A launch deferred for a passing reason: try again (RunTask's client token makes a repeat of a
                 // launch that did start return the same task).
-                match self.start_runner(&entry.build_id, &stored.record, now).await? {
+                match self.start_runner(build, now).await? {
                     Launch::Started(_) => done.relaunched.push(entry.build_id),
                     Launch::Failed => done.faulted.push(entry.build_id),
                     Launch::Ended | Launch::Deferred => {}

@@ -4,8 +4,8 @@
 //! launch its runner, else say how long it may still wait.
 
 use super::dispatch::{Launch, queued_deadline};
-use super::{Services, UseCaseError, decode};
-use crate::build::Timestamp;
+use super::{Services, UseCaseError};
+use crate::build::{BuildId, ProjectName, Timestamp};
 use crate::ports::build_store::{BuildState, ClaimOutcome};
 
 /// What [`Services::dispatch_build`] did with one build.
@@ -30,21 +30,21 @@ impl Services {
     /// Dispatches build `id`: TIMED_OUT past its queued timeout, launched if its project's and the global
     /// limits have room, [`DispatchOutcome::Waiting`] otherwise. Safe to call again for the same build (a
     /// redelivered message): a build that is no longer waiting is [`DispatchOutcome::NotWaiting`].
-    pub async fn dispatch_build(&self, id: &str, now: Timestamp) -> Result<DispatchOutcome, UseCaseError> {
-        let stored = self
-            .builds
-            .get(id)
-            .await?
-            .ok_or_else(|| UseCaseError::BuildNotFound(id.to_owned()))?;
+    pub async fn dispatch_build(
+        &self,
+        id: &BuildId,
+        now: Timestamp,
+    ) -> Result<DispatchOutcome, UseCaseError> {
+        let stored = self.build(id).await?;
         if stored.state != BuildState::Queued {
             return Ok(DispatchOutcome::NotWaiting);
         }
-        let deadline = queued_deadline(&decode(&stored.record)?);
+        let deadline = queued_deadline(&stored.build);
         if now >= deadline {
             self.expire(id, now).await?;
             return Ok(DispatchOutcome::Expired);
         }
-        let limits = self.limits_for(std::iter::once(stored.project.as_str())).await?;
+        let limits = self.limits_for(std::iter::once(stored.project())).await?;
         let full = |project_full| DispatchOutcome::Waiting {
             project_full,
             deadline,
@@ -64,12 +64,14 @@ impl Services {
 
     /// The builds to try when a slot of `project` was freed: its oldest waiting build and the oldest waiting
     /// build of any project (one id when they are the same), oldest first.
-    pub async fn waiting_builds(&self, project: &str) -> Result<Vec<String>, UseCaseError> {
+    pub async fn waiting_builds(&self, project: &ProjectName) -> Result<Vec<BuildId>, UseCaseError> {
         let entries = self.queue.entries().await?;
         let mut waiting = entries.iter().filter(|e| !e.claimed);
         let oldest = waiting.clone().next().map(|e| e.build_id.clone());
-        let in_project = waiting.find(|e| e.project == project).map(|e| e.build_id.clone());
-        let mut ids: Vec<String> = oldest.into_iter().collect();
+        let in_project = waiting
+            .find(|e| e.project == *project)
+            .map(|e| e.build_id.clone());
+        let mut ids: Vec<BuildId> = oldest.into_iter().collect();
         if let Some(id) = in_project.filter(|id| !ids.contains(id)) {
             ids.push(id);
         }

@@ -2,8 +2,8 @@
 //! finish, reconcile), written against the [`crate::ports`] traits so `kiln serve` (SQLite, child processes)
 //! and the Lambda functions (DynamoDB, ECS) run the same code. The clock is a parameter: nothing here reads it.
 //!
-//! Records travel as JSON in CodeBuild's `Build` shape; every change goes through [`crate::build::Build`]'s
-//! state machine and a conditional store write ([`Services::modify`]), and publishes the notices it causes.
+//! Records travel as typed [`Build`]s; every change goes through the build's state machine and a conditional
+//! store write ([`Services::modify`]), and publishes the notices it causes.
 
 pub mod apply_projects;
 pub mod codecommit;
@@ -19,11 +19,9 @@ pub mod webhook;
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
-use crate::build::{AccountContext, Build, Timestamp, TransitionError};
+use crate::build::{AccountContext, Build, BuildId, Timestamp, TransitionError};
 use crate::ports::build_store::{
-    BuildState, BuildStore, DispatchQueue, ProjectStore, StoreError, UpdateOutcome,
+    BuildState, BuildStore, DispatchQueue, ProjectStore, StoreError, StoredBuild, UpdateOutcome,
 };
 use crate::ports::launcher::{LaunchError, TaskLauncher};
 use crate::ports::notifier::Notifier;
@@ -87,22 +85,6 @@ impl From<StoreError> for UseCaseError {
     }
 }
 
-/// Reads a stored record as a [`Build`].
-pub fn decode(record: &Value) -> Result<Build, UseCaseError> {
-    serde_json::from_value(record.clone()).map_err(|e| UseCaseError::Corrupt(e.to_string()))
-}
-
-/// Writes a [`Build`] as a record, keeping members the record has and `Build` does not know.
-pub fn encode(build: &Build, previous: &Value) -> Result<Value, UseCaseError> {
-    let mut value = serde_json::to_value(build).map_err(|e| UseCaseError::Corrupt(e.to_string()))?;
-    if let (Some(out), Some(old)) = (value.as_object_mut(), previous.as_object()) {
-        for (key, v) in old {
-            out.entry(key.clone()).or_insert_with(|| v.clone());
-        }
-    }
-    Ok(value)
-}
-
 /// What a change to a build decided.
 pub enum Change {
     /// Write the build (already changed) in this state.
@@ -116,44 +98,50 @@ impl Services {
     /// notices the change causes. Returns the stored build afterwards (unchanged if terminal or skipped).
     pub async fn modify(
         &self,
-        id: &str,
+        id: &BuildId,
         now: Timestamp,
-        mut change: impl FnMut(&mut Build, &mut Value) -> Result<Change, UseCaseError>,
-    ) -> Result<Value, UseCaseError> {
+        mut change: impl FnMut(&mut Build) -> Result<Change, UseCaseError>,
+    ) -> Result<Build, UseCaseError> {
         loop {
             let stored = self
                 .builds
                 .get(id)
                 .await?
-                .ok_or_else(|| UseCaseError::BuildNotFound(id.to_owned()))?;
+                .ok_or_else(|| UseCaseError::BuildNotFound(id.to_string()))?;
             if stored.state == BuildState::Terminal {
-                return Ok(stored.record);
+                return Ok(stored.build);
             }
-            let mut build = decode(&stored.record)?;
-            let mut extra = stored.record.clone();
-            let Change::Write(state) = change(&mut build, &mut extra)? else {
-                return Ok(stored.record);
+            let mut build = stored.build.clone();
+            let Change::Write(state) = change(&mut build)? else {
+                return Ok(stored.build);
             };
             let state = if build.is_complete() {
                 BuildState::Terminal
             } else {
                 state
             };
-            let record = encode(&build, &extra)?;
-            match self.builds.update(id, stored.version, state, record).await? {
+            match self.builds.update(stored.version, state, build).await? {
                 UpdateOutcome::Updated(updated) => {
-                    self.publish(Some(&stored.record), &updated.record, now).await;
-                    return Ok(updated.record);
+                    self.publish(Some(&stored.build), &updated.build, now).await;
+                    return Ok(updated.build);
                 }
-                UpdateOutcome::Terminal(current) => return Ok(current.record),
+                UpdateOutcome::Terminal(current) => return Ok(current.build),
                 UpdateOutcome::Conflict(_) => continue,
             }
         }
     }
 
+    /// Reads build `id`, or says it cannot be found.
+    pub async fn build(&self, id: &BuildId) -> Result<StoredBuild, UseCaseError> {
+        self.builds
+            .get(id)
+            .await?
+            .ok_or_else(|| UseCaseError::BuildNotFound(id.to_string()))
+    }
+
     /// Publishes the notices for a change from `before` to `after`; a failure is logged, not returned, since
     /// the build change itself is already durable.
-    pub async fn publish(&self, before: Option<&Value>, after: &Value, now: Timestamp) {
+    pub async fn publish(&self, before: Option<&Build>, after: &Build, now: Timestamp) {
         for notice in notices_for(&self.notice_source, before, after, now.epoch_millis()) {
             if let Err(err) = self.notifier.publish(&notice).await {
                 tracing::warn!(project = %notice.project, error = %err, "notice not published");

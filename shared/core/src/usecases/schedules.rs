@@ -7,25 +7,26 @@ use chrono::{DateTime, Utc};
 
 use super::start::{EnvVar, Origin, StartBuildInput, Started};
 use super::{Services, UseCaseError};
-use crate::build::{Timestamp, TriggerDetails, TriggerProvider};
+use crate::build::{BuildId, ProjectName, Timestamp, TriggerDetails, TriggerProvider};
 use crate::project::Schedule as ProjectSchedule;
 use crate::schedule::Schedule;
 
 /// One fire of one schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fire {
-    pub project: String,
+    pub project: ProjectName,
     pub schedule: String,
     /// The fire time, RFC 3339 UTC.
     pub at: String,
     /// The build it started (or had started, for a repeat).
-    pub build_id: Option<String>,
+    pub build_id: Option<BuildId>,
 }
 
 /// One fire of a named schedule, wherever the schedule lives (a project's `schedules` locally, an EventBridge
 /// Scheduler schedule on AWS).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduledFire {
+    /// The project to build, as the schedule names it (checked when the build starts).
     pub project: String,
     /// The schedule's name, part of the idempotency key.
     pub schedule: String,
@@ -56,20 +57,10 @@ impl Services {
     pub async fn fire_schedules(&self, after: Timestamp, until: Timestamp) -> Result<Ticked, UseCaseError> {
         let mut ticked = Ticked::default();
         for name in self.projects.project_names().await? {
-            let Some(project) = self.projects.get_project(&name).await? else {
+            let Some(stored) = self.projects.get_project(&name).await? else {
                 continue;
             };
-            let Some(list) = project.get("schedules").and_then(|s| s.as_array()).cloned() else {
-                continue;
-            };
-            for entry in list {
-                let parsed: Result<ProjectSchedule, _> = serde_json::from_value(entry);
-                let Ok(spec) = parsed else {
-                    ticked
-                        .invalid
-                        .push(format!("{name}: a schedule entry is not valid"));
-                    continue;
-                };
+            for spec in &stored.project.schedules {
                 let timezone = spec.timezone.clone().unwrap_or_else(|| "UTC".into());
                 let schedule = match Schedule::parse(&spec.expression, &timezone) {
                     Ok(s) => s,
@@ -96,7 +87,7 @@ impl Services {
                         build_id: None,
                     });
                 }
-                let build_id = self.fire(&name, &spec, last, until).await?;
+                let build_id = self.fire(&name, spec, last, until).await?;
                 ticked.fired.push(Fire {
                     project: name.clone(),
                     schedule: spec.name.clone(),
@@ -110,13 +101,13 @@ impl Services {
 
     async fn fire(
         &self,
-        project: &str,
+        project: &ProjectName,
         spec: &ProjectSchedule,
         at: DateTime<Utc>,
         now: Timestamp,
-    ) -> Result<String, UseCaseError> {
+    ) -> Result<BuildId, UseCaseError> {
         let fire = ScheduledFire {
-            project: project.to_owned(),
+            project: project.to_string(),
             schedule: spec.name.clone(),
             at,
             source_version: spec.source_version.clone(),
@@ -131,7 +122,7 @@ impl Services {
                 .collect(),
         };
         let started = self.start_scheduled(fire, now).await?;
-        Ok(started.record["id"].as_str().unwrap_or_default().to_owned())
+        Ok(started.build.id().clone())
     }
 
     /// Starts the build of one fire, idempotently on (project, schedule, fire time): a second call for the same

@@ -21,7 +21,7 @@ impl Services {
         }
         let mut queued = Vec::new();
         for id in ids {
-            match self.builds.get(id.as_str()).await {
+            match self.builds.get(id).await {
                 Ok(Some(stored)) if stored.state == BuildState::Queued => queued.push(id.clone()),
                 Ok(_) => {}
                 Err(err) => {

@@ -2,13 +2,16 @@
 //! project plus a request into a QUEUED build record, created idempotently under a key.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
-use super::{Services, UseCaseError, encode};
+use super::{Services, UseCaseError};
 use crate::build::{
-    Build, BuildId, FailureAction, PhaseType, ProjectName, StatusType, Timestamp, TriggerDetails,
+    Build, BuildId, FailureAction, LogsLocation, PhaseType, ProjectName, StatusType, Timestamp,
+    TriggerDetails, WebhookVariable,
 };
-use crate::ports::build_store::NewBuild;
+use crate::project::{
+    EnvironmentVariable, EnvironmentVariableType, FieldPath, ProjectEnvironment, ProjectSource,
+    RawEnvironment, RawSource,
+};
 
 /// One environment variable override (`environmentVariablesOverride` item).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,10 +63,10 @@ pub struct Origin {
     pub webhook_env: Vec<(String, String)>,
 }
 
-/// The result of starting: the record and whether an earlier call with the same key had made it.
+/// The result of starting: the build and whether an earlier call with the same key had made it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Started {
-    pub record: Value,
+    pub build: Build,
     pub existing: bool,
 }
 
@@ -89,9 +92,10 @@ impl Services {
             ProjectName::parse(&input.project_name).map_err(|e| UseCaseError::InvalidInput(e.to_string()))?;
         let project = self
             .projects
-            .get_project(name.as_str())
+            .get_project(&name)
             .await?
-            .ok_or_else(|| UseCaseError::ProjectNotFound(input.project_name.clone()))?;
+            .ok_or_else(|| UseCaseError::ProjectNotFound(input.project_name.clone()))?
+            .project;
         let timeout = in_range(
             "timeoutInMinutesOverride",
             input.timeout_in_minutes_override,
@@ -109,36 +113,25 @@ impl Services {
             (None, Some(token)) => (Some(format!("api:{name}:{token}")), Some(fingerprint(&input))),
             (None, None) => (None, None),
         };
-        let mut source = project
-            .get("source")
-            .cloned()
-            .unwrap_or_else(|| json!({"type": "NO_SOURCE"}));
-        if let Some(spec) = &input.buildspec_override {
-            source["buildspec"] = json!(spec);
-        }
-        if let Some(location) = &input.source_location_override {
-            source["location"] = json!(location);
-        }
-        let mut environment = project.get("environment").cloned().unwrap_or_else(|| json!({}));
-        merge_env(&mut environment, &input.environment_variables_override);
         let details = Details {
-            source,
-            environment,
+            source: overridden_source(&project.source, &input)?,
+            environment: overridden_environment(&project.environment, &input.environment_variables_override)?,
             source_version: input
                 .source_version
                 .clone()
-                .or_else(|| project["sourceVersion"].as_str().map(str::to_owned)),
-            timeout: timeout.or_else(|| minutes(&project["timeoutInMinutes"])),
-            queued_timeout: queued.or_else(|| minutes(&project["queuedTimeoutInMinutes"])),
+                .or_else(|| project.source_version.clone()),
+            timeout: timeout.unwrap_or(project.timeout_in_minutes),
+            queued_timeout: queued.unwrap_or(project.queued_timeout_in_minutes),
             initiator: origin.initiator.clone().or_else(|| Some("kiln".into())),
             trigger: origin.trigger.clone(),
-            webhook_env: json!(
-                origin
-                    .webhook_env
-                    .iter()
-                    .map(|(n, v)| json!({"name": n, "value": v}))
-                    .collect::<Vec<_>>()
-            ),
+            webhook_variables: origin
+                .webhook_env
+                .iter()
+                .map(|(name, value)| WebhookVariable {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
             fingerprint: fingerprint.clone(),
         };
         match (key, fingerprint, &input.idempotency_token) {
@@ -169,18 +162,14 @@ impl Services {
             if !started.existing {
                 return Ok(started);
             }
-            let start_ms = started.record["startTime"]
-                .as_f64()
-                .map_or(0, |s| (s * 1000.0).round() as i64);
-            let expires = Timestamp::from_epoch_millis(start_ms).plus(TOKEN_VALIDITY);
+            let expires = started.build.start_time().plus(TOKEN_VALIDITY);
             if now < expires {
-                if started.record[FINGERPRINT].as_str() != Some(fingerprint) {
+                if started.build.idempotency_fingerprint.as_deref() != Some(fingerprint) {
                     return Err(UseCaseError::IdempotentParameterMismatch(token.to_owned()));
                 }
                 return Ok(started);
             }
-            let previous = started.record["id"].as_str().unwrap_or_default();
-            key = format!("{key}@{previous}");
+            key = format!("{key}@{}", started.build.id());
         }
         Err(UseCaseError::Corrupt(format!(
             "idempotencyToken {token:?} has too many expired builds"
@@ -190,30 +179,24 @@ impl Services {
     /// RetryBuild: a new build with the settings of build `id`.
     pub async fn retry_build(
         &self,
-        id: &str,
+        id: &BuildId,
         token: Option<&str>,
         now: Timestamp,
     ) -> Result<Started, UseCaseError> {
-        let old = self
-            .builds
-            .get(id)
-            .await?
-            .ok_or_else(|| UseCaseError::BuildNotFound(id.to_owned()))?;
-        let name = ProjectName::parse(&old.project).map_err(|e| UseCaseError::Corrupt(e.to_string()))?;
-        let record = &old.record;
+        let old = self.build(id).await?.build;
         let details = Details {
-            source: record["source"].clone(),
-            environment: record["environment"].clone(),
-            source_version: record["sourceVersion"].as_str().map(str::to_owned),
-            timeout: minutes(&record["timeoutInMinutes"]),
-            queued_timeout: minutes(&record["queuedTimeoutInMinutes"]),
-            initiator: record["initiator"].as_str().map(str::to_owned),
-            trigger: serde_json::from_value(record["trigger"].clone()).ok(),
-            webhook_env: record.get("webhookVariables").cloned().unwrap_or(json!([])),
+            source: old.source.clone(),
+            environment: old.environment.clone(),
+            source_version: old.source_version.clone(),
+            timeout: old.timeout_in_minutes,
+            queued_timeout: old.queued_timeout_in_minutes,
+            initiator: old.initiator.clone(),
+            trigger: old.trigger.clone(),
+            webhook_variables: old.webhook_variables.clone(),
             fingerprint: None,
         };
         let key = token.map(|t| format!("retry:{id}:{t}"));
-        self.create(&name, details, key, now).await
+        self.create(old.project_name(), details, key, now).await
     }
 
     async fn create(
@@ -237,25 +220,17 @@ impl Services {
                 id: id.to_string(),
                 source,
             })?;
-        let mut record = encode(&build, &Value::Null)?;
-        details.apply(&mut record, &id);
-        // The record must still read as a Build after the descriptive members were set.
-        super::decode(&record)?;
-        let new = NewBuild {
-            id: id.to_string(),
-            project: name.to_string(),
-            record,
-        };
-        let created = self.builds.create(key.as_deref(), vec![new]).await?;
+        details.apply(&mut build);
+        let created = self.builds.create(key.as_deref(), vec![build]).await?;
         let existing = created.existing;
         let Some(stored) = created.builds.into_iter().next() else {
             return Err(UseCaseError::Corrupt("the store created no build".into()));
         };
         if !existing {
-            self.publish(None, &stored.record, now).await;
+            self.publish(None, &stored.build, now).await;
         }
         Ok(Started {
-            record: stored.record,
+            build: stored.build,
             existing,
         })
     }
@@ -263,9 +238,6 @@ impl Services {
 
 /// How long an API idempotency token holds (CodeBuild: 5 minutes).
 pub const TOKEN_VALIDITY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
-
-/// The record member holding the fingerprint of the request made under an idempotency token.
-const FINGERPRINT: &str = "idempotencyFingerprint";
 
 /// SHA-256 of the request as JSON (its members in a fixed order), to tell a repeat from a different request.
 fn fingerprint(input: &StartBuildInput) -> String {
@@ -277,68 +249,87 @@ fn fingerprint(input: &StartBuildInput) -> String {
 /// The descriptive members of a new build.
 #[derive(Clone)]
 struct Details {
-    source: Value,
-    environment: Value,
+    source: Option<ProjectSource>,
+    environment: Option<ProjectEnvironment>,
     source_version: Option<String>,
-    timeout: Option<u32>,
-    queued_timeout: Option<u32>,
+    timeout: u32,
+    queued_timeout: u32,
     initiator: Option<String>,
     trigger: Option<TriggerDetails>,
-    webhook_env: Value,
+    webhook_variables: Vec<WebhookVariable>,
     /// The request fingerprint, for builds made under an API idempotency token.
     fingerprint: Option<String>,
 }
 
 impl Details {
-    fn apply(self, record: &mut Value, id: &BuildId) {
-        let Some(obj) = record.as_object_mut() else { return };
-        obj.insert("source".into(), self.source);
-        obj.insert("environment".into(), self.environment);
-        if let Some(v) = self.source_version {
-            obj.insert("sourceVersion".into(), json!(v));
-        }
-        if let Some(t) = self.timeout {
-            obj.insert("timeoutInMinutes".into(), json!(t));
-        }
-        if let Some(t) = self.queued_timeout {
-            obj.insert("queuedTimeoutInMinutes".into(), json!(t));
-        }
-        if let Some(i) = self.initiator {
-            obj.insert("initiator".into(), json!(i));
-        }
-        if self.webhook_env.as_array().is_some_and(|vars| !vars.is_empty()) {
-            obj.insert("webhookVariables".into(), self.webhook_env);
-        }
-        if let Some(t) = self.trigger.and_then(|t| serde_json::to_value(t).ok()) {
-            obj.insert("trigger".into(), t);
-        }
-        if let Some(f) = self.fingerprint {
-            obj.insert(FINGERPRINT.into(), json!(f));
-        }
-        let project = id.project();
-        obj.insert(
-            "logs".into(),
-            json!({"groupName": format!("/aws/codebuild/{project}"), "streamName": id.uuid()}),
-        );
+    fn apply(self, build: &mut Build) {
+        let id = build.id().clone();
+        build.source = self.source;
+        build.environment = self.environment;
+        build.source_version = self.source_version;
+        build.timeout_in_minutes = self.timeout;
+        build.queued_timeout_in_minutes = self.queued_timeout;
+        build.initiator = self.initiator;
+        build.webhook_variables = self.webhook_variables;
+        build.trigger = self.trigger;
+        build.idempotency_fingerprint = self.fingerprint;
+        build.logs = Some(LogsLocation {
+            group_name: Some(format!("/aws/codebuild/{}", id.project())),
+            stream_name: Some(id.uuid().to_owned()),
+            ..LogsLocation::default()
+        });
     }
 }
 
-fn minutes(value: &Value) -> Option<u32> {
-    value.as_u64().and_then(|v| u32::try_from(v).ok())
+/// The project's source with StartBuild's `buildspecOverride` and `sourceLocationOverride`, checked again.
+fn overridden_source(
+    source: &ProjectSource,
+    input: &StartBuildInput,
+) -> Result<Option<ProjectSource>, UseCaseError> {
+    if input.buildspec_override.is_none() && input.source_location_override.is_none() {
+        return Ok(Some(source.clone()));
+    }
+    let mut raw = RawSource::from(source.clone());
+    if let Some(spec) = &input.buildspec_override {
+        raw.buildspec = Some(spec.clone());
+    }
+    if let Some(location) = &input.source_location_override {
+        raw.location = Some(location.clone());
+    }
+    ProjectSource::validate(raw, &FieldPath::named("source"))
+        .map(Some)
+        .map_err(|e| UseCaseError::Corrupt(e.to_string()))
 }
 
-/// Merges overrides into `environment.environmentVariables` by name (later wins), as CodeBuild does.
-fn merge_env(environment: &mut Value, overrides: &[EnvVar]) {
+/// The project's environment with the overrides merged into `environmentVariables` by name (later wins, at
+/// the end), as CodeBuild does, checked again.
+fn overridden_environment(
+    environment: &ProjectEnvironment,
+    overrides: &[EnvVar],
+) -> Result<Option<ProjectEnvironment>, UseCaseError> {
     if overrides.is_empty() {
-        return;
+        return Ok(Some(environment.clone()));
     }
-    let mut vars: Vec<Value> = environment["environmentVariables"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let mut raw = RawEnvironment::from(environment.clone());
     for var in overrides {
-        vars.retain(|v| v["name"].as_str() != Some(var.name.as_str()));
-        vars.push(json!({"name": var.name, "value": var.value, "type": var.var_type}));
+        raw.environment_variables.retain(|v| v.name != var.name);
+        let variable_type = EnvironmentVariableType::OPTIONS
+            .iter()
+            .find(|(name, _)| *name == var.var_type)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                UseCaseError::Corrupt(format!(
+                    "unknown environment variable type {:?}; expected PLAINTEXT, PARAMETER_STORE or SECRETS_MANAGER",
+                    var.var_type
+                ))
+            })?;
+        raw.environment_variables.push(EnvironmentVariable {
+            name: var.name.clone(),
+            value: var.value.clone(),
+            variable_type,
+        });
     }
-    environment["environmentVariables"] = Value::Array(vars);
+    ProjectEnvironment::validate(raw, &FieldPath::named("environment"))
+        .map(Some)
+        .map_err(|e| UseCaseError::Corrupt(e.to_string()))
 }

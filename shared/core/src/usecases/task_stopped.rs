@@ -7,13 +7,11 @@
 //! FAULT with the new build's id in its phase context; the new one carries `spotRetryOf` so it is never
 //! retried again.
 
-use serde_json::{Value, json};
-
-use super::{Change, Services, UseCaseError, decode};
-use crate::build::{Build, PhaseContext, StatusType, Timestamp};
+use super::{Change, Services, UseCaseError};
+use crate::build::{Build, BuildId, PhaseContext, StatusType, Timestamp};
 use crate::ports::build_store::BuildState;
 
-/// The record member naming the interrupted build a Spot retry replaces.
+/// The record member naming the interrupted build a Spot retry replaces ([`Build::spot_retry_of`]).
 pub const SPOT_RETRY_OF: &str = "spotRetryOf";
 
 /// Why a task stopped (ECS's `stopCode`).
@@ -66,7 +64,7 @@ impl StopCode {
 /// A stopped task of a build, as the platform reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoppedTask {
-    pub build_id: String,
+    pub build_id: BuildId,
     /// The task handle (ARN on AWS).
     pub task: String,
     pub stop_code: StopCode,
@@ -82,11 +80,11 @@ pub struct StoppedTask {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskStopped {
     /// The build afterwards.
-    pub record: Value,
+    pub build: Build,
     /// The status this event gave the build; `None` when it had already ended or runs on another task.
     pub ended: Option<StatusType>,
     /// The build started to retry a Spot interruption.
-    pub retry: Option<String>,
+    pub retry: Option<BuildId>,
 }
 
 /// How a stop ends a build that was still running.
@@ -96,7 +94,7 @@ struct Verdict {
     retry: bool,
 }
 
-fn verdict(task: &StoppedTask, build: &Build, record: &Value, now: Timestamp) -> Verdict {
+fn verdict(task: &StoppedTask, build: &Build, now: Timestamp) -> Verdict {
     let reason = match &task.container_reason {
         Some(container) if !container.is_empty() && !task.stopped_reason.contains(container.as_str()) => {
             format!("{} ({container})", task.stopped_reason)
@@ -143,7 +141,7 @@ fn verdict(task: &StoppedTask, build: &Build, record: &Value, now: Timestamp) ->
             )
         }
         StopCode::SpotInterruption => Verdict {
-            retry: spot_retry_allowed(record),
+            retry: spot_retry_allowed(build),
             ..fault(
                 "CLIENT_ERROR",
                 format!("Fargate Spot reclaimed the build task (SpotInterruption): {reason}"),
@@ -157,11 +155,9 @@ fn verdict(task: &StoppedTask, build: &Build, record: &Value, now: Timestamp) ->
 }
 
 /// A build ran on Spot with `spotFallbackToOnDemand` (default true) and is not itself a Spot retry.
-fn spot_retry_allowed(record: &Value) -> bool {
-    let environment = &record["environment"];
-    environment["spot"].as_bool() == Some(true)
-        && environment["spotFallbackToOnDemand"].as_bool() != Some(false)
-        && record.get(SPOT_RETRY_OF).is_none_or(Value::is_null)
+fn spot_retry_allowed(build: &Build) -> bool {
+    let spot = build.environment.as_ref().map(|e| e.spot).unwrap_or_default();
+    spot.enabled && spot.fallback_to_on_demand && build.spot_retry_of.is_none()
 }
 
 impl Services {
@@ -172,34 +168,29 @@ impl Services {
         task: &StoppedTask,
         now: Timestamp,
     ) -> Result<TaskStopped, UseCaseError> {
-        let id = task.build_id.as_str();
-        let stored = self
-            .builds
-            .get(id)
-            .await?
-            .ok_or_else(|| UseCaseError::BuildNotFound(id.to_owned()))?;
-        let unchanged = |record: Value| TaskStopped {
-            record,
+        let id = &task.build_id;
+        let stored = self.build(id).await?;
+        let unchanged = |build: Build| TaskStopped {
+            build,
             ended: None,
             retry: None,
         };
         if stored.state == BuildState::Terminal {
             self.queue.release(id).await?;
-            return Ok(unchanged(stored.record));
+            return Ok(unchanged(stored.build));
         }
         let current = self
             .queue
             .entries()
             .await?
             .into_iter()
-            .find(|e| e.build_id == id)
+            .find(|e| e.build_id == *id)
             .and_then(|e| e.task);
         if current.as_ref().is_some_and(|current| *current != task.task) {
             tracing::info!(build_id = %id, task = %task.task, "a stale task of the build stopped; ignored");
-            return Ok(unchanged(stored.record));
+            return Ok(unchanged(stored.build));
         }
-        let build = decode(&stored.record)?;
-        let mut verdict = verdict(task, &build, &stored.record, now);
+        let mut verdict = verdict(task, &stored.build, now);
         let retry = if verdict.retry {
             let new_id = self.start_spot_retry(id, now).await?;
             verdict
@@ -210,31 +201,27 @@ impl Services {
         } else {
             None
         };
-        let record = self
+        let build = self
             .finish_early(id, verdict.status, verdict.context, now)
             .await?;
         // A terminal write gives the slot back itself; this covers a build that ended without holding one.
         self.queue.release(id).await?;
-        let ended = decode(&record)?.build_status();
         Ok(TaskStopped {
-            record,
-            ended: Some(ended),
+            ended: Some(build.build_status()),
+            build,
             retry,
         })
     }
 
     /// Starts (idempotently, once per interrupted build) the retry of a Spot-interrupted build.
-    async fn start_spot_retry(&self, id: &str, now: Timestamp) -> Result<String, UseCaseError> {
+    async fn start_spot_retry(&self, id: &BuildId, now: Timestamp) -> Result<BuildId, UseCaseError> {
         let started = self.retry_build(id, Some("spot-interruption"), now).await?;
-        let new_id = started.record["id"]
-            .as_str()
-            .ok_or_else(|| UseCaseError::Corrupt("the retry build has no id".into()))?
-            .to_owned();
-        self.modify(&new_id, now, |_, extra| {
-            if extra.get(SPOT_RETRY_OF).is_some() {
+        let new_id = started.build.id().clone();
+        self.modify(&new_id, now, |build| {
+            if build.spot_retry_of.is_some() {
                 return Ok(Change::Skip);
             }
-            extra[SPOT_RETRY_OF] = json!(id);
+            build.spot_retry_of = Some(id.clone());
             Ok(Change::Write(BuildState::Queued))
         })
         .await?;

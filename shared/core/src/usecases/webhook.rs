@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 
 use super::start::{Origin, StartBuildInput};
 use super::{Services, UseCaseError};
-use crate::build::{Timestamp, TriggerDetails, TriggerProvider};
+use crate::build::{BuildId, ProjectName, Timestamp, TriggerDetails, TriggerProvider};
 use crate::ports::secrets::SecretResolver;
-use crate::project::{ForkPullRequests, SecretRef};
+use crate::project::Project;
 use crate::trigger::{
     FilterDecision, FilterGroups, Headers, Outcome, Provider, TriggerEvent, WebhookSecret, initiator,
     parse_unverified, parse_webhook, trigger, webhook_variables,
@@ -19,7 +19,7 @@ use crate::trigger::{
 pub enum Delivery {
     /// Builds created (or found, for a redelivery): HTTP 202.
     Accepted {
-        build_ids: Vec<String>,
+        build_ids: Vec<BuildId>,
         redelivery: bool,
     },
     /// A valid delivery that starts nothing: HTTP 200 with the reason.
@@ -87,21 +87,24 @@ impl Services {
         secrets: &dyn SecretResolver,
         now: Timestamp,
     ) -> Result<Delivery, UseCaseError> {
-        let Some(project) = self.projects.get_project(name).await? else {
-            return Ok(Delivery::UnknownProject {
-                reason: format!("project {name:?} cannot be found"),
-            });
+        let unknown = || Delivery::UnknownProject {
+            reason: format!("project {name:?} cannot be found"),
         };
-        let Some(webhook) = project.get("webhook").filter(|w| w.is_object()) else {
+        let Ok(project_name) = ProjectName::parse(name) else {
+            return Ok(unknown());
+        };
+        let Some(stored) = self.projects.get_project(&project_name).await? else {
+            return Ok(unknown());
+        };
+        let project = stored.project;
+        let Some(webhook) = &project.webhook else {
             return Ok(Delivery::UnknownProject {
                 reason: format!("project {name:?} has no webhook"),
             });
         };
-        let outcome = match webhook.get("secret").filter(|s| !s.is_null()) {
+        let outcome = match &webhook.secret {
             Some(reference) => {
-                let reference: SecretRef = serde_json::from_value(reference.clone())
-                    .map_err(|e| UseCaseError::Corrupt(format!("webhook secret of {name:?}: {e}")))?;
-                let secret = secrets.resolve_project_secret(&reference).await?;
+                let secret = secrets.resolve_project_secret(reference).await?;
                 parse_webhook(headers, body, &WebhookSecret::new(secret))
             }
             None => parse_unverified(headers, body),
@@ -112,15 +115,14 @@ impl Services {
             Outcome::Ignored { reason } => return Ok(Delivery::Ignored { reason }),
             Outcome::Accepted(event) => event,
         };
-        self.build_for_event(name, &project, &event, "webhook", now).await
+        self.build_for_event(&project, &event, "webhook", now).await
     }
 
-    /// Starts the build `event` asks of project `name` unless its filter groups or fork policy refuse it;
+    /// Starts the build `event` asks of `project` unless its filter groups or fork policy refuse it;
     /// idempotent on `<kind>:<project>:<delivery id>`.
     pub(super) async fn build_for_event(
         &self,
-        name: &str,
-        project: &Value,
+        project: &Project,
         event: &TriggerEvent,
         kind: &str,
         now: Timestamp,
@@ -128,8 +130,9 @@ impl Services {
         if let Some(reason) = refusal(project, event)? {
             return Ok(Delivery::Ignored { reason });
         }
+        let name = &project.name;
         let input = StartBuildInput {
-            project_name: name.to_owned(),
+            project_name: name.to_string(),
             source_version: Some(event.source_version.clone()),
             ..StartBuildInput::default()
         };
@@ -143,9 +146,8 @@ impl Services {
                 .collect(),
         };
         let started = self.start_build(input, origin, now).await?;
-        let id = started.record["id"].as_str().unwrap_or_default().to_owned();
         Ok(Delivery::Accepted {
-            build_ids: vec![id],
+            build_ids: vec![started.build.id().clone()],
             redelivery: started.existing,
         })
     }
@@ -153,12 +155,9 @@ impl Services {
 
 /// Why the project's webhook filter groups or fork policy refuse `event`, if they do (a project without a
 /// webhook, or without filter groups, builds every push and pull request).
-fn refusal(project: &Value, event: &TriggerEvent) -> Result<Option<String>, UseCaseError> {
-    let groups: FilterGroups = match project.get("webhook").and_then(|w| w.get("filterGroups")) {
-        Some(groups) if !groups.is_null() => serde_json::from_value(groups.clone())
-            .map_err(|e| UseCaseError::Corrupt(format!("filter groups: {e}")))?,
-        _ => FilterGroups::default(),
-    };
+fn refusal(project: &Project, event: &TriggerEvent) -> Result<Option<String>, UseCaseError> {
+    let none = FilterGroups::default();
+    let groups = project.webhook.as_ref().map_or(&none, |w| &w.filter_groups);
     let compiled = groups
         .compile()
         .map_err(|e| UseCaseError::Corrupt(format!("filter groups: {e}")))?;
@@ -167,11 +166,7 @@ fn refusal(project: &Value, event: &TriggerEvent) -> Result<Option<String>, UseC
         FilterDecision::NoMatch { reason } => return Ok(Some(format!("no filter group matched: {reason}"))),
         FilterDecision::Skipped { reason } => return Ok(Some(format!("skipped: {reason}"))),
     }
-    let forks: ForkPullRequests = project
-        .get("forkPullRequests")
-        .and_then(|f| serde_json::from_value(f.clone()).ok())
-        .unwrap_or_default();
-    if !forks.allows_build(event.from_fork) {
+    if !project.fork_pull_requests.allows_build(event.from_fork) {
         return Ok(Some(
             "pull requests from forks do not build in this project (forkPullRequests.build)".into(),
         ));

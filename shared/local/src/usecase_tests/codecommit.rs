@@ -29,7 +29,7 @@ fn add_project(f: &Fixture, name: &str, source: Value, webhook: Option<Value>) {
         project["webhook"] = webhook;
     }
     f.store
-        .put_project_sync(name, project, PutMode::Create)
+        .put_project_sync(&super::stored_project(project), PutMode::Create)
         .expect("project stored");
 }
 
@@ -77,7 +77,7 @@ async fn a_branch_push_builds_every_project_naming_the_repository_once() {
     assert_eq!(names, ["web-cc", "web-local"]);
     let ids = first.build_ids();
     assert_eq!(ids.len(), 2);
-    let record = f.store.get_sync(&ids[0]).expect("read").expect("stored").record;
+    let record = super::record(&f, &ids[0]);
     assert_eq!(
         record["sourceVersion"],
         "7f2a1c9e5b3d4f60a8e1b2c3d4e5f60718293a4b"

@@ -3,23 +3,23 @@
 
 use serde_json::json;
 
-use super::{Fixture, at, fixture, id_of, input, start, status};
-use kiln_core::build::StatusType;
+use super::{Fixture, at, fixture, id_of, input, start, status, stored_project, web};
+use kiln_core::build::{BuildId, ProjectName, StatusType};
 use kiln_core::ports::build_store::PutMode;
 use kiln_core::usecases::dispatch_one::DispatchOutcome;
 use kiln_core::usecases::start::Origin;
 use kiln_core::usecases::task_stopped::{SPOT_RETRY_OF, StopCode, StoppedTask};
 
-async fn launched(f: &Fixture, id: &str) -> String {
+async fn launched(f: &Fixture, id: &BuildId) -> String {
     match f.services.dispatch_build(id, at(0)).await.unwrap() {
         DispatchOutcome::Launched { task } => task,
         other => panic!("expected a launch, got {other:?}"),
     }
 }
 
-fn stopped(id: &str, task: &str, code: &str, reason: &str, exit_code: Option<i64>) -> StoppedTask {
+fn stopped(id: &BuildId, task: &str, code: &str, reason: &str, exit_code: Option<i64>) -> StoppedTask {
     StoppedTask {
-        build_id: id.to_owned(),
+        build_id: id.clone(),
         task: task.to_owned(),
         stop_code: StopCode::parse(code),
         stopped_reason: reason.to_owned(),
@@ -50,12 +50,12 @@ async fn one_build_is_dispatched_by_id_within_the_project_limit_and_again_is_a_n
         "concurrentBuildLimit 1 keeps the second waiting until its queued timeout"
     );
     assert_eq!(
-        f.services.waiting_builds("web").await.unwrap(),
+        f.services.waiting_builds(&web()).await.unwrap(),
         std::slice::from_ref(&second)
     );
     f.services.stop_build(&first, at(2)).await.unwrap();
     launched(&f, &second).await;
-    assert!(f.services.waiting_builds("web").await.unwrap().is_empty());
+    assert!(f.services.waiting_builds(&web()).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -69,7 +69,10 @@ async fn a_build_dispatched_after_its_queued_timeout_ends_timed_out() {
     assert_eq!(status(&f, &id), ("TIMED_OUT".into(), "COMPLETED".into()));
     assert!(matches!(
         f.services
-            .dispatch_build("web:8745a7a9-c340-456a-9166-edf953571bff", at(0))
+            .dispatch_build(
+                &BuildId::parse("web:8745a7a9-c340-456a-9166-edf953571bff").unwrap(),
+                at(0)
+            )
             .await,
         Err(kiln_core::usecases::UseCaseError::BuildNotFound(_))
     ));
@@ -123,9 +126,9 @@ async fn each_stop_code_ends_the_build_with_its_status_and_reason() {
             .task_stopped(&stopped(&id, &task, code, reason, exit_code), at(3))
             .await
             .unwrap();
-        assert_eq!(done.record["buildStatus"], want_status, "{code}");
+        assert_eq!(super::json_of(&done.build)["buildStatus"], want_status, "{code}");
         assert_eq!(done.retry, None, "{code}: the project does not run on Spot");
-        let context = &done.record["phases"][2]["contexts"][0];
+        let context = &super::json_of(&done.build)["phases"][2]["contexts"][0];
         assert!(
             context["message"].as_str().unwrap().contains(want_message),
             "{code}: {context}"
@@ -150,7 +153,7 @@ async fn a_stop_after_the_build_timeout_ends_it_timed_out_and_a_repeated_event_c
     assert_eq!(done.ended, Some(StatusType::TimedOut));
     let again = f.services.task_stopped(&event, at(61)).await.unwrap();
     assert_eq!(again.ended, None);
-    assert_eq!(again.record, done.record);
+    assert_eq!(again.build, done.build);
 }
 
 #[tokio::test]
@@ -169,14 +172,13 @@ async fn a_spot_interruption_is_retried_once_as_a_new_build() {
     let f = fixture("exit 0");
     f.store
         .put_project_sync(
-            "spot",
-            json!({
+            &stored_project(json!({
                 "name": "spot",
                 "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n"},
                 "environment": {"type": "LINUX_CONTAINER", "image": "local", "computeType": "BUILD_GENERAL1_SMALL",
                                 "spot": true},
                 "artifacts": {"type": "NO_ARTIFACTS"}
-            }),
+            })),
             PutMode::Create,
         )
         .unwrap();
@@ -189,7 +191,7 @@ async fn a_spot_interruption_is_retried_once_as_a_new_build() {
             .start_build(request, Origin::default(), at(0))
             .await
             .unwrap()
-            .record,
+            .build,
     );
     let task = launched(&f, &id).await;
     let interrupted = stopped(
@@ -202,18 +204,20 @@ async fn a_spot_interruption_is_retried_once_as_a_new_build() {
     let done = f.services.task_stopped(&interrupted, at(5)).await.unwrap();
     let retry = done.retry.clone().expect("a retry build");
     assert_eq!(done.ended, Some(StatusType::Fault));
-    let context = done.record["phases"][2]["contexts"][0]["message"]
-        .as_str()
-        .unwrap();
+    let record = super::json_of(&done.build);
+    let context = record["phases"][2]["contexts"][0]["message"].as_str().unwrap();
     assert!(
         context.contains(&format!("retried as build {retry}")),
         "{context}"
     );
-    let retried = f.store.get_sync(&retry).unwrap().unwrap().record;
+    let retried = super::record(&f, &retry);
     assert_eq!(retried[SPOT_RETRY_OF], json!(id));
     assert_eq!(retried["environment"]["spot"], true);
     assert_eq!(
-        f.services.waiting_builds("spot").await.unwrap(),
+        f.services
+            .waiting_builds(&ProjectName::parse("spot").unwrap())
+            .await
+            .unwrap(),
         std::slice::from_ref(&retry)
     );
 

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Fixture, at, fixture, start, status};
 use crate::launcher::ProcessLauncher;
+use kiln_core::build::BuildId;
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::launcher::{LaunchError, TaskLauncher};
 use kiln_core::usecases::dispatch::LAUNCH_RETRY;
@@ -18,7 +19,7 @@ struct FlakyLauncher {
 }
 
 impl TaskLauncher for FlakyLauncher {
-    fn launch<'a>(&'a self, build_id: &'a str) -> BoxFuture<'a, Result<String, LaunchError>> {
+    fn launch<'a>(&'a self, build_id: &'a BuildId) -> BoxFuture<'a, Result<String, LaunchError>> {
         Box::pin(async move {
             let failing = self
                 .failures
@@ -43,7 +44,7 @@ impl TaskLauncher for FlakyLauncher {
         self.inner.is_alive(task)
     }
 
-    fn live_builds(&self) -> BoxFuture<'_, Result<Vec<String>, LaunchError>> {
+    fn live_builds(&self) -> BoxFuture<'_, Result<Vec<BuildId>, LaunchError>> {
         self.inner.live_builds()
     }
 }
@@ -77,7 +78,7 @@ async fn a_launch_that_fails_for_a_passing_reason_keeps_its_slot_and_is_launched
     assert_eq!(step.deferred, std::slice::from_ref(&first));
     assert!(step.failed.is_empty() && step.launched.is_empty(), "{step:?}");
     assert_eq!(status(&f, &first), ("IN_PROGRESS".into(), "PROVISIONING".into()));
-    let record = f.store.get_sync(&first).unwrap().unwrap().record;
+    let record = super::record(&f, &first);
     assert_eq!(record[LAUNCH_RETRY]["attempts"], 1);
     assert!(
         record[LAUNCH_RETRY]["lastError"]
@@ -92,7 +93,7 @@ async fn a_launch_that_fails_for_a_passing_reason_keeps_its_slot_and_is_launched
     // Each reconciliation pass tries again: the second failure counts, the third attempt starts the runner.
     let pass = f.services.reconcile(at(1)).await.unwrap();
     assert!(pass.relaunched.is_empty() && pass.faulted.is_empty(), "{pass:?}");
-    let record = f.store.get_sync(&first).unwrap().unwrap().record;
+    let record = super::record(&f, &first);
     assert_eq!(record[LAUNCH_RETRY]["attempts"], 2);
     // The Lambda reaper's grace (for a dispatcher between claim and launch) does not hold a deferred launch.
     let grace = std::time::Duration::from_secs(5 * 60);
@@ -111,7 +112,7 @@ async fn a_launch_that_fails_for_good_ends_the_build_fault_with_the_reason() {
     let id = start(&f).await;
     let step = f.services.dispatch_step(at(0)).await.unwrap();
     assert_eq!(step.failed, std::slice::from_ref(&id));
-    let record = f.store.get_sync(&id).unwrap().unwrap().record;
+    let record = super::record(&f, &id);
     assert_eq!(record["buildStatus"], "FAULT");
     let provisioning = &record["phases"][2];
     assert_eq!(provisioning["phaseType"], "PROVISIONING");
@@ -138,7 +139,7 @@ async fn a_deferred_launch_ends_timed_out_at_the_build_timeout() {
         f.services.reconcile(at(60)).await.unwrap().timed_out,
         std::slice::from_ref(&id)
     );
-    let record = f.store.get_sync(&id).unwrap().unwrap().record;
+    let record = super::record(&f, &id);
     assert_eq!(record["buildStatus"], "TIMED_OUT");
     assert_eq!(
         record[LAUNCH_RETRY]["attempts"], 2,

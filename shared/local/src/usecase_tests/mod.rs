@@ -12,8 +12,11 @@ use serde_json::{Value, json};
 
 use crate::launcher::ProcessLauncher;
 use crate::sqlite::SqliteStore;
-use kiln_core::build::{AccountContext, FailureAction, PhaseType, StatusType, Timestamp};
+use kiln_core::build::{
+    AccountContext, Build, BuildId, FailureAction, PhaseType, ProjectName, StatusType, Timestamp,
+};
 use kiln_core::ports::build_store::{PutMode, SortOrder};
+use kiln_core::project::StoredProject;
 use kiln_core::usecases::Services;
 use kiln_core::usecases::notices::NoticeSource;
 use kiln_core::usecases::start::{EnvVar, Origin, StartBuildInput};
@@ -45,15 +48,14 @@ pub(super) fn fixture(script: &str) -> Fixture {
     };
     store
         .put_project_sync(
-            "web",
-            json!({
+            &stored_project(json!({
                 "name": "web",
                 "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n"},
                 "environment": {"type": "LINUX_CONTAINER", "image": "local", "computeType": "BUILD_GENERAL1_SMALL",
                                 "environmentVariables": [{"name": "STAGE", "value": "dev", "type": "PLAINTEXT"}]},
                 "artifacts": {"type": "NO_ARTIFACTS"},
                 "concurrentBuildLimit": 1
-            }),
+            })),
             PutMode::Create,
         )
         .unwrap();
@@ -68,14 +70,39 @@ pub(super) fn at(minutes: u64) -> Timestamp {
     Timestamp::from_epoch_millis(1_700_000_000_000).plus(Duration::from_secs(minutes * 60))
 }
 
+/// A project as the API or `kiln.yaml` would store it, from CodeBuild's JSON.
+pub(super) fn stored_project(definition: Value) -> StoredProject {
+    serde_json::from_value(definition).expect("a valid project")
+}
+
+/// The project `web`.
+pub(super) fn web() -> ProjectName {
+    ProjectName::parse("web").unwrap()
+}
+
+/// A notice's event as the JSON that leaves Kiln.
+pub(super) fn json_of_event(notice: &crate::notifier::StoredNotice) -> Value {
+    serde_json::to_value(&notice.event).unwrap()
+}
+
+/// A build's record as CodeBuild's JSON, as `BatchGetBuilds` shows it.
+pub(super) fn json_of(build: &Build) -> Value {
+    serde_json::to_value(build).unwrap()
+}
+
+/// The stored record of build `id` as JSON.
+pub(super) fn record(f: &Fixture, id: &BuildId) -> Value {
+    json_of(&f.store.get_sync(id).unwrap().unwrap().build)
+}
+
 /// Starts a build of `web` at minute 0; returns its id.
-pub(super) async fn start(f: &Fixture) -> String {
+pub(super) async fn start(f: &Fixture) -> BuildId {
     id_of(
         &f.services
             .start_build(input(), Origin::default(), at(0))
             .await
             .unwrap()
-            .record,
+            .build,
     )
 }
 
@@ -86,16 +113,16 @@ pub(super) fn input() -> StartBuildInput {
     }
 }
 
-pub(super) fn status(f: &Fixture, id: &str) -> (String, String) {
-    let record = f.store.get_sync(id).unwrap().unwrap().record;
+pub(super) fn status(f: &Fixture, id: &BuildId) -> (String, String) {
+    let record = record(f, id);
     (
         record["buildStatus"].as_str().unwrap().to_owned(),
         record["currentPhase"].as_str().unwrap().to_owned(),
     )
 }
 
-pub(super) fn id_of(record: &Value) -> String {
-    record["id"].as_str().unwrap().to_owned()
+pub(super) fn id_of(build: &Build) -> BuildId {
+    build.id().clone()
 }
 
 #[tokio::test]
@@ -116,7 +143,7 @@ async fn a_started_build_is_queued_with_its_overrides_and_notices_of_submission(
         .start_build(request, Origin::default(), at(0))
         .await
         .unwrap();
-    let record = &started.record;
+    let record = &json_of(&started.build);
     assert_eq!(
         (record["buildStatus"].as_str(), record["currentPhase"].as_str()),
         (Some("IN_PROGRESS"), Some("QUEUED"))
@@ -129,10 +156,7 @@ async fn a_started_build_is_queued_with_its_overrides_and_notices_of_submission(
         json!([{"name": "STAGE", "value": "prod", "type": "PLAINTEXT"}])
     );
     let notices = f.store.notices_after(0, 10).unwrap();
-    let kinds: Vec<_> = notices
-        .iter()
-        .map(|n| n.event["detail-type"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<_> = notices.iter().map(|n| n.event.detail_type.as_str()).collect();
     assert_eq!(
         kinds,
         [
@@ -140,8 +164,14 @@ async fn a_started_build_is_queued_with_its_overrides_and_notices_of_submission(
             kiln_core::usecases::notices::STATE_CHANGE
         ]
     );
-    assert_eq!(notices[0].event["detail"]["completed-phase"], "SUBMITTED");
-    assert_eq!(notices[1].event["detail"]["build-status"], "IN_PROGRESS");
+    assert_eq!(
+        json_of_event(&notices[0])["detail"]["completed-phase"],
+        "SUBMITTED"
+    );
+    assert_eq!(
+        json_of_event(&notices[1])["detail"]["build-status"],
+        "IN_PROGRESS"
+    );
 }
 
 #[tokio::test]
@@ -161,10 +191,7 @@ async fn the_same_idempotency_token_returns_the_same_build_and_bad_input_is_refu
         .start_build(with_token(), Origin::default(), at(1))
         .await
         .unwrap();
-    assert_eq!(
-        (id_of(&first.record), again.existing),
-        (id_of(&again.record), true)
-    );
+    assert_eq!((id_of(&first.build), again.existing), (id_of(&again.build), true));
     let too_short = StartBuildInput {
         timeout_in_minutes_override: Some(1),
         ..input()
@@ -199,7 +226,7 @@ async fn dispatch_holds_the_project_limit_and_stop_frees_the_slot() {
                 .start_build(input(), Origin::default(), at(0))
                 .await
                 .unwrap()
-                .record,
+                .build,
         ));
     }
     let step = f.services.dispatch_step(at(0)).await.unwrap();
@@ -213,7 +240,7 @@ async fn dispatch_holds_the_project_limit_and_stop_frees_the_slot() {
     assert!(f.services.dispatch_step(at(0)).await.unwrap().launched.is_empty());
 
     let stopped = f.services.stop_build(&ids[0], at(1)).await.unwrap();
-    assert_eq!(stopped["buildStatus"], "STOPPED");
+    assert_eq!(json_of(&stopped)["buildStatus"], "STOPPED");
     // The slot comes back once the stopped runner has exited.
     assert_eq!(dispatch_until_launched(&f, at(1)).await, [ids[1].clone()]);
     f.services.stop_build(&ids[1], at(2)).await.unwrap();
@@ -221,7 +248,7 @@ async fn dispatch_holds_the_project_limit_and_stop_frees_the_slot() {
     assert!(f.store.entries_sync().unwrap().is_empty());
     let listed = f
         .store
-        .list_sync(Some("web"), SortOrder::Descending, None, 10)
+        .list_sync(Some(&web()), SortOrder::Descending, None, 10)
         .unwrap();
     assert_eq!(listed.ids.len(), 3);
 }
@@ -243,27 +270,27 @@ async fn an_idempotency_token_refuses_other_parameters_and_expires_after_five_mi
     );
     let repeat = start(with("main"), at(4)).await.unwrap();
     assert_eq!(
-        (id_of(&repeat.record), repeat.existing),
-        (id_of(&first.record), true)
+        (id_of(&repeat.build), repeat.existing),
+        (id_of(&first.build), true)
     );
     // Past 5 minutes the token is free again: a new build, with other parameters too; then it holds anew.
     let second = start(with("dev"), at(6)).await.unwrap();
     assert!(!second.existing);
-    assert_ne!(id_of(&second.record), id_of(&first.record));
+    assert_ne!(id_of(&second.build), id_of(&first.build));
     let second_again = start(with("dev"), at(7)).await.unwrap();
-    assert_eq!(id_of(&second_again.record), id_of(&second.record));
+    assert_eq!(id_of(&second_again.build), id_of(&second.build));
     assert!(start(with("main"), at(7)).await.is_err());
     let third = start(with("main"), at(12)).await.unwrap();
     assert!(!third.existing);
     let listed = f
         .store
-        .list_sync(Some("web"), SortOrder::Descending, None, 10)
+        .list_sync(Some(&web()), SortOrder::Descending, None, 10)
         .unwrap();
     assert_eq!(listed.ids.len(), 3);
 }
 
 /// Dispatches until something is launched (a runner that is exiting still holds its slot), for up to 5 s.
-async fn dispatch_until_launched(f: &Fixture, now: Timestamp) -> Vec<String> {
+async fn dispatch_until_launched(f: &Fixture, now: Timestamp) -> Vec<BuildId> {
     for _ in 0..250 {
         let launched = f.services.dispatch_step(now).await.unwrap().launched;
         if !launched.is_empty() {
@@ -288,7 +315,7 @@ async fn a_finished_build_holds_its_slot_until_its_runner_process_has_exited() {
                 .start_build(input(), Origin::default(), at(0))
                 .await
                 .unwrap()
-                .record,
+                .build,
         ));
     }
     assert_eq!(
@@ -301,7 +328,7 @@ async fn a_finished_build_holds_its_slot_until_its_runner_process_has_exited() {
         .finish_early(&ids[0], StatusType::Failed, context, at(0))
         .await
         .unwrap();
-    assert_eq!(ended["buildStatus"], "FAILED");
+    assert_eq!(json_of(&ended)["buildStatus"], "FAILED");
     assert!(
         f.services.dispatch_step(at(0)).await.unwrap().launched.is_empty(),
         "the first build's runner is still running, so the limit of 1 is full"
@@ -320,7 +347,7 @@ async fn a_runner_that_dies_leaves_its_build_fault_with_the_reason() {
             .start_build(input(), Origin::default(), at(0))
             .await
             .unwrap()
-            .record,
+            .build,
     );
     f.services.dispatch_step(at(0)).await.unwrap();
     let mut faulted = Vec::new();
@@ -332,7 +359,7 @@ async fn a_runner_that_dies_leaves_its_build_fault_with_the_reason() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(faulted, std::slice::from_ref(&id));
-    let record = f.store.get_sync(&id).unwrap().unwrap().record;
+    let record = record(&f, &id);
     assert_eq!(record["buildStatus"], "FAULT");
     let provisioning = &record["phases"][2];
     assert_eq!(provisioning["phaseType"], "PROVISIONING");
@@ -352,7 +379,7 @@ async fn queued_and_build_timeouts_end_builds_timed_out() {
             .start_build(input(), Origin::default(), at(0))
             .await
             .unwrap()
-            .record,
+            .build,
     );
     let waiting = StartBuildInput {
         queued_timeout_in_minutes_override: Some(5),
@@ -363,12 +390,12 @@ async fn queued_and_build_timeouts_end_builds_timed_out() {
             .start_build(waiting, Origin::default(), at(0))
             .await
             .unwrap()
-            .record,
+            .build,
     );
     f.services.dispatch_step(at(0)).await.unwrap();
     assert_eq!(
         f.services.dispatch_step(at(4)).await.unwrap().expired,
-        Vec::<String>::new()
+        Vec::<BuildId>::new()
     );
     assert_eq!(
         f.services.dispatch_step(at(5)).await.unwrap().expired,
@@ -391,7 +418,7 @@ async fn recorded_phases_run_to_completion_and_a_finished_build_is_never_changed
             .start_build(input(), Origin::default(), at(0))
             .await
             .unwrap()
-            .record,
+            .build,
     );
     f.services.dispatch_step(at(0)).await.unwrap();
     let phases = [
@@ -420,14 +447,12 @@ async fn recorded_phases_run_to_completion_and_a_finished_build_is_never_changed
     assert_eq!(status(&f, &id), ("SUCCEEDED".into(), "COMPLETED".into()));
     let stopped = f.services.stop_build(&id, at(2)).await.unwrap();
     assert_eq!(
-        stopped["buildStatus"], "SUCCEEDED",
+        json_of(&stopped)["buildStatus"],
+        "SUCCEEDED",
         "a stop after the end changes nothing"
     );
     let notices = f.store.notices_after(0, 100).unwrap();
-    let kinds: Vec<&str> = notices
-        .iter()
-        .map(|n| n.event["detail-type"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<&str> = notices.iter().map(|n| n.event.detail_type.as_str()).collect();
     // One phase change per ended phase (SUBMITTED to FINALIZING), a state change at creation and at the end.
     assert_eq!(
         kinds
@@ -445,7 +470,7 @@ async fn recorded_phases_run_to_completion_and_a_finished_build_is_never_changed
     );
     assert_eq!(kinds.last(), Some(&kiln_core::usecases::notices::STATE_CHANGE));
     assert_eq!(
-        notices.last().unwrap().event["detail"]["build-status"],
+        json_of_event(notices.last().unwrap())["detail"]["build-status"],
         "SUCCEEDED"
     );
 }
@@ -453,10 +478,12 @@ async fn recorded_phases_run_to_completion_and_a_finished_build_is_never_changed
 #[tokio::test]
 async fn schedules_fire_once_per_fire_time_and_missed_fires_are_not_replayed() {
     let f = fixture("exit 0");
-    let mut project = f.store.get_project_sync("web").unwrap().unwrap();
-    project["schedules"] =
-        json!([{"name": "every-5", "expression": "rate(5 minutes)", "sourceVersion": "main"}]);
-    f.store.put_project_sync("web", project, PutMode::Update).unwrap();
+    let mut project = f.store.get_project_sync(&web()).unwrap().unwrap();
+    project.project.schedules = serde_json::from_value(json!(
+        [{"name": "every-5", "expression": "rate(5 minutes)", "sourceVersion": "main"}]
+    ))
+    .unwrap();
+    f.store.put_project_sync(&project, PutMode::Update).unwrap();
     // at(0) is 1_700_000_000 s; rate(5 minutes) fires on multiples of 300 s: +100 s, +400 s, +700 s, ...
     let first = f.services.fire_schedules(at(0), at(2)).await.unwrap();
     assert_eq!(first.fired.len(), 1, "{first:?}");
@@ -483,11 +510,11 @@ async fn schedules_fire_once_per_fire_time_and_missed_fires_are_not_replayed() {
     );
     let ids = f
         .store
-        .list_sync(Some("web"), SortOrder::Ascending, None, 10)
+        .list_sync(Some(&web()), SortOrder::Ascending, None, 10)
         .unwrap()
         .ids;
     assert_eq!(ids.len(), 2);
-    let build = f.store.get_sync(&ids[0]).unwrap().unwrap().record;
+    let build = record(&f, &ids[0]);
     assert_eq!(build["initiator"], "kiln-schedule/every-5");
     assert_eq!(build["trigger"]["scheduleName"], "every-5");
     assert_eq!(build["sourceVersion"], "main");
