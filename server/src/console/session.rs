@@ -144,11 +144,7 @@ fn cross_site(headers: &HeaderMap) -> bool {
 
 fn forbidden(message: &str) -> Response {
     let body = html! { h1 { "Forbidden" } p { (message) } };
-    (
-        StatusCode::FORBIDDEN,
-        super::html::page("Forbidden", body).into_string(),
-    )
-        .into_response()
+    (StatusCode::FORBIDDEN, super::html::page("Forbidden", body)).into_response()
 }
 
 /// Middleware of every console route: adds the security headers to what [`check`] answers.
@@ -361,6 +357,16 @@ mod tests {
             }
             assert_eq!(cross_site(&headers), expected, "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn a_refused_request_gets_an_html_page_not_its_source_as_text() {
+        let response = forbidden("cross-site request refused");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
     }
 
     #[test]
