@@ -282,6 +282,31 @@ mod tests {
     }
 
     #[test]
+    fn this_is_the_only_file_of_the_server_that_writes_unescaped_html() {
+        fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("read the source dir") {
+                let path = entry.expect("a dir entry").path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let raw: Vec<_> = files
+            .iter()
+            .filter(|f| std::fs::read_to_string(f).is_ok_and(|text| text.contains("PreEscaped")))
+            .filter_map(|f| f.file_name().and_then(|n| n.to_str()))
+            .collect();
+        assert_eq!(raw, ["ansi.rs"], "raw HTML belongs in log_lines_html alone");
+    }
+
+    #[test]
     fn hostile_log_text_comes_out_escaped_in_every_position() {
         let hostile: &[u8] =
             b"<script>alert(\"x\")</script> & 'q'\n\x1b[31m</code></div><img src=x onerror=alert(1)>\x1b[0m\n\xff\xfe<b>\xc3";
