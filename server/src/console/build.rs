@@ -6,15 +6,16 @@
 use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use kiln_core::build::{BuildId, BuildPhase, PhaseType, StatusType};
 use kiln_core::ports::build_store::StoredBuild;
 use kiln_core::project::{Compute, ProjectEnvironment};
+use maud::{Markup, html};
 use serde_json::{Value, json};
 
 use super::csrf::CsrfForm;
-use super::html::{self, esc, pct};
-use super::log::{LogQuery, PAGE_BYTES, read_page};
+use super::html::{self, pct};
+use super::log::{LogPage, LogQuery, PAGE_BYTES, read_page};
 use super::session::Session;
 use super::{ConsoleError, now_secs, trigger_text};
 use crate::AppState;
@@ -54,26 +55,23 @@ async fn compute_type(state: &AppState, build: &StoredBuild) -> String {
 }
 
 /// The summary list: status, times, duration, cost, versions.
-fn summary(build: &StoredBuild, compute: &str) -> String {
+fn summary(build: &StoredBuild, compute: &str) -> Markup {
     let r = &build.build;
     let secs = Some(html::seconds_between(r.start_time(), r.end_time(), now_secs()));
-    format!(
-        "<dl class=\"summary\"><dt>Status</dt><dd id=\"build-status\">{st}</dd>\
-<dt>Current phase</dt><dd>{phase}</dd><dt>Trigger</dt><dd>{tr}</dd>\
-<dt>Source version</dt><dd><code>{sv}</code></dd><dt>Resolved commit</dt><dd><code>{rc}</code></dd>\
-<dt>Started</dt><dd>{start}</dd><dt>Ended</dt><dd>{end}</dd><dt>Duration</dt><dd>{d}</dd>\
-<dt>Estimated cost</dt><dd>{cost} <small>({ct})</small></dd></dl>",
-        st = html::status(r.build_status().as_str()),
-        phase = esc(r.current_phase().as_str()),
-        tr = trigger_text(r),
-        sv = esc(r.source_version.as_deref().unwrap_or_default()),
-        rc = esc(r.resolved_source_version.as_deref().unwrap_or_default()),
-        start = html::time(Some(r.start_time())),
-        end = html::time(r.end_time()),
-        d = html::duration(secs),
-        cost = html::cost(compute, secs),
-        ct = esc(compute),
-    )
+    html! {
+        dl class="summary" {
+            dt { "Status" } dd id="build-status" { (html::status(r.build_status().as_str())) }
+            dt { "Current phase" } dd { (r.current_phase().as_str()) }
+            dt { "Trigger" } dd { (trigger_text(r)) }
+            dt { "Source version" } dd { code { (r.source_version.as_deref().unwrap_or_default()) } }
+            dt { "Resolved commit" }
+            dd { code { (r.resolved_source_version.as_deref().unwrap_or_default()) } }
+            dt { "Started" } dd { (html::time(Some(r.start_time()))) }
+            dt { "Ended" } dd { (html::time(r.end_time())) }
+            dt { "Duration" } dd { (html::duration(secs)) }
+            dt { "Estimated cost" } dd { (html::cost(compute, secs)) " " small { "(" (compute) ")" } }
+        }
+    }
 }
 
 /// The status a phase row shows: none for COMPLETED (it marks the end), IN_PROGRESS while it runs.
@@ -86,59 +84,55 @@ fn phase_status(phase: &BuildPhase) -> &'static str {
 }
 
 /// The phase timeline, with the failing command and its exit code where a phase failed.
-fn phases(build: &StoredBuild) -> String {
-    let mut rows = String::new();
-    for phase in build.build.phases() {
-        let status = phase_status(phase);
-        let secs = match (phase.phase_type, phase.duration_in_seconds) {
-            (PhaseType::Completed, _) => None,
-            (_, Some(d)) => Some(d as f64),
-            (_, None) => Some(html::seconds_between(
-                phase.start_time,
-                phase.end_time,
-                now_secs(),
-            )),
-        };
-        let contexts: String = phase
-            .contexts
-            .iter()
-            .flatten()
-            .filter(|c| !c.message.is_empty() || !c.status_code.is_empty())
-            .map(|c| {
-                format!(
-                    "<div class=\"context\"><code>{}</code> {}</div>",
-                    esc(&c.status_code),
-                    esc(&c.message)
-                )
-            })
-            .collect();
-        rows.push_str(&format!(
-            "<li class=\"phase phase-{cls}\"><span class=\"name\">{name}</span>{st}<span class=\"dur\">{d}</span>{contexts}</li>",
-            cls = esc(&status.to_ascii_lowercase()),
-            name = esc(phase.phase_type.as_str()),
-            st = if status.is_empty() { String::new() } else { html::status(status) },
-            d = if status.is_empty() { String::new() } else { html::duration(secs) },
-        ));
+fn phases(build: &StoredBuild) -> Markup {
+    let phases = build.build.phases();
+    if phases.is_empty() {
+        return html! { p { "No phases yet." } };
     }
-    if rows.is_empty() {
-        return "<p>No phases yet.</p>".into();
-    }
-    format!("<ol class=\"phases\">{rows}</ol>")
+    html! { ol class="phases" { @for phase in phases { (phase_row(phase)) } } }
 }
 
-fn actions(build: &StoredBuild, csrf: &str) -> String {
-    let id = pct(build.id().as_str());
-    let field = html::csrf_field(csrf);
-    let stop = if build.build.is_complete() {
-        String::new()
-    } else {
-        format!(
-            "<form method=\"post\" action=\"/console/builds/{id}/stop\">{field}<button type=\"submit\" class=\"danger\">Stop</button></form>"
-        )
+/// One phase: name, status and duration (none for COMPLETED), and its contexts (the failing command).
+fn phase_row(phase: &BuildPhase) -> Markup {
+    let status = phase_status(phase);
+    let secs = match (phase.phase_type, phase.duration_in_seconds) {
+        (PhaseType::Completed, _) => None,
+        (_, Some(d)) => Some(d as f64),
+        (_, None) => Some(html::seconds_between(
+            phase.start_time,
+            phase.end_time,
+            now_secs(),
+        )),
     };
-    format!(
-        "<div class=\"actions\">{stop}<form method=\"post\" action=\"/console/builds/{id}/retry\">{field}<button type=\"submit\">Retry</button></form></div>"
-    )
+    let contexts = phase
+        .contexts
+        .iter()
+        .flatten()
+        .filter(|c| !c.message.is_empty() || !c.status_code.is_empty());
+    html! {
+        li class={ "phase phase-" (status.to_ascii_lowercase()) } {
+            span class="name" { (phase.phase_type.as_str()) }
+            @if !status.is_empty() { (html::status(status)) }
+            span class="dur" { @if !status.is_empty() { (html::duration(secs)) } }
+            @for c in contexts { div class="context" { code { (c.status_code) } " " (c.message) } }
+        }
+    }
+}
+
+fn actions(build: &StoredBuild, csrf: &str) -> Markup {
+    let id = pct(build.id().as_str());
+    html! {
+        div class="actions" {
+            @if !build.build.is_complete() {
+                form method="post" action={ "/console/builds/" (id) "/stop" } {
+                    (html::csrf_field(csrf)) button type="submit" class="danger" { "Stop" }
+                }
+            }
+            form method="post" action={ "/console/builds/" (id) "/retry" } {
+                (html::csrf_field(csrf)) button type="submit" { "Retry" }
+            }
+        }
+    }
 }
 
 /// `GET /console/builds/{id}`.
@@ -146,7 +140,7 @@ pub async fn page(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
     Path(id): Path<String>,
-) -> Result<Html<String>, ConsoleError> {
+) -> Result<Markup, ConsoleError> {
     let build = load(&state, &id).await?;
     let compute = compute_type(&state, &build).await;
     let complete = build.build.is_complete();
@@ -159,46 +153,45 @@ pub async fn page(
     )
     .await
     .map_err(|e| ConsoleError::Internal(e.to_string()))?;
-    let more = if first.at_end {
-        String::new()
-    } else {
-        format!(
-            "<p id=\"log-more\"><a class=\"log-more\" href=\"/console/builds/{id}/log?offset={n}&amp;line={l}\">Load more \
-of the log</a> · <a class=\"log-jump\" href=\"/console/builds/{id}/log?offset={n}&amp;line={l}&amp;tail=true\">Jump to \
-the end</a></p>",
-            id = pct(&id),
-            n = first.next,
-            l = first.line
-        )
+    let (project, n, idp) = (build.project().as_str(), build.number(), pct(&id));
+    let body = html! {
+        p class="crumbs" {
+            a href="/" { "Projects" } " › "
+            a href={ "/console/projects/" (pct(project)) } { (project) } " › #" (n)
+        }
+        h1 { "Build #" (n) " of " (project) }
+        p class="build-id" { code { (id) } }
+        div id="build-live" data-live={ "/console/builds/" (idp) "/live" } data-complete=(complete) {
+            section id="summary" { (summary(&build, &compute)) }
+            (actions(&build, &session.csrf))
+        }
+        section { h2 { "Phases" } div id="phases" { (phases(&build)) } }
+        section {
+            h2 { "Log" }
+            div id="log" class="log" role="log" aria-live="off" data-build=(idp) data-next=(first.next)
+                data-line=(first.line) data-at-end=(first.at_end) data-complete=(complete) { (first.html) }
+            (log_more(&idp, &first))
+            p class="log-state" id="log-state" aria-live="polite" {}
+        }
+        div id="details" { (super::details::details(&state, &build)) }
     };
-    let body = format!(
-        "<p class=\"crumbs\"><a href=\"/\">Projects</a> › <a href=\"/console/projects/{pp}\">{p}</a> › #{n}</p>\
-<h1>Build #{n} of {p}</h1><p class=\"build-id\"><code>{idt}</code></p>\
-<div id=\"build-live\" data-live=\"/console/builds/{idp}/live\" data-complete=\"{complete}\">\
-<section id=\"summary\">{sum}</section>{act}</div>\
-<section><h2>Phases</h2><div id=\"phases\">{ph}</div></section>\
-<section><h2>Log</h2><div id=\"log\" class=\"log\" role=\"log\" aria-live=\"off\" data-build=\"{idp}\" \
-data-next=\"{next}\" data-line=\"{line}\" data-at-end=\"{at_end}\" data-complete=\"{complete}\">{lines}</div>{more}\
-<p class=\"log-state\" id=\"log-state\" aria-live=\"polite\"></p></section>\
-<div id=\"details\">{details}</div>",
-        pp = pct(build.project().as_str()),
-        p = esc(build.project().as_str()),
-        n = build.number(),
-        idt = esc(&id),
-        idp = pct(&id),
-        sum = summary(&build, &compute),
-        act = actions(&build, &session.csrf),
-        ph = phases(&build),
-        next = first.next,
-        line = first.line,
-        at_end = first.at_end,
-        lines = first.html,
-        details = super::details::details(&state, &build),
+    Ok(html::page(&format!("Build #{n} of {project}"), body))
+}
+
+/// The links past the first page of the log (none when it holds the whole log).
+fn log_more(idp: &str, first: &LogPage) -> Markup {
+    let from = format!(
+        "/console/builds/{idp}/log?offset={}&line={}",
+        first.next, first.line
     );
-    Ok(Html(html::page(
-        &format!("Build #{} of {}", build.number(), build.project()),
-        &body,
-    )))
+    html! {
+        @if !first.at_end {
+            p id="log-more" {
+                a class="log-more" href=(from) { "Load more of the log" } " · "
+                a class="log-jump" href={ (from) "&tail=true" } { "Jump to the end" }
+            }
+        }
+    }
 }
 
 /// `GET /console/builds/{id}/live`: status, summary, actions, phases and the builds-table row, as HTML.
@@ -212,11 +205,11 @@ pub async fn live(
     Ok(Json(json!({
         "status": build.build.build_status().as_str(),
         "complete": build.build.is_complete(),
-        "summary": summary(&build, &compute),
-        "actions": actions(&build, &session.csrf),
-        "phases": phases(&build),
-        "details": super::details::details(&state, &build),
-        "row": super::build_row(&build, &compute, now_secs()),
+        "summary": summary(&build, &compute).into_string(),
+        "actions": actions(&build, &session.csrf).into_string(),
+        "phases": phases(&build).into_string(),
+        "details": super::details::details(&state, &build).into_string(),
+        "row": super::build_row(&build, &compute, now_secs()).into_string(),
     })))
 }
 
@@ -258,7 +251,7 @@ mod tests {
                            "message": "Error while executing command: echo \"<x>\"; exit 3. Reason: exit status 3"}]},
             {"phaseType": "COMPLETED", "startTime": 1700000002.0}
         ]}));
-        let html = phases(&build);
+        let html = phases(&build).into_string();
         assert!(html.contains("<code>COMMAND_EXECUTION_ERROR</code> Error while executing command: echo &quot;&lt;x&gt;&quot;; exit 3. Reason: exit status 3"), "{html}");
         assert!(html.contains("<li class=\"phase phase-\"><span class=\"name\">COMPLETED</span><span class=\"dur\"></span></li>"), "{html}");
     }

@@ -7,28 +7,26 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use kiln_core::build::{Build, ExportedEnvironmentVariable, ReportSummary};
 use kiln_core::ports::build_store::StoredBuild;
+use maud::{Markup, html};
 use serde_json::Value;
 
-use super::html::{self, esc, pct};
+use super::html::{self, pct};
 use super::{ConsoleError, trigger_text};
 use crate::AppState;
 
 /// Artifacts, reports, exported variables and trigger details (known once the build ends).
-pub(crate) fn details(state: &AppState, build: &StoredBuild) -> String {
-    format!(
-        "<section><h2>Artifacts</h2>{}</section><section><h2>Reports</h2>{}</section>\
-<section><h2>Exported variables</h2>{}</section><section><h2>Trigger</h2>{}</section>",
-        artifacts(state, build),
-        reports(&build.build),
-        pairs(
-            build
-                .build
-                .exported_environment_variables
-                .as_deref()
-                .unwrap_or_default()
-        ),
-        trigger_details(&build.build),
-    )
+pub(crate) fn details(state: &AppState, build: &StoredBuild) -> Markup {
+    let exported = build
+        .build
+        .exported_environment_variables
+        .as_deref()
+        .unwrap_or_default();
+    html! {
+        section { h2 { "Artifacts" } (artifacts(state, build)) }
+        section { h2 { "Reports" } (reports(&build.build)) }
+        section { h2 { "Exported variables" } (pairs(exported)) }
+        section { h2 { "Trigger" } (trigger_details(&build.build)) }
+    }
 }
 
 /// The primary artifact's location, if the build made one.
@@ -40,93 +38,71 @@ fn artifact_location(build: &Build) -> &str {
         .unwrap_or_default()
 }
 
-fn artifacts(state: &AppState, build: &StoredBuild) -> String {
+fn none() -> Markup {
+    html! { p { "None." } }
+}
+
+fn artifacts(state: &AppState, build: &StoredBuild) -> Markup {
     let Some(a) = build.build.artifacts.as_ref() else {
-        return "<p>None.</p>".into();
+        return none();
     };
     let location = artifact_location(&build.build);
     if location.is_empty() {
-        return "<p>None.</p>".into();
+        return none();
     }
     let size = artifact_file(state, location)
         .and_then(|p| std::fs::metadata(p).ok())
         .map(|m| html::bytes(m.len()));
-    let link = match &size {
-        Some(_) => format!(
-            " <a href=\"/console/builds/{}/artifact\" download>Download</a>",
-            pct(build.id().as_str())
-        ),
-        None => String::new(),
-    };
-    format!(
-        "<dl><dt>Location</dt><dd><code>{}</code>{link}</dd><dt>Size</dt><dd>{}</dd>\
-<dt>SHA-256</dt><dd><code class=\"hash\">{}</code></dd><dt>MD5</dt><dd><code class=\"hash\">{}</code></dd></dl>",
-        esc(location),
-        esc(size.as_deref().unwrap_or("—")),
-        esc(a.sha256sum.as_deref().unwrap_or_default()),
-        esc(a.md5sum.as_deref().unwrap_or_default()),
-    )
+    let download = format!("/console/builds/{}/artifact", pct(build.id().as_str()));
+    html! {
+        dl {
+            dt { "Location" }
+            dd {
+                code { (location) }
+                @if size.is_some() {
+                    " "
+                    a href=(download) download { "Download" }
+                }
+            }
+            dt { "Size" } dd { (size.as_deref().unwrap_or("—")) }
+            dt { "SHA-256" } dd { code class="hash" { (a.sha256sum.as_deref().unwrap_or_default()) } }
+            dt { "MD5" } dd { code class="hash" { (a.md5sum.as_deref().unwrap_or_default()) } }
+        }
+    }
 }
 
 /// The build record's `reportSummaries` (written by the executor): totals and the failing test names.
-fn reports(build: &Build) -> String {
+fn reports(build: &Build) -> Markup {
     let Some(list) = build.report_summaries.as_ref().filter(|l| !l.is_empty()) else {
-        return "<p>None.</p>".into();
+        return none();
     };
-    let mut out = String::from("<ul class=\"reports\">");
-    for report in list {
-        out.push_str(&report_item(report));
-    }
-    out.push_str("</ul>");
-    out
+    html! { ul class="reports" { @for report in list { (report_item(report)) } } }
 }
 
-fn report_item(report: &ReportSummary) -> String {
-    let failing: Vec<String> = report
-        .failing_tests
-        .iter()
-        .map(|t| format!("<li><code>{}</code></li>", esc(t)))
-        .collect();
+fn report_item(report: &ReportSummary) -> Markup {
     let status = if report.failed > 0 { "FAILED" } else { "SUCCEEDED" };
-    let format = report
-        .file_format
-        .as_deref()
-        .map(|f| format!(" ({})", esc(f)))
-        .unwrap_or_default();
-    format!(
-        "<li><strong>{}</strong>{format} {} — {} total, {} passed, {} failed, {} skipped{}</li>",
-        esc(&report.name),
-        html::status(status),
-        report.total,
-        report.passed,
-        report.failed,
-        report.skipped,
-        if failing.is_empty() {
-            String::new()
-        } else {
-            format!("<ul class=\"failing\">{}</ul>", failing.join(""))
+    html! {
+        li {
+            strong { (report.name) }
+            @if let Some(format) = &report.file_format { " (" (format) ")" }
+            " " (html::status(status))
+            " — " (report.total) " total, " (report.passed) " passed, " (report.failed) " failed, "
+            (report.skipped) " skipped"
+            @if !report.failing_tests.is_empty() {
+                ul class="failing" { @for test in &report.failing_tests { li { code { (test) } } } }
+            }
         }
-    )
-}
-
-fn pairs(list: &[ExportedEnvironmentVariable]) -> String {
-    if list.is_empty() {
-        return "<p>None.</p>".into();
     }
-    let rows: String = list
-        .iter()
-        .map(|v| {
-            format!(
-                "<dt><code>{}</code></dt><dd><code>{}</code></dd>",
-                esc(&v.name),
-                esc(&v.value)
-            )
-        })
-        .collect();
-    format!("<dl class=\"vars\">{rows}</dl>")
 }
 
-fn trigger_details(build: &Build) -> String {
+fn pairs(list: &[ExportedEnvironmentVariable]) -> Markup {
+    if list.is_empty() {
+        return none();
+    }
+    html! { dl class="vars" { @for v in list { dt { code { (v.name) } } dd { code { (v.value) } } } } }
+}
+
+fn trigger_details(build: &Build) -> Markup {
     // Every member the trigger has, in name order: its JSON form is what lists them.
     let members = build
         .trigger
@@ -138,23 +114,18 @@ fn trigger_details(build: &Build) -> String {
         })
         .filter(|members| !members.is_empty());
     let Some(members) = members else {
-        return format!("<p>{}</p>", trigger_text(build));
+        return html! { p { (trigger_text(build)) } };
     };
-    let rows: String = members
-        .iter()
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            format!("<dt>{}</dt><dd><code>{}</code></dd>", esc(k), esc(&text))
-        })
-        .collect();
-    format!(
-        "<p>{}</p><dl>{rows}<dt>initiator</dt><dd><code>{}</code></dd></dl>",
-        trigger_text(build),
-        esc(build.initiator.as_deref().unwrap_or_default())
-    )
+    html! {
+        p { (trigger_text(build)) }
+        dl {
+            @for (k, v) in &members {
+                dt { (k) }
+                dd { code { @match v { Value::String(text) => (text), other => (other.to_string()) } } }
+            }
+            dt { "initiator" } dd { code { (build.initiator.as_deref().unwrap_or_default()) } }
+        }
+    }
 }
 
 /// The local file behind an artifact location, if it is in the data dir's object store.
@@ -222,7 +193,7 @@ mod tests {
             "name": "unit", "fileFormat": "JUNITXML", "total": 3, "passed": 1, "failed": 2, "skipped": 0,
             "failingTests": ["test <b>one</b>", "suite.two"]
         }]}));
-        let html = reports(&build.build);
+        let html = reports(&build.build).into_string();
         assert!(html.contains("<strong>unit</strong>"), "{html}");
         assert!(html.contains("3 total, 1 passed, 2 failed, 0 skipped"), "{html}");
         assert!(
@@ -237,11 +208,12 @@ mod tests {
         let vars = pairs(&[ExportedEnvironmentVariable {
             name: "A".into(),
             value: "<script>alert(1)</script>".into(),
-        }]);
+        }])
+        .into_string();
         assert!(vars.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{vars}");
         let record = stored(json!({"initiator": "GitHub-Hookshot", "trigger": {
             "provider": "GITHUB", "event": "PUSH", "headRef": "refs/heads/\"><img src=x onerror=alert(1)>"}}));
-        let html = trigger_details(&record.build);
+        let html = trigger_details(&record.build).into_string();
         assert!(!html.contains("<img"), "{html}");
         assert!(
             html.contains("github PUSH <code>refs/heads/&quot;&gt;&lt;img src=x onerror=alert(1)&gt;</code>"),

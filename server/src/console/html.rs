@@ -1,25 +1,12 @@
-//! HTML building blocks for the console: escaping (every value from a build goes through [`esc`]), the page
-//! layout, status badges, times (UTC ISO text that the browser rewrites into the viewer's zone) and durations.
+//! HTML building blocks for the console, written with maud's `html!` (compile-time templates that escape every
+//! spliced value, so no page escapes by hand; the one place raw HTML is written is the log renderer,
+//! [`super::ansi::log_lines_html`]): the page layout, status badges, times (UTC ISO text that the browser
+//! rewrites into the viewer's zone), durations, costs, sizes and percent-encoded path segments.
 
 use std::fmt::Write as _;
 
 use kiln_core::build::Timestamp;
-
-/// Escapes text for an HTML text node or a double-quoted attribute.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use maud::{DOCTYPE, Markup, html};
 
 /// Percent-encodes a path segment or query value (everything but unreserved characters).
 pub fn pct(text: &str) -> String {
@@ -34,29 +21,38 @@ pub fn pct(text: &str) -> String {
     out
 }
 
-/// A full page: navigation, `title` and `body` (already-escaped HTML).
-pub fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{t} · Kiln</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/console/assets/console.css\">\
-<script src=\"/console/assets/console.js\" defer></script></head><body>\
-<a class=\"skip\" href=\"#main\">Skip to content</a>\
-<header class=\"top\"><nav aria-label=\"Main\"><a class=\"brand\" href=\"/\">Kiln</a>\
-<a href=\"/\">Projects</a><a href=\"/console/events\">Events</a></nav></header>\
-<main id=\"main\">{body}</main></body></html>",
-        t = esc(title)
-    )
+/// A full page: navigation, `title` and `body`.
+pub fn page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Kiln" }
+                link rel="icon" href="data:,";
+                link rel="stylesheet" href="/console/assets/console.css";
+                script src="/console/assets/console.js" defer {}
+            }
+            body {
+                a class="skip" href="#main" { "Skip to content" }
+                header class="top" {
+                    nav aria-label="Main" {
+                        a class="brand" href="/" { "Kiln" }
+                        a href="/" { "Projects" }
+                        a href="/console/events" { "Events" }
+                    }
+                }
+                main id="main" { (body) }
+            }
+        }
+    }
 }
 
 /// A status as text and colour: `<span class="status status-failed">FAILED</span>`.
-pub fn status(status: &str) -> String {
+pub fn status(status: &str) -> Markup {
     let status = if status.is_empty() { "UNKNOWN" } else { status };
-    format!(
-        "<span class=\"status status-{}\">{}</span>",
-        esc(&status.to_ascii_lowercase()),
-        esc(status)
-    )
+    html! { span class={ "status status-" (status.to_ascii_lowercase()) } { (status) } }
 }
 
 /// An ISO-8601 time (a notice's `time`) as an instant.
@@ -68,13 +64,13 @@ pub fn parse_iso(text: &str) -> Option<Timestamp> {
 
 /// `<time>` with UTC ISO text (no-JS fallback) and the UTC time in `title`; the script localises it. "—"
 /// without a time.
-pub fn time(at: Option<Timestamp>) -> String {
+pub fn time(at: Option<Timestamp>) -> Markup {
     let Some(t) = at.and_then(|at| chrono::DateTime::from_timestamp_millis(at.epoch_millis())) else {
-        return "—".into();
+        return html! { "—" };
     };
     let iso = t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let human = t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
-    format!("<time datetime=\"{iso}\" title=\"{human}\">{human}</time>")
+    html! { time datetime=(iso) title=(human) { (human) } }
 }
 
 /// Seconds between two record timestamps (`end` absent: until `now`, epoch seconds).
@@ -132,8 +128,8 @@ pub fn bytes(n: u64) -> String {
 }
 
 /// A hidden CSRF field for a POST form.
-pub fn csrf_field(token: &str) -> String {
-    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(token))
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(token); }
 }
 
 #[cfg(test)]
@@ -141,14 +137,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escaping_turns_markup_from_builds_into_text() {
+    fn values_spliced_into_text_and_attributes_are_escaped() {
+        let text = |value: &str| html! { (value) }.into_string();
         assert_eq!(
-            esc("\"><img src=x onerror=alert(1)>"),
+            text("\"><img src=x onerror=alert(1)>"),
             "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"
         );
+        // maud leaves `'` as is: every attribute it writes is double-quoted, so a quote cannot end one.
         assert_eq!(
-            esc("<script>a&'b'</script>"),
-            "&lt;script&gt;a&amp;&#39;b&#39;&lt;/script&gt;"
+            text("<script>a&'b'</script>"),
+            "&lt;script&gt;a&amp;'b'&lt;/script&gt;"
+        );
+        assert_eq!(
+            csrf_field("\"><script>").into_string(),
+            "<input type=\"hidden\" name=\"csrf\" value=\"&quot;&gt;&lt;script&gt;\">"
+        );
+        assert_eq!(
+            status("<b>").into_string(),
+            "<span class=\"status status-&lt;b&gt;\">&lt;b&gt;</span>"
         );
     }
 
@@ -161,10 +167,10 @@ mod tests {
     #[test]
     fn times_render_as_utc_iso_with_the_absolute_time_in_the_title() {
         assert_eq!(
-            time(Some(Timestamp::from_epoch_millis(1_700_000_000_500))),
+            time(Some(Timestamp::from_epoch_millis(1_700_000_000_500))).into_string(),
             "<time datetime=\"2023-11-14T22:13:20Z\" title=\"2023-11-14 22:13:20 UTC\">2023-11-14 22:13:20 UTC</time>"
         );
-        assert_eq!(time(None), "—");
+        assert_eq!(time(None).into_string(), "—");
     }
 
     #[test]

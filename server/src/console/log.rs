@@ -3,7 +3,8 @@
 //! and `GET /console/builds/{id}/log/stream?offset=&line=` follows the log live as server-sent events
 //! (`lines` with the same JSON, then `end` with the build status) through the one log-follow stream
 //! ([`crate::follow`]); without [`AppState::follow`] (a buffered Lambda response) it answers at once, with the
-//! rest of the log once the build has ended. The log comes from [`AppState::logs`].
+//! rest of the log once the build has ended. The log comes from [`AppState::logs`]; its lines are rendered by
+//! [`super::ansi::log_lines_html`].
 
 use std::convert::Infallible;
 
@@ -14,11 +15,12 @@ use futures_util::stream::{Stream, StreamExt};
 use kiln_core::build::BuildId;
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::logs::{LogChunk, LogReadError, LogReader};
+use maud::Markup;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ConsoleError;
-use super::ansi::lines_to_html;
+use super::ansi::log_lines_html;
 use crate::AppState;
 use crate::follow::{Buffered, Followed, LogBuildError, Pages, follow, log_build};
 
@@ -39,10 +41,10 @@ fn first_line() -> u64 {
 }
 
 /// One rendered page of the log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct LogPage {
     /// Rendered lines (empty when nothing new is complete).
-    pub html: String,
+    pub html: Markup,
     /// The offset after the last rendered line.
     pub next: u64,
     /// The number of the next line.
@@ -71,17 +73,16 @@ pub async fn read_page(
     let taken = &buf[..cut];
     if taken.is_empty() {
         return Ok(LogPage {
-            html: String::new(),
+            html: Markup::default(),
             next: q.offset,
             line: q.line,
             at_end: whole,
         });
     }
-    let text = String::from_utf8_lossy(taken);
-    let body = text.strip_suffix('\n').unwrap_or(&text);
-    let count = body.split('\n').count() as u64;
+    let body = taken.strip_suffix(b"\n").unwrap_or(taken);
+    let count = memchr::memchr_iter(b'\n', body).count() as u64 + 1;
     Ok(LogPage {
-        html: lines_to_html(body, q.line),
+        html: log_lines_html(body, q.line),
         next: q.offset + cut as u64,
         line: q.line + count,
         at_end: q.offset + cut as u64 >= size,
@@ -93,7 +94,7 @@ fn memchr_last_newline(buf: &[u8]) -> Option<usize> {
 }
 
 fn page_json(page: &LogPage, complete: bool) -> Value {
-    json!({"html": page.html, "next": page.next, "line": page.line, "atEnd": page.at_end, "complete": complete})
+    json!({"html": page.html.0, "next": page.next, "line": page.line, "atEnd": page.at_end, "complete": complete})
 }
 
 async fn located(state: &AppState, id: &str) -> Result<(BuildId, bool), ConsoleError> {
@@ -214,7 +215,7 @@ impl Pages for Lines {
     ) -> BoxFuture<'a, Option<LogPage>> {
         Box::pin(async move {
             let page = read_page(logs, id, self.at, PAGE_BYTES, ended).await.ok()?;
-            if page.html.is_empty() {
+            if page.html.0.is_empty() {
                 return None;
             }
             self.at = LogQuery {
@@ -275,7 +276,7 @@ mod tests {
         let (_dir, logs, id) = log_with("one\ntwo\nthr");
         let first = run(read_page(&logs, &id, LogQuery { offset: 0, line: 1 }, 6, false)).expect("page");
         assert_eq!((first.next, first.line, first.at_end), (4, 2, false));
-        assert!(first.html.contains("id=\"L1\""));
+        assert!(first.html.0.contains("id=\"L1\""));
         let second = run(read_page(&logs, &id, LogQuery { offset: 4, line: 2 }, 100, false)).expect("page");
         assert_eq!(
             (second.next, second.line),
@@ -284,7 +285,7 @@ mod tests {
         );
         let last = run(read_page(&logs, &id, LogQuery { offset: 8, line: 3 }, 100, true)).expect("page");
         assert_eq!((last.next, last.line, last.at_end), (11, 4, true));
-        assert!(last.html.contains("<code>thr</code>"), "{}", last.html);
+        assert!(last.html.0.contains("<code>thr</code>"), "{}", last.html.0);
     }
 
     #[test]

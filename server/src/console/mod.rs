@@ -1,14 +1,16 @@
 //! The web console (`GET /` and `/console/...`): server-rendered HTML pages that read without JavaScript —
 //! projects ([`pages::projects`]), a project's builds ([`pages::builds`]), one build with its live log
-//! ([`build`], [`log`]) and the notice stream ([`pages::events`]) — plus a small script that localises times
-//! and keeps running parts live. Every value from a build is escaped ([`html::esc`]); POSTs need a same-origin
-//! request ([`session`]) and the session's CSRF token ([`csrf`]); with credentials configured a login comes
-//! first.
+//! ([`build`], [`log`]) and the notice stream ([`events`]) — plus a small script that localises times
+//! and keeps running parts live. Pages are maud `html!` templates, so every value from a build is escaped by
+//! construction ([`html`]; the log's lines are the one hand-written HTML, [`ansi::log_lines_html`]); POSTs need
+//! a same-origin request ([`session`]) and the session's CSRF token ([`csrf`]); with credentials configured a
+//! login comes first.
 
 pub mod ansi;
 pub mod build;
 pub mod csrf;
 pub mod details;
+pub mod events;
 pub mod html;
 pub mod log;
 pub mod pages;
@@ -21,9 +23,10 @@ use axum::routing::{get, post};
 use kiln_core::build::{Build, TriggerProvider};
 use kiln_core::ports::build_store::{StoreError, StoredBuild};
 use kiln_core::usecases::UseCaseError;
+use maud::{Markup, html};
 
 use crate::AppState;
-use html::{esc, pct};
+use html::pct;
 
 const CSS: &str = include_str!("../../assets/console.css");
 const JS: &str = include_str!("../../assets/console.js");
@@ -34,7 +37,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/", get(pages::projects))
         .route("/console/projects/{name}", get(pages::builds))
         .route("/console/projects/{name}/start", post(pages::start))
-        .route("/console/events", get(pages::events))
+        .route("/console/events", get(events::events))
         .route("/console/builds/{id}", get(build::page))
         .route("/console/builds/{id}/live", get(build::live))
         .route("/console/builds/{id}/stop", post(build::stop))
@@ -111,11 +114,12 @@ impl IntoResponse for ConsoleError {
             ConsoleError::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
             ConsoleError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Server error"),
         };
-        let body = format!(
-            "<h1>{title}</h1><p class=\"error\" role=\"alert\">{}</p><p><a href=\"/\">Back to projects</a></p>",
-            esc(&self.to_string())
-        );
-        (code, axum::response::Html(html::page(title, &body))).into_response()
+        let body = html! {
+            h1 { (title) }
+            p class="error" role="alert" { (self) }
+            p { a href="/" { "Back to projects" } }
+        };
+        (code, html::page(title, body)).into_response()
     }
 }
 
@@ -137,15 +141,15 @@ pub(crate) fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// What started a build, as text: webhook event and ref, schedule, or manual with the initiator.
-pub(crate) fn trigger_text(build: &Build) -> String {
+/// What started a build: webhook event and ref, schedule, or manual with the initiator.
+pub(crate) fn trigger_text(build: &Build) -> Markup {
     let initiator = build.initiator.as_deref().unwrap_or_default();
     if let Some(trigger) = &build.trigger {
         match trigger.provider {
             TriggerProvider::Api => {}
             TriggerProvider::Schedule => {
                 let name = initiator.strip_prefix("kiln-schedule/").unwrap_or(initiator);
-                return format!("schedule {}", esc(name));
+                return html! { "schedule " (name) };
             }
             provider @ (TriggerProvider::Github
             | TriggerProvider::GithubEnterprise
@@ -153,26 +157,23 @@ pub(crate) fn trigger_text(build: &Build) -> String {
             | TriggerProvider::Bitbucket
             | TriggerProvider::Gitea
             | TriggerProvider::Codecommit) => {
-                return format!(
-                    "{} {} <code>{}</code>",
-                    esc(&provider.as_str().to_ascii_lowercase()),
-                    esc(trigger.event.as_deref().unwrap_or_default()),
-                    esc(trigger.head_ref.as_deref().unwrap_or_default())
-                );
+                return html! {
+                    (provider.as_str().to_ascii_lowercase()) " "
+                    (trigger.event.as_deref().unwrap_or_default()) " "
+                    code { (trigger.head_ref.as_deref().unwrap_or_default()) }
+                };
             }
         }
     }
     if let Some(schedule) = initiator.strip_prefix("kiln-schedule/") {
-        return format!("schedule {}", esc(schedule));
+        return html! { "schedule " (schedule) };
     }
-    format!(
-        "manual by {}",
-        esc(if initiator.is_empty() {
-            "unknown"
-        } else {
-            initiator
-        })
-    )
+    let by = if initiator.is_empty() {
+        "unknown"
+    } else {
+        initiator
+    };
+    html! { "manual by " (by) }
 }
 
 /// A 40-hex commit id shortened to 12 characters; anything else as is.
@@ -185,36 +186,35 @@ fn short_sha(text: &str) -> &str {
 }
 
 /// The header of the builds table.
-pub(crate) fn builds_table_head() -> &'static str {
-    "<thead><tr><th scope=\"col\">Build</th><th scope=\"col\">Status</th><th scope=\"col\">Trigger</th>\
-<th scope=\"col\">Source version</th><th scope=\"col\">Commit</th><th scope=\"col\">Started</th>\
-<th scope=\"col\">Duration</th><th scope=\"col\">Est. cost</th></tr></thead>"
+pub(crate) fn builds_table_head() -> Markup {
+    html! {
+        thead { tr {
+            th scope="col" { "Build" } th scope="col" { "Status" } th scope="col" { "Trigger" }
+            th scope="col" { "Source version" } th scope="col" { "Commit" } th scope="col" { "Started" }
+            th scope="col" { "Duration" } th scope="col" { "Est. cost" }
+        } }
+    }
 }
 
 /// One row of the builds table; running rows carry `data-live` so the script refreshes them.
-pub(crate) fn build_row(build: &StoredBuild, compute_type: &str, now: f64) -> String {
+pub(crate) fn build_row(build: &StoredBuild, compute_type: &str, now: f64) -> Markup {
     let r = &build.build;
     let secs = Some(html::seconds_between(r.start_time(), r.end_time(), now));
     let commit = r.resolved_source_version.as_deref().unwrap_or_default();
-    let live = if r.is_complete() {
-        String::new()
-    } else {
-        format!(" data-live=\"/console/builds/{}/live\"", pct(build.id().as_str()))
-    };
-    format!(
-        "<tr id=\"build-{n}\"{live}><td><a href=\"/console/builds/{id}\">#{n}</a></td><td>{st}</td><td>{tr}</td>\
-<td><code>{sv}</code></td><td><code title=\"{c}\">{cs}</code></td><td>{t}</td><td>{d}</td><td>{cost}</td></tr>",
-        n = build.number(),
-        id = pct(build.id().as_str()),
-        st = html::status(r.build_status().as_str()),
-        tr = trigger_text(r),
-        sv = esc(short_sha(r.source_version.as_deref().unwrap_or_default())),
-        c = esc(commit),
-        cs = esc(short_sha(commit)),
-        t = html::time(Some(r.start_time())),
-        d = html::duration(secs),
-        cost = html::cost(compute_type, secs),
-    )
+    let id = pct(build.id().as_str());
+    let live = (!r.is_complete()).then(|| format!("/console/builds/{id}/live"));
+    html! {
+        tr id={ "build-" (build.number()) } data-live=[live] {
+            td { a href={ "/console/builds/" (id) } { "#" (build.number()) } }
+            td { (html::status(r.build_status().as_str())) }
+            td { (trigger_text(r)) }
+            td { code { (short_sha(r.source_version.as_deref().unwrap_or_default())) } }
+            td { code title=(commit) { (short_sha(commit)) } }
+            td { (html::time(Some(r.start_time()))) }
+            td { (html::duration(secs)) }
+            td { (html::cost(compute_type, secs)) }
+        }
+    }
 }
 
 /// Helpers for the console's unit tests.

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use hmac::{Hmac, Mac};
+use maud::{Markup, html};
 use sha2::Sha256;
 
 use crate::AppState;
@@ -142,14 +143,8 @@ fn cross_site(headers: &HeaderMap) -> bool {
 }
 
 fn forbidden(message: &str) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        super::html::page(
-            "Forbidden",
-            &format!("<h1>Forbidden</h1><p>{}</p>", super::html::esc(message)),
-        ),
-    )
-        .into_response()
+    let body = html! { h1 { "Forbidden" } p { (message) } };
+    (StatusCode::FORBIDDEN, super::html::page("Forbidden", body)).into_response()
 }
 
 /// Middleware of every console route: adds the security headers to what [`check`] answers.
@@ -216,15 +211,16 @@ pub fn authenticated(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 /// The logout form (a POST with the session's CSRF token), shown when credentials are configured.
-pub fn logout_form(state: &AppState, session: &Session) -> String {
+pub fn logout_form(state: &AppState, session: &Session) -> Markup {
     if state.credentials.is_none() {
-        return String::new();
+        return Markup::default();
     }
-    format!(
-        "<form method=\"post\" action=\"/console/logout\" class=\"logout\">{}\
-<button type=\"submit\">Log out</button></form>",
-        super::html::csrf_field(&session.csrf)
-    )
+    html! {
+        form method="post" action="/console/logout" class="logout" {
+            (super::html::csrf_field(&session.csrf))
+            button type="submit" { "Log out" }
+        }
+    }
 }
 
 /// `POST /console/logout`: clears the session cookie (a form with the session's CSRF token) and goes to the
@@ -261,25 +257,25 @@ pub struct NextQuery {
 }
 
 /// `GET /console/login`.
-pub async fn login_page(
-    axum::extract::Query(q): axum::extract::Query<NextQuery>,
-) -> axum::response::Html<String> {
-    let error = if q.failed {
-        "<p class=\"error\" role=\"alert\">Those credentials are not the server's.</p>"
-    } else {
-        ""
-    };
-    axum::response::Html(super::html::page(
-        "Log in",
-        &format!(
-            "<h1>Log in</h1>{error}<form method=\"post\" action=\"/console/login\" class=\"card login\">\
-<input type=\"hidden\" name=\"next\" value=\"{}\">\
-<label>Access key id <input name=\"access_key_id\" autocomplete=\"username\" required></label>\
-<label>Secret access key <input name=\"secret_access_key\" type=\"password\" autocomplete=\"current-password\" required></label>\
-<button type=\"submit\">Log in</button></form>",
-            super::html::esc(&local_next(&q.next))
-        ),
-    ))
+pub async fn login_page(axum::extract::Query(q): axum::extract::Query<NextQuery>) -> Markup {
+    super::html::page("Log in", login_form(&local_next(&q.next), q.failed))
+}
+
+/// The login form, going on to `next` once logged in; `failed` says the last try was refused.
+fn login_form(next: &str, failed: bool) -> Markup {
+    html! {
+        h1 { "Log in" }
+        @if failed { p class="error" role="alert" { "Those credentials are not the server's." } }
+        form method="post" action="/console/login" class="card login" {
+            input type="hidden" name="next" value=(next);
+            label { "Access key id " input name="access_key_id" autocomplete="username" required; }
+            label {
+                "Secret access key "
+                input name="secret_access_key" type="password" autocomplete="current-password" required;
+            }
+            button type="submit" { "Log in" }
+        }
+    }
 }
 
 /// `POST /console/login`: checks the credentials against the server's and sets the session cookie.
@@ -361,6 +357,16 @@ mod tests {
             }
             assert_eq!(cross_site(&headers), expected, "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn a_refused_request_gets_an_html_page_not_its_source_as_text() {
+        let response = forbidden("cross-site request refused");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
     }
 
     #[test]
