@@ -333,3 +333,83 @@ fn with_credentials_logs_and_events_need_a_session_or_a_signature_and_logout_end
         "{cleared}"
     );
 }
+
+#[test]
+fn the_login_returns_only_to_pages_of_this_console_and_no_next_is_a_server_error() {
+    use std::io::{Read, Write};
+    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n");
+    let (key, secret) = ("AKIDCONSOLE", "console-secret-key");
+    let kiln = TestKiln::spawn_with(
+        &config(&repo),
+        &["--access-key-id", key, "--secret-access-key", secret],
+    );
+    let http = client();
+    let base = &kiln.endpoint;
+    let cases = [
+        ("/console/events", "/console/events"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("\\\\evil.example", "/"),
+        ("/\t/evil.example", "/"),
+        ("/\r\n/evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/%2F%2Fevil.example", "/"),
+        ("/console/../builds/x/logs", "/"),
+        (
+            "/console/projects/\u{0}\u{7f}\u{202e}",
+            "/console/projects/%00%7F%E2%80%AE",
+        ),
+    ];
+    for (next, expected) in cases {
+        let login = http
+            .post(format!("{base}/console/login"))
+            .header("Origin", base.as_str())
+            .form(&[
+                ("access_key_id", key),
+                ("secret_access_key", secret),
+                ("next", next),
+            ])
+            .send()
+            .expect("login");
+        assert_eq!(login.status().as_u16(), 303, "{next:?}");
+        assert_eq!(login.headers()["location"], expected, "{next:?}");
+        let page = http
+            .get(format!("{base}/console/login"))
+            .query(&[("next", next)])
+            .send()
+            .expect("login page");
+        assert_eq!(page.status().as_u16(), 200, "{next:?}");
+        let html = page.text().expect("body");
+        assert!(
+            html.contains(&format!("name=\"next\" value=\"{expected}\"")),
+            "{next:?} in {html}"
+        );
+    }
+    // Bytes that are not UTF-8, raw and percent-encoded, through a socket (no client would send them).
+    let address = base.trim_start_matches("http://");
+    for body in [
+        &b"access_key_id=AKIDCONSOLE&secret_access_key=console-secret-key&next=%FF%FE%2F%2Fevil"[..],
+        &b"access_key_id=AKIDCONSOLE&secret_access_key=console-secret-key&next=/console/\xff\xfe"[..],
+        &b"next=\xc0\xaf\xc0\xafevil&access_key_id=x"[..],
+    ] {
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        let head = format!(
+            "POST /console/login HTTP/1.1\r\nHost: {address}\r\nOrigin: {base}\r\n\
+Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).expect("write");
+        stream.write_all(body).expect("write");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("read");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+        assert!(!answer.contains("evil"), "{answer}");
+    }
+    let raw = http
+        .get(format!("{base}/console/login?next=%FF%2F%2Fevil&failed=%FF"))
+        .send()
+        .expect("login page");
+    assert_eq!(raw.status().as_u16(), 200);
+}

@@ -12,6 +12,7 @@ pub mod details;
 pub mod html;
 pub mod log;
 pub mod pages;
+pub mod return_path;
 pub mod session;
 
 use axum::Router;
