@@ -18,6 +18,7 @@ pub mod events;
 pub mod follow;
 #[cfg(test)]
 mod follow_tests;
+pub mod listen;
 pub mod logs;
 pub mod webhooks;
 

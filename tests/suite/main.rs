@@ -31,5 +31,6 @@ mod projects_apply;
 mod serve;
 mod serve_clock;
 mod serve_forks;
+mod serve_limits;
 mod serve_sync;
 mod template;
