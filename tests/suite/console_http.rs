@@ -332,6 +332,18 @@ fn with_credentials_logs_and_events_need_a_session_or_a_signature_and_logout_end
             && cleared.contains("HttpOnly"),
         "{cleared}"
     );
+    for path in &paths {
+        let copied = http
+            .get(format!("{base}{path}"))
+            .header("Cookie", &pair)
+            .send()
+            .unwrap();
+        assert_eq!(
+            copied.status().as_u16(),
+            403,
+            "{path} with the cookie of a logged-out session"
+        );
+    }
 }
 
 #[test]
@@ -412,4 +424,148 @@ Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnect
         .send()
         .expect("login page");
     assert_eq!(raw.status().as_u16(), 200);
+}
+
+/// Logs in as `user_agent`; the `name=value` pair of the session cookie.
+fn log_in(http: &reqwest::blocking::Client, base: &str, user_agent: &str) -> String {
+    let login = http
+        .post(format!("{base}/console/login"))
+        .header("Origin", base)
+        .header("User-Agent", user_agent)
+        .form(&[
+            ("access_key_id", "AKIDCONSOLE"),
+            ("secret_access_key", "console-secret-key"),
+            ("next", "/"),
+        ])
+        .send()
+        .expect("login");
+    let cookie = login.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+    cookie.split(';').next().expect("name=value").to_owned()
+}
+
+fn status_of(http: &reqwest::blocking::Client, url: &str, cookie: &str) -> u16 {
+    http.get(url)
+        .header("Cookie", cookie)
+        .send()
+        .expect("GET")
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn sessions_are_listed_revocable_and_a_copied_cookie_stops_working_after_logout() {
+    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n");
+    let kiln = TestKiln::spawn_with(
+        &config(&repo),
+        &[
+            "--access-key-id",
+            "AKIDCONSOLE",
+            "--secret-access-key",
+            "console-secret-key",
+        ],
+    );
+    let http = client();
+    let base = &kiln.endpoint;
+    let laptop = log_in(&http, base, "Laptop Browser/1.0");
+    let phone = log_in(&http, base, "Phone <Browser>/2.0");
+
+    let page = http
+        .get(format!("{base}/console/sessions"))
+        .header("Cookie", &laptop)
+        .send()
+        .expect("sessions page");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().expect("body");
+    assert!(
+        html.contains("Laptop Browser/1.0") && html.contains("Phone &lt;Browser&gt;/2.0"),
+        "{html}"
+    );
+    assert_eq!(html.matches("(this one)").count(), 1);
+    let id_of = |cookie: &str| {
+        cookie
+            .split('=')
+            .nth(1)
+            .and_then(|v| v.split('.').next())
+            .map(str::to_owned)
+    };
+    for cookie in [&laptop, &phone] {
+        let id = id_of(cookie).expect("an id in the cookie");
+        assert!(!html.contains(&id), "a session's id is never shown");
+    }
+    // The phone's row: its handle is in the revoke form of the row that names the phone.
+    let row = html
+        .split("<tr>")
+        .find(|row| row.contains("Phone &lt;Browser&gt;"))
+        .expect("the phone's row");
+    let handle = row
+        .split("name=\"session\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a handle");
+    let csrf = csrf_of(&html);
+    let revoked = http
+        .post(format!("{base}/console/sessions/revoke"))
+        .header("Cookie", &laptop)
+        .header("Origin", base.as_str())
+        .form(&[("csrf", csrf.as_str()), ("session", handle)])
+        .send()
+        .expect("revoke");
+    assert_eq!(revoked.status().as_u16(), 303);
+    assert_eq!(revoked.headers()["location"], "/console/sessions");
+    assert_eq!(
+        status_of(&http, &format!("{base}/"), &phone),
+        303,
+        "a revoked session must log in again"
+    );
+    assert_eq!(status_of(&http, &format!("{base}/events?after=0"), &phone), 403);
+    assert_eq!(status_of(&http, &format!("{base}/"), &laptop), 200);
+
+    let out = http
+        .post(format!("{base}/console/logout"))
+        .header("Cookie", &laptop)
+        .header("Origin", base.as_str())
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .expect("logout");
+    assert_eq!(out.status().as_u16(), 303);
+    assert_eq!(
+        status_of(&http, &format!("{base}/"), &laptop),
+        303,
+        "a copy of the cookie kept after logging out is no session"
+    );
+    assert_eq!(status_of(&http, &format!("{base}/events?after=0"), &laptop), 403);
+}
+
+#[test]
+fn a_session_unused_for_its_idle_period_ends() {
+    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n");
+    let clock = tempfile::NamedTempFile::new().expect("clock file");
+    std::fs::write(clock.path(), "0").expect("clock");
+    let clock_path = clock.path().display().to_string();
+    let kiln = TestKiln::spawn_with(
+        &config(&repo),
+        &[
+            "--access-key-id",
+            "AKIDCONSOLE",
+            "--secret-access-key",
+            "console-secret-key",
+            "--session-idle-minutes",
+            "10",
+            "--test-clock-file",
+            &clock_path,
+        ],
+    );
+    let http = client();
+    let base = &kiln.endpoint;
+    let cookie = log_in(&http, base, "Browser");
+    let home = format!("{base}/");
+    for (offset, expected, why) in [
+        ("300", 200, "used after 5 idle minutes"),
+        ("840", 200, "used 9 minutes after its last use"),
+        ("1500", 303, "unused for 11 minutes"),
+        ("1510", 303, "an idle session stays ended"),
+    ] {
+        std::fs::write(clock.path(), offset).expect("clock");
+        assert_eq!(status_of(&http, &home, &cookie), expected, "{why}");
+    }
 }

@@ -9,6 +9,7 @@ mod aws_projects;
 mod aws_runner;
 mod aws_s3;
 mod aws_secrets;
+mod aws_sessions;
 mod aws_support;
 mod buildspec;
 mod codecommit;

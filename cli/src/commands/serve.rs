@@ -18,6 +18,7 @@ use kiln_core::usecases::notices::NoticeSource;
 use kiln_local::launcher::ProcessLauncher;
 use kiln_local::sqlite::{SqliteStore, SyncMode};
 use kiln_local::{LocalSecrets, LogDir, WakeDispatcher};
+use kiln_server::console::sessions::ConsoleSessions;
 use kiln_server::{AppState, app, system_clock};
 
 /// Arguments of `kiln serve`.
@@ -67,6 +68,10 @@ pub struct ServeArgs {
     /// Connections served at once; one more is answered 503 with Retry-After.
     #[arg(long, env = "KILN_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
+    /// Minutes a logged-in console session may go unused before it ends (it ends 12 hours after its login at
+    /// the latest).
+    #[arg(long, env = "KILN_SESSION_IDLE_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_idle_minutes: u64,
     /// Test-only (hidden): a file holding a number of seconds (may be negative) added to the server's clock,
     /// re-read on every reading, so tests can move time past timeouts and schedules. Runners keep real time.
     #[arg(long, hide = true)]
@@ -230,6 +235,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         secrets: secrets.clone(),
         dispatch: wake.clone(),
         session_key: None,
+        sessions: Some(ConsoleSessions {
+            store: store.clone(),
+            idle: Duration::from_secs(args.session_idle_minutes.saturating_mul(60)),
+        }),
         follow: true,
     };
     let clock = state.clock.clone();

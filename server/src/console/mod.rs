@@ -14,6 +14,7 @@ pub mod log;
 pub mod pages;
 pub mod return_path;
 pub mod session;
+pub mod sessions;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -44,6 +45,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/builds/{id}/log/stream", get(log::stream))
         .route("/console/login", get(session::login_page).post(session::login))
         .route("/console/logout", post(session::logout))
+        .route("/console/sessions", get(sessions::list))
+        .route("/console/sessions/revoke", post(sessions::revoke))
         .route(
             "/console/assets/console.css",
             get(|| asset(CSS, "text/css; charset=utf-8")),
