@@ -239,8 +239,14 @@ impl Services {
             })?;
         let mut record = encode(&build, &Value::Null)?;
         details.apply(&mut record, &id);
-        // The record must still read as a Build after the descriptive members were set.
-        super::decode(&record)?;
+        // The record must still read as a Build after the descriptive members were set; when it does not, the
+        // request's overrides made it invalid (the stored project was validated when it was saved).
+        super::decode(&record).map_err(|err| match err {
+            UseCaseError::Corrupt(reason) => {
+                UseCaseError::InvalidInput(format!("the overrides make an invalid build: {reason}"))
+            }
+            other => other,
+        })?;
         let new = NewBuild {
             id: id.to_string(),
             project: name.to_string(),
