@@ -29,3 +29,12 @@ fn overrides_that_make_an_invalid_build_are_refused_with_400_naming_the_member()
     assert_eq!(status, 200);
     assert_eq!(body["ids"], json!([]), "nothing was stored");
 }
+
+#[test]
+fn a_console_page_token_the_store_did_not_issue_is_a_400() {
+    let kiln = TestKiln::spawn_with(INLINE, &["--paused"]);
+    let page =
+        reqwest::blocking::get(format!("{}/console/projects/inline?page=..", kiln.endpoint)).expect("GET");
+    assert_eq!(page.status().as_u16(), 400);
+    assert!(page.text().expect("body").contains("not one this store issued"));
+}

@@ -84,7 +84,13 @@ pub enum ConsoleError {
 
 impl From<StoreError> for ConsoleError {
     fn from(err: StoreError) -> ConsoleError {
-        ConsoleError::Internal(err.to_string())
+        match err {
+            StoreError::NotFound(_) => ConsoleError::NotFound(err.to_string()),
+            StoreError::BadToken(_) | StoreError::AlreadyExists(_) => ConsoleError::Invalid(err.to_string()),
+            StoreError::Corrupt { .. } | StoreError::Backend { .. } => {
+                ConsoleError::Internal(err.to_string())
+            }
+        }
     }
 }
 
@@ -112,7 +118,10 @@ impl IntoResponse for ConsoleError {
             ConsoleError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
             ConsoleError::Invalid(_) => (StatusCode::BAD_REQUEST, "Cannot do that"),
             ConsoleError::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
-            ConsoleError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Server error"),
+            ConsoleError::Internal(message) => {
+                tracing::error!(error = %message, "console request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Server error")
+            }
         };
         let body = format!(
             "<h1>{title}</h1><p class=\"error\" role=\"alert\">{}</p><p><a href=\"/\">Back to projects</a></p>",
