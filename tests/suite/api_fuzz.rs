@@ -1,10 +1,49 @@
-//! Inputs the API fuzzer found answered 5xx, each pinned to its 4xx.
+//! The API fuzzer (`tests/api_fuzz.py`, inputs generated from botocore's CodeBuild model) against a fresh
+//! `kiln serve` for a few thousand requests with a fixed seed: no response may be a 5xx other than 503 with
+//! `Retry-After`, and every well-formed request gets an answer. `scripts/api-fuzz` runs it for long. Beside it,
+//! the inputs it found answered 5xx, each pinned to its 4xx.
+
+use std::process::Command;
 
 use kiln_tests::kiln::TestKiln;
 use serde_json::json;
 
+/// Requests per suite run: a few thousand, about 15 seconds here.
+const REQUESTS: &str = "3000";
+const SEED: &str = "21";
 /// A project with an inline buildspec and no source.
 const INLINE: &str = "projects:\n  - name: inline\n    source: {type: NO_SOURCE, buildspec: \"version: 0.2\\nphases:\\n  build:\\n    commands:\\n      - echo hi\\n\"}\n    environment: {type: LINUX_CONTAINER, image: local, computeType: BUILD_GENERAL1_SMALL}\n    artifacts: {type: NO_ARTIFACTS}\n";
+
+#[test]
+fn a_few_thousand_generated_api_requests_get_no_server_error() {
+    let kiln = TestKiln::spawn_with("projects: []\n", &["--paused"]);
+    let python = kiln_tests::paths::venv_dir().join("bin").join("python");
+    let script = kiln_tests::paths::workspace_root()
+        .join("tests")
+        .join("api_fuzz.py");
+    let output = Command::new(&python)
+        .arg(&script)
+        .args([
+            "--endpoint",
+            &kiln.endpoint,
+            "--requests",
+            REQUESTS,
+            "--seed",
+            SEED,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("running {} (scripts/setup makes the venv): {e}", python.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the fuzzer found server errors:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains(&format!("{REQUESTS} requests")) && stdout.contains("200: "),
+        "the fuzzer ran every request and some succeeded:\n{stdout}"
+    );
+}
 
 #[test]
 fn overrides_that_make_an_invalid_build_are_refused_with_400_naming_the_member() {
