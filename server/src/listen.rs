@@ -15,15 +15,19 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 use tower::ServiceExt;
+
+mod body;
+
+use body::{DeadlineBody, IdleOnEnd};
 
 /// How many connections past the cap are answered 503 at once; beyond that they are closed unanswered.
 pub const REFUSING: usize = 64;
@@ -256,103 +260,5 @@ impl AsyncWrite for Watched {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
-    }
-}
-
-/// Why a request body was cut short.
-#[derive(Debug, thiserror::Error)]
-enum BodyError {
-    #[error("the request body did not arrive within {0:?}")]
-    TooSlow(Duration),
-    #[error(transparent)]
-    Read(#[from] hyper::Error),
-}
-
-/// A request body that fails once its deadline (set when the request head arrived) has passed.
-struct DeadlineBody {
-    inner: Incoming,
-    limit: Duration,
-    deadline: Pin<Box<Sleep>>,
-}
-
-impl DeadlineBody {
-    fn new(inner: Incoming, limit: Duration) -> DeadlineBody {
-        DeadlineBody {
-            inner,
-            limit,
-            deadline: Box::pin(tokio::time::sleep(limit)),
-        }
-    }
-}
-
-impl HttpBody for DeadlineBody {
-    type Data = Bytes;
-    type Error = BodyError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        let this = self.get_mut();
-        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            return Poll::Ready(frame.map(|f| f.map_err(BodyError::from)));
-        }
-        match this.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::TooSlow(this.limit)))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// A response body that starts the connection's idle wait once it has been sent (or dropped).
-struct IdleOnEnd {
-    inner: Body,
-    watch: Option<Arc<Watch>>,
-}
-
-impl IdleOnEnd {
-    fn end(&mut self) {
-        if let Some(watch) = self.watch.take() {
-            watch.set(Phase::Idle(Instant::now()));
-        }
-    }
-}
-
-impl Drop for IdleOnEnd {
-    fn drop(&mut self) {
-        self.end();
-    }
-}
-
-impl HttpBody for IdleOnEnd {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_frame(cx);
-        if matches!(poll, Poll::Ready(None)) {
-            this.end();
-        }
-        poll
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
     }
 }
