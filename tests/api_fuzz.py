@@ -8,7 +8,10 @@ It counts the responses by status and fails (exit 1) on any response >= 500 othe
 on a well-formed request that gets no response at all, printing each such request. Request number I of seed S is
 always the same request: `--seed S --only I` sends it alone again.
 
-    api_fuzz.py --endpoint http://127.0.0.1:8950 [--requests 100000] [--seed 1] [--only I]
+    api_fuzz.py --endpoint http://127.0.0.1:8950 [--requests 100000] [--seed 1] [--only I] [--sign KEY:SECRET]
+
+With --sign (for a server started with those credentials) every request is SigV4-signed as botocore signs, so
+the calls get past the signature check; one in twenty then has its signature or date spoilt.
 
 The server should run with --paused (StartBuild queues builds; nothing needs to run them) on a scratch data
 directory. Python (rather than Rust) because botocore, whose model this reads, is in the test venv, and the
@@ -25,6 +28,9 @@ from collections import Counter
 from urllib.parse import quote as url_quote, urlsplit
 
 import botocore.loaders
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 TARGET_PREFIX = "CodeBuild_20161006."
 # The API's body limit (axum's default): a larger body may be refused with 413 before it is read.
@@ -323,6 +329,27 @@ def dumps(rng, value):
 # --- HTTP over a raw socket ----------------------------------------------------------------------------------
 
 
+def sign(request, host, credentials, rng):
+    """Adds SigV4 headers (service codebuild) to `request`, sometimes spoilt; what cannot be signed stays as is."""
+    try:
+        headers = {name: value for name, value in request["headers"] if name.lower() != "host"}
+        aws = AWSRequest(method=request["method"], url=f"http://{host}{request['path']}", data=request["body"], headers=headers)
+        SigV4Auth(credentials, "codebuild", "us-east-1").add_auth(aws)
+    except (ValueError, UnicodeError, KeyError):
+        return request
+    signed = [(name, value) for name, value in request["headers"] if name.lower() not in ("authorization", "x-amz-date")]
+    auth, date = aws.headers["Authorization"], aws.headers["X-Amz-Date"]
+    spoil = rng.random()
+    if spoil < 0.02:
+        auth = auth[:-1] + ("0" if auth[-1] != "0" else "1")
+    elif spoil < 0.03:
+        date = rng.choice(["20000101T000000Z", "99991231T235959Z", "garbage", ""])
+    elif spoil < 0.05:
+        auth = rng.choice(["AWS4-HMAC-SHA256", auth.replace("Credential=", "Credential=x/"), auth.replace(",", ""), auth + ", Extra=1"])
+    signed += [("Authorization", auth), ("X-Amz-Date", date)]
+    return dict(request, headers=signed)
+
+
 def encode(request, host):
     method = request["method"]
     version = request.get("version", "HTTP/1.1")
@@ -447,14 +474,16 @@ def exchange(conn, request, host, fresh):
             conn.close()
 
 
-def call(conn, host, operation, body):
+def call(conn, host, operation, body, credentials):
     request = {"method": "POST", "path": "/", "headers": [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", TARGET_PREFIX + operation)], "body": json.dumps(body).encode()}
+    if credentials is not None:
+        request = sign(request, host, credentials, random.Random(0))
     conn.send(encode(request, host), fresh=False)
     status, _, data = conn.response("POST")
     return status, json.loads(data or b"null")
 
 
-def setup(conn, host):
+def setup(conn, host, credentials):
     """Projects the generated requests name, restored to a known shape, and a build of each; the build ids."""
     environment = {"type": "LINUX_CONTAINER", "image": "local", "computeType": "BUILD_GENERAL1_SMALL"}
     projects = [
@@ -463,10 +492,10 @@ def setup(conn, host):
     ]
     builds = []
     for project in projects:
-        status, _ = call(conn, host, "CreateProject", project)
+        status, _ = call(conn, host, "CreateProject", project, credentials)
         if status != 200:
-            call(conn, host, "UpdateProject", project)
-        status, answer = call(conn, host, "StartBuild", {"projectName": project["name"]})
+            call(conn, host, "UpdateProject", project, credentials)
+        status, answer = call(conn, host, "StartBuild", {"projectName": project["name"]}, credentials)
         if status == 200:
             builds.append(answer["build"]["id"])
     return builds
@@ -487,20 +516,24 @@ def main():
     parser.add_argument("--only", type=int, help="send request number ONLY alone")
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--max-failures", type=int, default=20, help="stop after this many failures")
+    parser.add_argument("--sign", metavar="KEY:SECRET", help="SigV4-sign every request with these credentials")
     args = parser.parse_args()
 
     url = urlsplit(args.endpoint)
     host = url.netloc
     conn = Connection(url.hostname, url.port or 80, args.timeout)
-    builds = setup(conn, host)
+    credentials = Credentials(*args.sign.split(":", 1)) if args.sign else None
+    builds = setup(conn, host, credentials)
     generator = Generator(load_model(), args.seed, builds)
     indices = [args.only] if args.only is not None else range(args.requests)
     statuses, kinds, failures = Counter(), Counter(), []
     started = time.monotonic()
     for done, index in enumerate(indices, 1):
         if done % 1000 == 0:
-            setup(conn, host)
+            setup(conn, host, credentials)
         kind, request = generator.request(index)
+        if credentials is not None:
+            request = sign(request, host, credentials, random.Random(f"{args.seed}:{index}:sign"))
         kinds[kind] += 1
         # Requests that break HTTP's own framing may be closed unanswered; any other must get a response.
         malformed = bool({"raw_headers", "version", "length"} & set(request))
@@ -528,7 +561,8 @@ def main():
 
     for index, kind, request, outcome in failures:
         print(f"FAIL request {index} (seed {args.seed}, {kind}) -> {outcome}\n  {describe(request)}")
-        print(f"  reproduce: api_fuzz.py --endpoint {args.endpoint} --seed {args.seed} --only {index}")
+        signing = f" --sign {args.sign}" if args.sign else ""
+        print(f"  reproduce: api_fuzz.py --endpoint {args.endpoint} --seed {args.seed} --only {index}{signing}")
     elapsed = time.monotonic() - started
     total = sum(statuses.values())
     by_status = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items(), key=lambda kv: str(kv[0])))

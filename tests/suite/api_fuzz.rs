@@ -14,9 +14,8 @@ const SEED: &str = "21";
 /// A project with an inline buildspec and no source.
 const INLINE: &str = "projects:\n  - name: inline\n    source: {type: NO_SOURCE, buildspec: \"version: 0.2\\nphases:\\n  build:\\n    commands:\\n      - echo hi\\n\"}\n    environment: {type: LINUX_CONTAINER, image: local, computeType: BUILD_GENERAL1_SMALL}\n    artifacts: {type: NO_ARTIFACTS}\n";
 
-#[test]
-fn a_few_thousand_generated_api_requests_get_no_server_error() {
-    let kiln = TestKiln::spawn_with("projects: []\n", &["--paused"]);
+/// Runs the fuzzer against `kiln` for `requests` requests, with `extra` arguments; fails the test on any finding.
+fn fuzz(kiln: &TestKiln, requests: &str, extra: &[&str]) {
     let python = kiln_tests::paths::venv_dir().join("bin").join("python");
     let script = kiln_tests::paths::workspace_root()
         .join("tests")
@@ -27,10 +26,11 @@ fn a_few_thousand_generated_api_requests_get_no_server_error() {
             "--endpoint",
             &kiln.endpoint,
             "--requests",
-            REQUESTS,
+            requests,
             "--seed",
             SEED,
         ])
+        .args(extra)
         .output()
         .unwrap_or_else(|e| panic!("running {} (scripts/setup makes the venv): {e}", python.display()));
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -40,9 +40,30 @@ fn a_few_thousand_generated_api_requests_get_no_server_error() {
         "the fuzzer found server errors:\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains(&format!("{REQUESTS} requests")) && stdout.contains("200: "),
+        stdout.contains(&format!("{requests} requests")) && stdout.contains("200: "),
         "the fuzzer ran every request and some succeeded:\n{stdout}"
     );
+}
+
+#[test]
+fn a_few_thousand_generated_api_requests_get_no_server_error() {
+    let kiln = TestKiln::spawn_with("projects: []\n", &["--paused"]);
+    fuzz(&kiln, REQUESTS, &[]);
+}
+
+#[test]
+fn signed_generated_requests_get_no_server_error_from_a_server_with_credentials() {
+    let kiln = TestKiln::spawn_with(
+        "projects: []\n",
+        &[
+            "--paused",
+            "--access-key-id",
+            "AKIDFUZZ",
+            "--secret-access-key",
+            "fuzz-secret",
+        ],
+    );
+    fuzz(&kiln, "1000", &["--sign", "AKIDFUZZ:fuzz-secret"]);
 }
 
 #[test]
