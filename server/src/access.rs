@@ -12,7 +12,8 @@ use crate::error::AppError;
 
 /// Middleware of the logs and events routes.
 pub async fn require(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.credentials.is_none() || crate::console::session::authenticated(&state, request.headers()) {
+    if state.credentials.is_none() || crate::console::session::authenticated(&state, request.headers()).await
+    {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();

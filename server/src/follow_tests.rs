@@ -102,6 +102,7 @@ impl Fixture {
             secrets: Arc::new(LocalSecrets::new()),
             dispatch: Arc::new(WakeDispatcher::new()),
             session_key: None,
+            sessions: None,
             follow,
         };
         Fixture {

@@ -18,6 +18,7 @@ pub mod events;
 pub mod follow;
 #[cfg(test)]
 mod follow_tests;
+pub mod listen;
 pub mod logs;
 pub mod webhooks;
 
@@ -74,6 +75,9 @@ pub struct AppState {
     /// The key console sessions are signed with when there are no credentials to derive it from; `None` makes
     /// one per process (fine for one server, not for several function instances behind one URL).
     pub session_key: Option<Arc<[u8]>>,
+    /// Where logged-in console sessions are kept, so they can be revoked and end when idle; `None` keeps them in
+    /// their signed cookies alone.
+    pub sessions: Option<console::sessions::ConsoleSessions>,
     /// Whether log streams follow a running build until it ends (a server), or answer at once with what there
     /// is (a buffered Lambda response: the browser's `EventSource` asks again).
     pub follow: bool,

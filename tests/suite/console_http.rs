@@ -332,4 +332,240 @@ fn with_credentials_logs_and_events_need_a_session_or_a_signature_and_logout_end
             && cleared.contains("HttpOnly"),
         "{cleared}"
     );
+    for path in &paths {
+        let copied = http
+            .get(format!("{base}{path}"))
+            .header("Cookie", &pair)
+            .send()
+            .unwrap();
+        assert_eq!(
+            copied.status().as_u16(),
+            403,
+            "{path} with the cookie of a logged-out session"
+        );
+    }
+}
+
+#[test]
+fn the_login_returns_only_to_pages_of_this_console_and_no_next_is_a_server_error() {
+    use std::io::{Read, Write};
+    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n");
+    let (key, secret) = ("AKIDCONSOLE", "console-secret-key");
+    let kiln = TestKiln::spawn_with(
+        &config(&repo),
+        &["--access-key-id", key, "--secret-access-key", secret],
+    );
+    let http = client();
+    let base = &kiln.endpoint;
+    let cases = [
+        ("/console/events", "/console/events"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("\\\\evil.example", "/"),
+        ("/\t/evil.example", "/"),
+        ("/\r\n/evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/%2F%2Fevil.example", "/"),
+        ("/console/../builds/x/logs", "/"),
+        (
+            "/console/projects/\u{0}\u{7f}\u{202e}",
+            "/console/projects/%00%7F%E2%80%AE",
+        ),
+    ];
+    for (next, expected) in cases {
+        let login = http
+            .post(format!("{base}/console/login"))
+            .header("Origin", base.as_str())
+            .form(&[
+                ("access_key_id", key),
+                ("secret_access_key", secret),
+                ("next", next),
+            ])
+            .send()
+            .expect("login");
+        assert_eq!(login.status().as_u16(), 303, "{next:?}");
+        assert_eq!(login.headers()["location"], expected, "{next:?}");
+        let page = http
+            .get(format!("{base}/console/login"))
+            .query(&[("next", next)])
+            .send()
+            .expect("login page");
+        assert_eq!(page.status().as_u16(), 200, "{next:?}");
+        let html = page.text().expect("body");
+        assert!(
+            html.contains(&format!("name=\"next\" value=\"{expected}\"")),
+            "{next:?} in {html}"
+        );
+    }
+    // Bytes that are not UTF-8, raw and percent-encoded, through a socket (no client would send them).
+    let address = base.trim_start_matches("http://");
+    for body in [
+        &b"access_key_id=AKIDCONSOLE&secret_access_key=console-secret-key&next=%FF%FE%2F%2Fevil"[..],
+        &b"access_key_id=AKIDCONSOLE&secret_access_key=console-secret-key&next=/console/\xff\xfe"[..],
+        &b"next=\xc0\xaf\xc0\xafevil&access_key_id=x"[..],
+    ] {
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        let head = format!(
+            "POST /console/login HTTP/1.1\r\nHost: {address}\r\nOrigin: {base}\r\n\
+Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).expect("write");
+        stream.write_all(body).expect("write");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("read");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+        assert!(!answer.contains("evil"), "{answer}");
+    }
+    let raw = http
+        .get(format!("{base}/console/login?next=%FF%2F%2Fevil&failed=%FF"))
+        .send()
+        .expect("login page");
+    assert_eq!(raw.status().as_u16(), 200);
+}
+
+/// Logs in as `user_agent`; the `name=value` pair of the session cookie.
+fn log_in(http: &reqwest::blocking::Client, base: &str, user_agent: &str) -> String {
+    let login = http
+        .post(format!("{base}/console/login"))
+        .header("Origin", base)
+        .header("User-Agent", user_agent)
+        .form(&[
+            ("access_key_id", "AKIDCONSOLE"),
+            ("secret_access_key", "console-secret-key"),
+            ("next", "/"),
+        ])
+        .send()
+        .expect("login");
+    let cookie = login.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+    cookie.split(';').next().expect("name=value").to_owned()
+}
+
+fn status_of(http: &reqwest::blocking::Client, url: &str, cookie: &str) -> u16 {
+    http.get(url)
+        .header("Cookie", cookie)
+        .send()
+        .expect("GET")
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn sessions_are_listed_revocable_and_a_copied_cookie_stops_working_after_logout() {
+    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n");
+    let kiln = TestKiln::spawn_with(
+        &config(&repo),
+        &[
+            "--access-key-id",
+            "AKIDCONSOLE",
+            "--secret-access-key",
+            "console-secret-key",
+        ],
+    );
+    let http = client();
+    let base = &kiln.endpoint;
+    let laptop = log_in(&http, base, "Laptop Browser/1.0");
+    let phone = log_in(&http, base, "Phone <Browser>/2.0");
+
+    let page = http
+        .get(format!("{base}/console/sessions"))
+        .header("Cookie", &laptop)
+        .send()
+        .expect("sessions page");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().expect("body");
+    assert!(
+        html.contains("Laptop Browser/1.0") && html.contains("Phone &lt;Browser&gt;/2.0"),
+        "{html}"
+    );
+    assert_eq!(html.matches("(this one)").count(), 1);
+    let id_of = |cookie: &str| {
+        cookie
+            .split('=')
+            .nth(1)
+            .and_then(|v| v.split('.').next())
+            .map(str::to_owned)
+    };
+    for cookie in [&laptop, &phone] {
+        let id = id_of(cookie).expect("an id in the cookie");
+        assert!(!html.contains(&id), "a session's id is never shown");
+    }
+    // The phone's row: its handle is in the revoke form of the row that names the phone.
+    let row = html
+        .split("<tr>")
+        .find(|row| row.contains("Phone &lt;Browser&gt;"))
+        .expect("the phone's row");
+    let handle = row
+        .split("name=\"session\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a handle");
+    let csrf = csrf_of(&html);
+    let revoked = http
+        .post(format!("{base}/console/sessions/revoke"))
+        .header("Cookie", &laptop)
+        .header("Origin", base.as_str())
+        .form(&[("csrf", csrf.as_str()), ("session", handle)])
+        .send()
+        .expect("revoke");
+    assert_eq!(revoked.status().as_u16(), 303);
+    assert_eq!(revoked.headers()["location"], "/console/sessions");
+    assert_eq!(
+        status_of(&http, &format!("{base}/"), &phone),
+        303,
+        "a revoked session must log in again"
+    );
+    assert_eq!(status_of(&http, &format!("{base}/events?after=0"), &phone), 403);
+    assert_eq!(status_of(&http, &format!("{base}/"), &laptop), 200);
+
+    let out = http
+        .post(format!("{base}/console/logout"))
+        .header("Cookie", &laptop)
+        .header("Origin", base.as_str())
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .expect("logout");
+    assert_eq!(out.status().as_u16(), 303);
+    assert_eq!(
+        status_of(&http, &format!("{base}/"), &laptop),
+        303,
+        "a copy of the cookie kept after logging out is no session"
+    );
+    assert_eq!(status_of(&http, &format!("{base}/events?after=0"), &laptop), 403);
+}
+
+#[test]
+fn a_session_unused_for_its_idle_period_ends() {
+    let repo = GitRepo::with_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n");
+    let clock = tempfile::NamedTempFile::new().expect("clock file");
+    std::fs::write(clock.path(), "0").expect("clock");
+    let clock_path = clock.path().display().to_string();
+    let kiln = TestKiln::spawn_with(
+        &config(&repo),
+        &[
+            "--access-key-id",
+            "AKIDCONSOLE",
+            "--secret-access-key",
+            "console-secret-key",
+            "--session-idle-minutes",
+            "10",
+            "--test-clock-file",
+            &clock_path,
+        ],
+    );
+    let http = client();
+    let base = &kiln.endpoint;
+    let cookie = log_in(&http, base, "Browser");
+    let home = format!("{base}/");
+    for (offset, expected, why) in [
+        ("300", 200, "used after 5 idle minutes"),
+        ("840", 200, "used 9 minutes after its last use"),
+        ("1500", 303, "unused for 11 minutes"),
+        ("1510", 303, "an idle session stays ended"),
+    ] {
+        std::fs::write(clock.path(), offset).expect("clock");
+        assert_eq!(status_of(&http, &home, &cookie), expected, "{why}");
+    }
 }

@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use http_body_util::BodyExt;
 use kiln_aws::AwsSecretResolver;
+use kiln_aws::DynamoSessionStore;
 use kiln_aws::S3LogReader;
 use kiln_aws::s3::log_key;
 use kiln_core::build::BuildId;
 use kiln_fn_api::{AwsParts, aws_state, handle};
+use kiln_server::console::sessions::ConsoleSessions;
 use serde_json::{Value, json};
 
 use crate::aws_support::with_moto;
@@ -23,6 +25,10 @@ fn router(fns: &FnBox) -> axum::Router {
         secrets: Arc::new(AwsSecretResolver::cached(&fns.clients)),
         webhook_url: "https://abcdefgh.lambda-url.us-east-1.on.aws/".into(),
         session_key: Some(b"a key every instance shares".to_vec()),
+        sessions: Some(ConsoleSessions::new(Arc::new(DynamoSessionStore::new(
+            fns.clients.dynamodb.clone(),
+            crate::fn_box::TABLE,
+        )))),
     };
     kiln_server::app(aws_state(fns.services.clone(), parts))
 }

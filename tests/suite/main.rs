@@ -1,5 +1,6 @@
 //! Kiln's integration tests: one binary, one module per area. Test names read as sentences.
 
+mod api_fuzz;
 mod aws_dispatch_signal;
 mod aws_dynamodb;
 mod aws_ecs;
@@ -9,6 +10,7 @@ mod aws_projects;
 mod aws_runner;
 mod aws_s3;
 mod aws_secrets;
+mod aws_sessions;
 mod aws_support;
 mod buildspec;
 mod codecommit;
@@ -31,5 +33,6 @@ mod projects_apply;
 mod serve;
 mod serve_clock;
 mod serve_forks;
+mod serve_limits;
 mod serve_sync;
 mod template;

@@ -224,6 +224,46 @@ fn a_bad_signature_is_refused_with_401_and_stores_nothing() {
     assert_eq!(feed["events"], json!([]));
 }
 
+/// A project whose webhook has no secret, with `extra` lines in its webhook.
+fn unsigned_project(name: &str, repo: &GitRepo, extra: &str) -> String {
+    format!(
+        "  - name: {name}
+    source:
+      type: GIT
+      location: {url}
+    artifacts:
+      type: NO_ARTIFACTS
+    webhook:
+      filterGroups: [[{{type: EVENT, pattern: PUSH}}]]
+{extra}",
+        url = repo.url()
+    )
+}
+
+#[test]
+fn a_webhook_without_a_secret_refuses_deliveries_unless_the_project_opts_in_to_unsigned_ones() {
+    let repo = GitRepo::with_buildspec(BUILDSPEC);
+    let kiln = TestKiln::spawn(&config(&[
+        unsigned_project("closed", &repo, ""),
+        unsigned_project("open", &repo, "      allowUnsigned: true\n"),
+    ]));
+    let body = github_fixture("push.branch.json", &repo.head);
+    // Signed or not, a delivery to a webhook with no secret cannot be verified, and is refused saying why.
+    let (status, refused) = kiln.post_webhook("closed", "push", "d-1", &body, "any-secret");
+    assert_eq!(status, 401, "{refused}");
+    let message = refused["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("has no secret") && message.contains("allowUnsigned"),
+        "{refused}"
+    );
+    assert!(list_builds(&kiln, "closed").is_empty());
+
+    let (status, accepted) = kiln.post_webhook("open", "push", "d-1", &body, "unchecked");
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["buildIds"][0].as_str().expect("a build id").to_owned();
+    kiln.wait_for(&id, "SUCCEEDED");
+}
+
 #[test]
 fn a_body_over_25_mb_is_refused_with_413() {
     let repo = GitRepo::with_buildspec(BUILDSPEC);

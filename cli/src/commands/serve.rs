@@ -18,6 +18,7 @@ use kiln_core::usecases::notices::NoticeSource;
 use kiln_local::launcher::ProcessLauncher;
 use kiln_local::sqlite::{SqliteStore, SyncMode};
 use kiln_local::{LocalSecrets, LogDir, WakeDispatcher};
+use kiln_server::console::sessions::ConsoleSessions;
 use kiln_server::{AppState, app, system_clock};
 
 /// Arguments of `kiln serve`.
@@ -51,12 +52,28 @@ pub struct ServeArgs {
     /// `kiln run --secrets-file`); builds of pull requests from forks get none unless the project allows it.
     #[arg(long)]
     pub secrets_file: Option<PathBuf>,
-    /// Test-only (hidden): a file holding a number of seconds (may be negative) added to the server's clock,
-    /// re-read on every reading, so tests can move time past timeouts and schedules. Runners keep real time.
     /// When a write is on disk: `normal` (survives the server being killed; the default, fastest intake) or
     /// `full` (every commit synced, so an accepted delivery survives a power loss too).
     #[arg(long, env = "KILN_SQLITE_SYNC", default_value = "normal")]
     pub sqlite_sync: SyncMode,
+    /// Seconds a client has to send a request head, from the connection's opening or the request's first byte.
+    #[arg(long, env = "KILN_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+    /// Seconds a client has to send a request body, from the end of its head.
+    #[arg(long, env = "KILN_BODY_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout: u64,
+    /// Seconds a keep-alive connection may wait for its next request.
+    #[arg(long, env = "KILN_IDLE_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout: u64,
+    /// Connections served at once; one more is answered 503 with Retry-After.
+    #[arg(long, env = "KILN_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Minutes a logged-in console session may go unused before it ends (it ends 12 hours after its login at
+    /// the latest).
+    #[arg(long, env = "KILN_SESSION_IDLE_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_idle_minutes: u64,
+    /// Test-only (hidden): a file holding a number of seconds (may be negative) added to the server's clock,
+    /// re-read on every reading, so tests can move time past timeouts and schedules. Runners keep real time.
     #[arg(long, hide = true)]
     pub test_clock_file: Option<PathBuf>,
 }
@@ -183,6 +200,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
     let credentials = credentials(&args)?;
+    let limits = kiln_server::listen::Limits {
+        header_timeout: Duration::from_secs(args.header_timeout),
+        body_timeout: Duration::from_secs(args.body_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        ..kiln_server::listen::Limits::default()
+    };
     let data = DataDir::new(args.data_dir.clone());
     let (store, services) = local_services(
         &data,
@@ -211,6 +235,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         secrets: secrets.clone(),
         dispatch: wake.clone(),
         session_key: None,
+        sessions: Some(ConsoleSessions {
+            store: store.clone(),
+            idle: Duration::from_secs(args.session_idle_minutes.saturating_mul(60)),
+        }),
         follow: true,
     };
     let clock = state.clock.clone();
@@ -227,11 +255,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "kiln serve listening on http://{addr} (data in {})",
         data.root().display()
     );
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async {
-            tokio::signal::ctrl_c().await.ok();
-        })
-        .await?;
+    let shutdown = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    kiln_server::listen::serve(listener, app(state), limits, shutdown).await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -12,6 +12,7 @@ use kiln_core::ports::dispatch_signal::DispatchSignal;
 use kiln_core::ports::logs::LogReader;
 use kiln_core::ports::secrets::{SecretRef, SecretResolver};
 use kiln_core::usecases::Services;
+use kiln_server::console::sessions::ConsoleSessions;
 use kiln_server::{AppState, system_clock};
 use lambda_http::{Request, Response};
 use tower::ServiceExt;
@@ -29,6 +30,8 @@ pub struct AwsParts {
     /// The console session key shared by every instance ([`console_session_key`]); `None` makes one per
     /// instance, and a form posted to another instance then asks to reload.
     pub session_key: Option<Vec<u8>>,
+    /// Where logged-in console sessions are kept (items in the stack's table), so they can be revoked.
+    pub sessions: Option<ConsoleSessions>,
 }
 
 /// The environment variable holding the console session key itself.
@@ -67,6 +70,20 @@ pub async fn console_session_key(
     }
 }
 
+/// The environment variable setting how many minutes a console session may go unused.
+pub const SESSION_IDLE_VARIABLE: &str = "KILN_SESSION_IDLE_MINUTES";
+
+/// How long a console session may go unused: `KILN_SESSION_IDLE_MINUTES` when it is a positive number of
+/// minutes (`lookup` reads the environment), else [`kiln_server::console::sessions::DEFAULT_IDLE`].
+pub fn session_idle(lookup: impl Fn(&str) -> Option<String>) -> std::time::Duration {
+    lookup(SESSION_IDLE_VARIABLE)
+        .and_then(|minutes| minutes.trim().parse::<u64>().ok())
+        .filter(|minutes| *minutes > 0)
+        .map_or(kiln_server::console::sessions::DEFAULT_IDLE, |minutes| {
+            std::time::Duration::from_secs(minutes.saturating_mul(60))
+        })
+}
+
 /// The router's state on AWS.
 pub fn aws_state(services: Services, parts: AwsParts) -> AppState {
     AppState {
@@ -80,6 +97,7 @@ pub fn aws_state(services: Services, parts: AwsParts) -> AppState {
         secrets: parts.secrets,
         dispatch: parts.dispatch,
         session_key: parts.session_key.map(Arc::from),
+        sessions: parts.sessions,
         follow: false,
     }
 }
@@ -89,5 +107,25 @@ pub async fn handle(router: &axum::Router, request: Request) -> Response<axum::b
     match router.clone().oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_idle_period_is_the_variable_in_minutes_or_the_default() {
+        let cases = [
+            (None, 3_600),
+            (Some("15"), 900),
+            (Some(" 5 "), 300),
+            (Some("0"), 3_600),
+            (Some("soon"), 3_600),
+        ];
+        for (value, secs) in cases {
+            let idle = session_idle(|_| value.map(str::to_owned));
+            assert_eq!(idle.as_secs(), secs, "{value:?}");
+        }
     }
 }

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use kiln_aws::{AwsSecretResolver, S3LogReader};
-use kiln_fn_api::{AwsParts, aws_state, console_session_key};
+use kiln_fn_api::{AwsParts, aws_state, console_session_key, session_idle};
 use kiln_lambda::Wiring;
+use kiln_server::console::sessions::ConsoleSessions;
 use lambda_http::Error;
 
 #[tokio::main(flavor = "current_thread")]
@@ -27,6 +28,10 @@ async fn main() -> Result<(), Error> {
             &AwsSecretResolver::new(wiring.clients.ssm.clone(), wiring.clients.secrets_manager.clone()),
         )
         .await,
+        sessions: Some(ConsoleSessions {
+            store: Arc::new(wiring.settings.sessions(&wiring.clients)),
+            idle: session_idle(|name| std::env::var(name).ok()),
+        }),
     };
     let router = kiln_server::app(aws_state(wiring.services, parts));
     lambda_http::run(router).await

@@ -13,7 +13,8 @@ use crate::error::AppError;
 
 const PAGE: usize = 100;
 
-pub(super) async fn start_build(state: &AppState, body: Value) -> Result<Value, AppError> {
+pub(super) async fn start_build(state: &AppState, mut body: Value) -> Result<Value, AppError> {
+    super::unsupported::start_build(&mut body)?;
     let request: StartBuildInput = input(body)?;
     let origin = Origin {
         initiator: Some("kiln-api".into()),

@@ -5,6 +5,7 @@
 mod builds;
 mod project_webhooks;
 mod projects;
+mod unsupported;
 
 use axum::body::Bytes;
 use axum::extract::State;

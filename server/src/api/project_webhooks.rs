@@ -57,6 +57,7 @@ async fn write_webhook(state: &AppState, request: WebhookInput, mode: PutMode) -
         (_, None) => Webhook {
             filter_groups: FilterGroups::default(),
             secret: None,
+            allow_unsigned: false,
         },
     };
     if let Some(groups) = request.filter_groups {

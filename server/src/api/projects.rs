@@ -12,28 +12,11 @@ use super::input;
 use crate::AppState;
 use crate::error::AppError;
 
-/// Members CodeBuild accepts that Kiln has no use for; they are dropped rather than refused.
-const IGNORED_MEMBERS: [&str; 11] = [
-    "badgeEnabled",
-    "encryptionKey",
-    "vpcConfig",
-    "fileSystemLocations",
-    "buildBatchConfig",
-    "secondarySources",
-    "secondarySourceVersions",
-    "projectVisibility",
-    "resourceAccessRole",
-    "autoRetryLimit",
-    "secondaryArtifacts",
-];
-
 /// Validates a project definition sent to the API (no inline secrets) and returns it. A `webhook` member (a
 /// stored project's, sent back by UpdateProject) keeps the secret CreateWebhook generated.
 fn validated(mut body: Value) -> Result<Project, AppError> {
+    super::unsupported::project(&mut body)?;
     if let Some(obj) = body.as_object_mut() {
-        for member in IGNORED_MEMBERS {
-            obj.remove(member);
-        }
         // Times are the server's, not the caller's; they are set again by the operation.
         for member in ["created", "lastModified", "arn"] {
             obj.remove(member);

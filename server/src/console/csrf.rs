@@ -51,6 +51,7 @@ mod tests {
     fn session() -> Session {
         Session {
             csrf: "0123abcd".into(),
+            id: "id".into(),
         }
     }
 

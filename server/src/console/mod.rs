@@ -14,7 +14,9 @@ pub mod events;
 pub mod html;
 pub mod log;
 pub mod pages;
+pub mod return_path;
 pub mod session;
+pub mod sessions;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -47,6 +49,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/builds/{id}/log/stream", get(log::stream))
         .route("/console/login", get(session::login_page).post(session::login))
         .route("/console/logout", post(session::logout))
+        .route("/console/sessions", get(sessions::list))
+        .route("/console/sessions/revoke", post(sessions::revoke))
         .route(
             "/console/assets/console.css",
             get(|| asset(CSS, "text/css; charset=utf-8")),
@@ -84,7 +88,13 @@ pub enum ConsoleError {
 
 impl From<StoreError> for ConsoleError {
     fn from(err: StoreError) -> ConsoleError {
-        ConsoleError::Internal(err.to_string())
+        match err {
+            StoreError::NotFound(_) => ConsoleError::NotFound(err.to_string()),
+            StoreError::BadToken(_) | StoreError::AlreadyExists(_) => ConsoleError::Invalid(err.to_string()),
+            StoreError::Corrupt { .. } | StoreError::Backend { .. } => {
+                ConsoleError::Internal(err.to_string())
+            }
+        }
     }
 }
 
@@ -112,7 +122,10 @@ impl IntoResponse for ConsoleError {
             ConsoleError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
             ConsoleError::Invalid(_) => (StatusCode::BAD_REQUEST, "Cannot do that"),
             ConsoleError::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
-            ConsoleError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Server error"),
+            ConsoleError::Internal(message) => {
+                tracing::error!(error = %message, "console request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Server error")
+            }
         };
         let body = html! {
             h1 { (title) }

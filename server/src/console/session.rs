@@ -1,6 +1,8 @@
 //! Console sessions and cross-site protection. A session is a signed cookie `kiln_console` =
 //! `<id>.<auth>.<expiry>.<hmac>` (HMAC-SHA256; HttpOnly, SameSite=Strict); `auth` is `1` after a login with the
-//! server's credentials. Every POST must come from this origin (`Sec-Fetch-Site`, `Origin`, checked here) and
+//! server's credentials. A logged-in session is also kept on the server ([`super::sessions`]) where the host has
+//! a session store: each request must find it there, live, so logging out, an idle period or a revocation ends
+//! it even for a copy of the cookie. Every POST must come from this origin (`Sec-Fetch-Site`, `Origin`, checked here) and
 //! carry the session's CSRF token (checked by [`super::csrf::CsrfForm`]). Without configured credentials (loopback only) a session is issued on first visit.
 
 use std::sync::OnceLock;
@@ -13,6 +15,7 @@ use hmac::{Hmac, Mac};
 use maud::{Markup, html};
 use sha2::Sha256;
 
+use super::return_path::ReturnPath;
 use crate::AppState;
 
 /// The cookie's name.
@@ -24,6 +27,8 @@ const LIFETIME_SECS: u64 = 12 * 3600;
 pub struct Session {
     /// The token every POST form carries.
     pub csrf: String,
+    /// The random id the cookie names (a bearer secret: never rendered).
+    pub(crate) id: String,
 }
 
 impl Session {
@@ -80,7 +85,7 @@ fn issue(key: &[u8], authenticated: bool) -> (Session, String) {
 
 fn session(key: &[u8], id: String) -> Session {
     let csrf = sign(key, &format!("csrf:{id}"));
-    Session { csrf }
+    Session { csrf, id }
 }
 
 /// The session a cookie value proves, and whether it logged in.
@@ -175,7 +180,14 @@ async fn check(state: AppState, mut request: Request, next: Next) -> Response {
         return forbidden("cross-site request refused");
     }
     let key = key(&state);
-    let existing = cookie_value(request.headers()).and_then(|v| verify(&key, &v));
+    let existing = match cookie_value(request.headers()).and_then(|v| verify(&key, &v)) {
+        Some((session, true)) => match super::sessions::is_live(&state, &session.id).await {
+            Ok(true) => Some((session, true)),
+            Ok(false) => None,
+            Err(err) => return err.into_response(),
+        },
+        other => other,
+    };
     let needs_login = state.credentials.is_some();
     match existing {
         Some((session, authenticated)) if authenticated || !needs_login => {
@@ -202,12 +214,15 @@ async fn check(state: AppState, mut request: Request, next: Next) -> Response {
     }
 }
 
-/// Whether the request carries the cookie of a logged-in session (with credentials configured).
-pub fn authenticated(state: &AppState, headers: &HeaderMap) -> bool {
+/// Whether the request carries the cookie of a live logged-in session (with credentials configured).
+pub async fn authenticated(state: &AppState, headers: &HeaderMap) -> bool {
     let key = key(state);
-    cookie_value(headers)
-        .and_then(|v| verify(&key, &v))
-        .is_some_and(|(_, logged_in)| logged_in)
+    match cookie_value(headers).and_then(|v| verify(&key, &v)) {
+        Some((session, true)) => super::sessions::is_live(state, &session.id)
+            .await
+            .unwrap_or(false),
+        Some((_, false)) | None => false,
+    }
 }
 
 /// The logout form (a POST with the session's CSRF token), shown when credentials are configured.
@@ -218,14 +233,23 @@ pub fn logout_form(state: &AppState, session: &Session) -> Markup {
     html! {
         form method="post" action="/console/logout" class="logout" {
             (super::html::csrf_field(&session.csrf))
+            a href="/console/sessions" { "Sessions" }
+            " "
             button type="submit" { "Log out" }
         }
     }
 }
 
-/// `POST /console/logout`: clears the session cookie (a form with the session's CSRF token) and goes to the
-/// login page.
-pub async fn logout(State(state): State<AppState>, _form: super::csrf::CsrfForm) -> Response {
+/// `POST /console/logout`: ends the session on the server and clears its cookie (a form with the session's
+/// CSRF token), then goes to the login page.
+pub async fn logout(
+    State(state): State<AppState>,
+    axum::Extension(session): axum::Extension<Session>,
+    _form: super::csrf::CsrfForm,
+) -> Response {
+    if let Err(err) = super::sessions::end(&state, &session.id).await {
+        return err.into_response();
+    }
     let target = if state.credentials.is_some() {
         "/console/login"
     } else {
@@ -238,27 +262,14 @@ pub async fn logout(State(state): State<AppState>, _form: super::csrf::CsrfForm)
     response
 }
 
-/// `next` if it is a local path, else `/`.
-fn local_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next.to_owned()
-    } else {
-        "/".to_owned()
-    }
-}
-
-/// Query of the login page.
-#[derive(Debug, serde::Deserialize)]
-pub struct NextQuery {
-    #[serde(default)]
-    next: String,
-    #[serde(default)]
-    failed: bool,
-}
-
-/// `GET /console/login`.
-pub async fn login_page(axum::extract::Query(q): axum::extract::Query<NextQuery>) -> Markup {
-    super::html::page("Log in", login_form(&local_next(&q.next), q.failed))
+/// `GET /console/login` (its query read leniently: `next` resolved by [`ReturnPath`], `failed` when `true`).
+pub async fn login_page(uri: axum::http::Uri) -> Markup {
+    let failed = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .any(|(name, value)| name == "failed" && value == "true");
+    super::html::page(
+        "Log in",
+        login_form(ReturnPath::from_query(uri.query()).as_str(), failed),
+    )
 }
 
 /// The login form, going on to `next` once logged in; `failed` says the last try was refused.
@@ -278,12 +289,12 @@ fn login_form(next: &str, failed: bool) -> Markup {
     }
 }
 
-/// `POST /console/login`: checks the credentials against the server's and sets the session cookie.
-pub async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+/// `POST /console/login`: checks the credentials against the server's, records the session and sets its cookie.
+pub async fn login(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let form = super::form(&body);
-    let next = super::field(&form, "next");
+    let next = ReturnPath::parse(super::field(&form, "next"));
     let Some(credentials) = &state.credentials else {
-        return Redirect::to(&local_next(next)).into_response();
+        return Redirect::to(next.as_str()).into_response();
     };
     use subtle::ConstantTimeEq;
     let key = key(&state);
@@ -298,12 +309,20 @@ pub async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Re
     if !bool::from(id_ok & secret_ok) {
         return Redirect::to(&format!(
             "/console/login?failed=true&next={}",
-            super::html::pct(&local_next(next))
+            super::html::pct(next.as_str())
         ))
         .into_response();
     }
-    let (_, value) = issue(&key, true);
-    let mut response = Redirect::to(&local_next(next)).into_response();
+    let (session, value) = issue(&key, true);
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let lifetime = std::time::Duration::from_secs(LIFETIME_SECS);
+    if let Err(err) = super::sessions::start(&state, &session.id, lifetime, &user_agent).await {
+        return err.into_response();
+    }
+    let mut response = Redirect::to(next.as_str()).into_response();
     if let Some(cookie) = set_cookie(&value, LIFETIME_SECS) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -367,12 +386,5 @@ mod tests {
             response.headers()[header::CONTENT_TYPE],
             "text/html; charset=utf-8"
         );
-    }
-
-    #[test]
-    fn only_local_paths_are_followed_after_login() {
-        assert_eq!(local_next("/console/events"), "/console/events");
-        assert_eq!(local_next("//evil.example"), "/");
-        assert_eq!(local_next("https://evil.example"), "/");
     }
 }

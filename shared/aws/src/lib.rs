@@ -20,7 +20,7 @@ pub mod stack;
 
 pub use config::AwsClients;
 pub use dispatch_signal::{DispatchMessage, SqsDispatchSignal};
-pub use dynamodb::DynamoBuildStore;
+pub use dynamodb::{DynamoBuildStore, DynamoSessionStore};
 pub use ecs::{Capacity, EcsLauncher, EcsSettings, TaskRequest, TaskSize};
 pub use notifier::AwsNotifier;
 pub use s3::{S3LogReader, S3LogSink, S3ObjectStore};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::config::AwsClients;
 use super::dispatch_signal::SqsDispatchSignal;
-use super::dynamodb::DynamoBuildStore;
+use super::dynamodb::{DynamoBuildStore, DynamoSessionStore};
 use super::ecs::{Capacity, EcsLauncher, EcsSettings, TaskSize};
 use super::notifier::AwsNotifier;
 use super::sqs::SqsQueue;
@@ -239,6 +239,11 @@ impl AwsSettings {
     /// The build, queue and project store on `KILN_TABLE`.
     pub fn store(&self, clients: &AwsClients) -> DynamoBuildStore {
         DynamoBuildStore::new(clients.dynamodb.clone(), &self.table)
+    }
+
+    /// The console sessions on `KILN_TABLE` (items beside the builds').
+    pub fn sessions(&self, clients: &AwsClients) -> DynamoSessionStore {
+        DynamoSessionStore::new(clients.dynamodb.clone(), &self.table)
     }
 
     /// Where and how build tasks run; needs `KILN_CLUSTER` and `KILN_TASK_DEFINITION`.

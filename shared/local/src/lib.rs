@@ -1,7 +1,7 @@
 //! Local adapters: the core's ports implemented with SQLite, child processes, files and directories on this
 //! machine, for `kiln run` and `kiln serve`.
 //!
-//! [`sqlite`] (build store, dispatch queue in [`sqlite_queue`], notice outbox in [`notifier`]),
+//! [`sqlite`] (build store, dispatch queue in [`sqlite_queue`], notice outbox in [`notifier`], console sessions in [`sqlite_sessions`]),
 //! [`launcher`] (runners as child processes in their own process groups), [`dispatch_signal`] (a queued build
 //! wakes the dispatch loop) and [`forwarder`] (notices to HTTP targets) serve `kiln serve`. The use cases are tested here, over these adapters ([`usecase_tests`]).
 
@@ -12,6 +12,7 @@ pub mod notifier;
 pub mod sqlite;
 pub mod sqlite_projects;
 pub mod sqlite_queue;
+pub mod sqlite_sessions;
 
 #[cfg(test)]
 mod sqlite_tests;

@@ -122,6 +122,8 @@ impl SqliteStore {
         };
         let conn = store.connect()?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        conn.execute_batch(crate::sqlite_sessions::SCHEMA)
+            .map_err(backend)?;
         store.put_back(conn);
         Ok(store)
     }

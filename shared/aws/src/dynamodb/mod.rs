@@ -8,6 +8,7 @@
 //! | running count | `PROJECT#<name>` or `GLOBAL` | `#RUNNING` | `running` |
 //! | idempotency key | `KEY#<key>` | `#KEY` | `buildIds`, `expiresAt` (TTL) |
 //! | project | `PROJECT#<name>` | `#PROJECT` | `name`, `record` (JSON), `kind`=`PROJECT`, `seq`=`<name>` |
+//! | console session | `SESSION#<id>` | `#SESSION` | `created`, `lastUsed`, `expires`, `userAgent`, `expiresAt` (TTL), `kind`=`SESSION`, `seq` ([`DynamoSessionStore`]) |
 //!
 //! Indexes: `byProject` (`project`, `number` N) lists a project's builds by number; `byCreation` (`kind`, `seq`)
 //! lists all builds by creation (`kind` = `BUILD`) and all project names (`kind` = `PROJECT`); `active`
@@ -18,7 +19,10 @@ mod expr;
 mod items;
 mod projects;
 mod queue;
+mod sessions;
 mod store;
+
+pub use sessions::DynamoSessionStore;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

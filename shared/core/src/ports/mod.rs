@@ -9,6 +9,7 @@ pub mod logs;
 pub mod notifier;
 pub mod object_store;
 pub mod secrets;
+pub mod sessions;
 
 /// A boxed future, so the ports stay usable as `Arc<dyn Trait>`.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

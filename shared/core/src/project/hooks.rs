@@ -55,9 +55,14 @@ pub struct Webhook {
     /// OR across groups, AND within a group; empty means every push and pull request event.
     #[serde(default)]
     pub filter_groups: FilterGroups,
-    /// The signing secret (GitHub/Gitea HMAC, GitLab token, Bitbucket HMAC).
+    /// The signing secret (GitHub/Gitea HMAC, GitLab token, Bitbucket HMAC). Without one, deliveries are
+    /// refused unless `allow_unsigned` says otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<SecretRef>,
+    /// Accept unsigned deliveries when there is no `secret`: an explicit opt-in, for a provider that cannot
+    /// sign. A secret, when set, is always checked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unsigned: bool,
 }
 
 /// A schedule that starts builds (an EventBridge-style `rate(..)`, `cron(..)` or `at(..)` expression).

@@ -28,9 +28,10 @@ fn plaintext() -> String {
     "PLAINTEXT".into()
 }
 
-/// StartBuild's input, as the CodeBuild API names it (the members Kiln honours).
+/// StartBuild's input, as the CodeBuild API names it (the members Kiln honours; any other member is refused, the
+/// API naming those CodeBuild has and Kiln does not support yet).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartBuildInput {
     pub project_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -107,7 +107,16 @@ impl Services {
                 let secret = secrets.resolve_project_secret(reference).await?;
                 parse_webhook(headers, body, &WebhookSecret::new(secret))
             }
-            None => parse_unverified(headers, body),
+            None if webhook.allow_unsigned => parse_unverified(headers, body),
+            None => {
+                return Ok(Delivery::Unauthenticated {
+                    reason: format!(
+                        "project {name:?}'s webhook has no secret, so its deliveries cannot be verified; set \
+                         webhook.secret (CreateWebhook generates one), or webhook.allowUnsigned: true for a \
+                         provider that cannot sign"
+                    ),
+                });
+            }
         };
         let event = match outcome {
             Outcome::Unauthenticated { reason } => return Ok(Delivery::Unauthenticated { reason }),
