@@ -28,6 +28,7 @@ mod harness;
 mod kiln_run;
 mod layout;
 mod projects_apply;
+mod secrets_at_rest;
 mod serve;
 mod serve_clock;
 mod serve_forks;
