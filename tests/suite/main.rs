@@ -32,5 +32,6 @@ mod secrets_at_rest;
 mod serve;
 mod serve_clock;
 mod serve_forks;
+mod serve_secret_refs;
 mod serve_sync;
 mod template;

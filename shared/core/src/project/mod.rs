@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 pub use self::config::{ConfigError, KilnConfig};
 pub use self::environment::{
     Architecture, Compute, ComputeType, DEFAULT_IMAGE, EnvironmentType, EnvironmentVariable,
-    EnvironmentVariableType, FargateSize, ProjectEnvironment, RawEnvironment, SpotPolicy,
-    fargate_memory_options, merge_variables,
+    EnvironmentVariableType, FargateSize, ProjectEnvironment, RawEnvironment, SpotPolicy, check_reference,
+    check_references, fargate_memory_options, merge_variables,
 };
 pub use self::error::{FieldPath, Problem, ProjectError};
 pub use self::hooks::{ForkPullRequests, NotificationTarget, NotificationType, Schedule, SecretRef, Webhook};
@@ -150,6 +150,10 @@ impl Project {
             Some(env) => ProjectEnvironment::validate(env, &path.key("environment"))?,
             None => ProjectEnvironment::default_linux(),
         };
+        check_references(
+            &environment.environment_variables,
+            &path.key("environment").key("environmentVariables"),
+        )?;
         let artifacts = match raw.artifacts {
             Some(a) => ProjectArtifacts::validate(a, &path.key("artifacts"))?,
             None => ProjectArtifacts::none(),

@@ -9,6 +9,7 @@ use crate::build::{
     Build, BuildId, FailureAction, PhaseType, ProjectName, StatusType, Timestamp, TriggerDetails,
 };
 use crate::ports::build_store::NewBuild;
+use crate::project::{EnvironmentVariable, EnvironmentVariableType, FieldPath, check_reference};
 
 /// One environment variable override (`environmentVariablesOverride` item).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +78,27 @@ fn in_range(name: &str, value: Option<i64>, min: i64, max: i64) -> Result<Option
     }
 }
 
+/// Checks the members the project's own validation would refuse (each refusal names the member): every
+/// `environmentVariablesOverride` has a known type, and a SECRETS_MANAGER one a reference CodeBuild accepts.
+fn check_input(input: &StartBuildInput) -> Result<(), UseCaseError> {
+    let invalid = |e: crate::project::ProjectError| UseCaseError::InvalidInput(e.to_string());
+    let path = FieldPath::named("environmentVariablesOverride");
+    for (i, var) in input.environment_variables_override.iter().enumerate() {
+        let at = path.index(i);
+        let variable_type = at
+            .key("type")
+            .one_of(&var.var_type, EnvironmentVariableType::OPTIONS)
+            .map_err(invalid)?;
+        let typed = EnvironmentVariable {
+            name: var.name.clone(),
+            value: var.value.clone(),
+            variable_type,
+        };
+        check_reference(&typed, &at).map_err(invalid)?;
+    }
+    Ok(())
+}
+
 impl Services {
     /// StartBuild: a new QUEUED build of `input.projectName` with the overrides applied.
     pub async fn start_build(
@@ -87,6 +109,7 @@ impl Services {
     ) -> Result<Started, UseCaseError> {
         let name =
             ProjectName::parse(&input.project_name).map_err(|e| UseCaseError::InvalidInput(e.to_string()))?;
+        check_input(&input)?;
         let project = self
             .projects
             .get_project(name.as_str())

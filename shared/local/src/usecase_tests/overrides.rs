@@ -1,0 +1,74 @@
+//! StartBuild's overrides are checked before anything is stored: each refusal is invalid input naming the
+//! member, and the project's builds are unchanged.
+
+use kiln_core::ports::build_store::SortOrder;
+use kiln_core::usecases::UseCaseError;
+use kiln_core::usecases::start::{EnvVar, Origin, StartBuildInput};
+
+use super::{at, fixture, input};
+
+fn secret(value: &str, var_type: &str) -> StartBuildInput {
+    StartBuildInput {
+        environment_variables_override: vec![
+            EnvVar {
+                name: "STAGE".into(),
+                value: "prod".into(),
+                var_type: "PLAINTEXT".into(),
+            },
+            EnvVar {
+                name: "DB_PASSWORD".into(),
+                value: value.into(),
+                var_type: var_type.into(),
+            },
+        ],
+        ..input()
+    }
+}
+
+#[tokio::test]
+async fn a_secrets_manager_override_takes_the_four_part_reference_and_a_malformed_one_is_refused() {
+    let f = fixture("exit 0");
+    let good = f
+        .services
+        .start_build(
+            secret("db:password:AWSPREVIOUS", "SECRETS_MANAGER"),
+            Origin::default(),
+            at(0),
+        )
+        .await
+        .unwrap();
+    let vars = &good.record["environment"]["environmentVariables"];
+    assert!(
+        vars.as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == "DB_PASSWORD" && v["value"] == "db:password:AWSPREVIOUS"),
+        "{vars}"
+    );
+    for (value, var_type, expected) in [
+        (
+            "db:k:s:v:extra",
+            "SECRETS_MANAGER",
+            "environmentVariablesOverride[1].value: invalid value \"db:k:s:v:extra\": SECRETS_MANAGER variable \
+             DB_PASSWORD is not secret-id:json-key:version-stage:version-id",
+        ),
+        (
+            "db",
+            "SECRET",
+            "environmentVariablesOverride[1].type: unknown value \"SECRET\"; expected one of PLAINTEXT",
+        ),
+    ] {
+        let err = f
+            .services
+            .start_build(secret(value, var_type), Origin::default(), at(0))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, UseCaseError::InvalidInput(_)), "{err}");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    let builds = f
+        .store
+        .list_sync(Some("web"), SortOrder::Descending, None, 10)
+        .unwrap();
+    assert_eq!(builds.ids.len(), 1, "nothing stored for the refused requests");
+}
