@@ -32,6 +32,7 @@ mod secrets_at_rest;
 mod serve;
 mod serve_clock;
 mod serve_forks;
+mod serve_inline_buildspec;
 mod serve_secret_refs;
 mod serve_sync;
 mod template;

@@ -27,7 +27,10 @@ pub use self::outputs::{
     ArtifactsType, CacheMode, CacheType, CloudWatchLogsConfig, LogsConfig, LogsStatus, NamespaceType,
     Packaging, ProjectArtifacts, ProjectCache, RawArtifacts, RawCache, S3LogsConfig,
 };
-pub use self::source::{BuildspecRef, ProjectSource, RawSource, SourceAuth, SourceAuthType, SourceType};
+pub use self::source::{
+    BuildspecRef, ProjectSource, RawSource, SourceAuth, SourceAuthType, SourceType, buildspec_override,
+    check_inline,
+};
 pub use crate::build::ProjectName;
 use crate::build::{DEFAULT_QUEUED_TIMEOUT_MINUTES, DEFAULT_TIMEOUT_MINUTES};
 
@@ -146,6 +149,7 @@ impl Project {
                 .invalid(d, "descriptions are at most 255 characters"));
         }
         let source = ProjectSource::validate(raw.source, &path.key("source"))?;
+        check_inline(&source.buildspec, &path.key("source").key("buildspec"))?;
         let environment = match raw.environment {
             Some(env) => ProjectEnvironment::validate(env, &path.key("environment"))?,
             None => ProjectEnvironment::default_linux(),

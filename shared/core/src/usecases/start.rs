@@ -9,7 +9,10 @@ use crate::build::{
     Build, BuildId, FailureAction, PhaseType, ProjectName, StatusType, Timestamp, TriggerDetails,
 };
 use crate::ports::build_store::NewBuild;
-use crate::project::{EnvironmentVariable, EnvironmentVariableType, FieldPath, check_reference};
+use crate::project::{
+    EnvironmentVariable, EnvironmentVariableType, FieldPath, RawSource, SourceType, buildspec_override,
+    check_reference,
+};
 
 /// One environment variable override (`environmentVariablesOverride` item).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +102,20 @@ fn check_input(input: &StartBuildInput) -> Result<(), UseCaseError> {
     Ok(())
 }
 
+/// Checks `buildspecOverride` against the project's `source` as the project's own `buildspec` is checked: a
+/// path stays inside the source, NO_SOURCE needs an inline buildspec, and an inline one is within the caps.
+fn check_buildspec_override(source: &Value, spec: &str) -> Result<(), UseCaseError> {
+    let corrupt = |e: String| UseCaseError::Corrupt(format!("the project's source: {e}"));
+    let raw: RawSource = serde_json::from_value(source.clone()).map_err(|e| corrupt(e.to_string()))?;
+    let kind = FieldPath::named("source")
+        .key("type")
+        .one_of(&raw.source_type, SourceType::OPTIONS)
+        .map_err(|e| corrupt(e.to_string()))?;
+    buildspec_override(kind, spec, &FieldPath::named("buildspecOverride"))
+        .map_err(|e| UseCaseError::InvalidInput(e.to_string()))?;
+    Ok(())
+}
+
 impl Services {
     /// StartBuild: a new QUEUED build of `input.projectName` with the overrides applied.
     pub async fn start_build(
@@ -137,6 +154,7 @@ impl Services {
             .cloned()
             .unwrap_or_else(|| json!({"type": "NO_SOURCE"}));
         if let Some(spec) = &input.buildspec_override {
+            check_buildspec_override(&source, spec)?;
             source["buildspec"] = json!(spec);
         }
         if let Some(location) = &input.source_location_override {

@@ -72,3 +72,43 @@ async fn a_secrets_manager_override_takes_the_four_part_reference_and_a_malforme
         .unwrap();
     assert_eq!(builds.ids.len(), 1, "nothing stored for the refused requests");
 }
+
+#[tokio::test]
+async fn a_buildspec_override_is_checked_as_the_projects_buildspec_is() {
+    let f = fixture("exit 0");
+    let with = |spec: &str| StartBuildInput {
+        buildspec_override: Some(spec.into()),
+        ..input()
+    };
+    let inline = "version: 0.2\nphases:\n  build:\n    commands: [make]\n";
+    let started = f
+        .services
+        .start_build(with(inline), Origin::default(), at(0))
+        .await
+        .unwrap();
+    assert_eq!(started.record["source"]["buildspec"], inline);
+    let deep = format!("version: 0.2\nx: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+    for (spec, expected) in [
+        (
+            "ci/buildspec.yml",
+            "buildspecOverride: missing; NO_SOURCE projects need an inline buildspec",
+        ),
+        (
+            deep.as_str(),
+            "buildspecOverride: the inline buildspec is refused: (document): nesting is deeper than 64 levels",
+        ),
+    ] {
+        let err = f
+            .services
+            .start_build(with(spec), Origin::default(), at(0))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, UseCaseError::InvalidInput(_)), "{err}");
+        assert!(err.to_string().starts_with(expected), "{err}");
+    }
+    let builds = f
+        .store
+        .list_sync(Some("web"), SortOrder::Descending, None, 10)
+        .unwrap();
+    assert_eq!(builds.ids.len(), 1, "nothing stored for the refused requests");
+}
