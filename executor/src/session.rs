@@ -1,6 +1,7 @@
 //! The build's shell session across phases: starts the shell on first use, replaces it when a command ended it
 //! (`exit`) or when a phase runs as another user (`run-as`), carrying the exported environment and working
-//! directory over, and applies the build timeout and stop requests to every command.
+//! directory over in memory ([`SavedState`], never a file), and applies the build timeout and stop requests to
+//! every command.
 //!
 //! A timeout or stop kills the current shell's whole process group (SIGTERM, then SIGKILL); at the end of the
 //! build the group is killed as well (background jobs do not outlive their build), and a sweep kills any process
@@ -14,7 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::process;
-use crate::shell::{Outcome, RunAs, Shell, ShellError, ShellSpec, quote};
+use crate::shell::{Outcome, RunAs, SavedState, Shell, ShellError, ShellSpec};
 
 /// Why a command did not finish on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +41,7 @@ pub struct Session {
     work: PathBuf,
     output: PipeWriter,
     shell: Option<(Shell, Option<RunAs>)>,
-    saved_state: Option<PathBuf>,
+    saved_state: Option<SavedState>,
     shells_started: u32,
     succeeding: bool,
     deadline: Instant,
@@ -75,11 +76,7 @@ impl Session {
     pub async fn exec(&mut self, command: &str, user: Option<&RunAs>) -> Result<Outcome, ExecError> {
         self.check_deadline()?;
         self.ensure(user).await?;
-        let outcome = self.guarded(command).await?;
-        if let Outcome::ShellGone(_) = outcome {
-            self.retire().await;
-        }
-        Ok(outcome)
+        self.asked(async |shell| shell.run(command).await).await
     }
 
     /// Sets `CODEBUILD_BUILD_SUCCEEDING` (`1` or `0`) in the live shell and in every later one.
@@ -104,46 +101,22 @@ impl Session {
         if valid.is_empty() {
             return Ok(Vec::new());
         }
-        let user = self.shell.as_ref().and_then(|(_, u)| u.clone());
-        self.ensure(user.as_ref()).await?;
-        let Some((shell, _)) = &self.shell else {
+        self.ensure_current().await?;
+        if self.shell.is_none() {
             return Ok(Vec::new());
-        };
-        let file = shell.ctl().join("vars");
-        let mut script = format!(": >{}", quote(&file));
-        for name in &valid {
-            script.push_str(&format!(
-                "; if [ \"${{{name}+x}}\" = x ]; then printf '%s=%s\\0' {name} \"${name}\" >>{}; fi",
-                quote(&file)
-            ));
         }
-        self.internal(&script).await?;
-        let bytes = std::fs::read(&file).unwrap_or_default();
-        Ok(bytes
-            .split(|&b| b == 0)
-            .filter_map(|entry| {
-                let text = String::from_utf8_lossy(entry);
-                let (name, value) = text.split_once('=')?;
-                Some((name.to_owned(), value.to_owned()))
-            })
-            .collect())
+        let vars = self.asked(async |shell| shell.read_vars(&valid).await).await?;
+        Ok(vars.unwrap_or_default())
     }
 
     /// Evaluates `text` as the inside of a double-quoted shell word (`$VAR`, `$(cmd)`) in the live shell.
     pub async fn eval_text(&mut self, text: &str) -> Result<String, ExecError> {
-        let user = self.shell.as_ref().and_then(|(_, u)| u.clone());
-        self.ensure(user.as_ref()).await?;
-        let Some((shell, _)) = &self.shell else {
+        self.ensure_current().await?;
+        if self.shell.is_none() {
             return Ok(text.to_owned());
-        };
-        let file = shell.ctl().join("eval");
-        let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
-        self.internal(&format!(
-            "printf '%s' \"{escaped}\" >{} 2>/dev/null",
-            quote(&file)
-        ))
-        .await?;
-        Ok(std::fs::read_to_string(&file).unwrap_or_else(|_| text.to_owned()))
+        }
+        let value = self.asked(async |shell| shell.eval(text).await).await?;
+        Ok(value.unwrap_or_else(|| text.to_owned()))
     }
 
     /// Kills the current shell's process group at once (timeout or stop).
@@ -163,19 +136,19 @@ impl Session {
         process::sweep(marker);
     }
 
+    /// Makes sure a shell runs, as the user of the last one.
+    async fn ensure_current(&mut self) -> Result<(), ExecError> {
+        let user = self.shell.as_ref().and_then(|(_, u)| u.clone());
+        self.ensure(user.as_ref()).await
+    }
+
     async fn ensure(&mut self, user: Option<&RunAs>) -> Result<(), ExecError> {
         if let Some((_, current)) = &self.shell {
             if current.as_ref() == user {
                 return Ok(());
             }
-            if let Some((shell, _)) = &self.shell {
-                let ctl = shell.ctl().to_path_buf();
-                let save = format!(
-                    "export -p >{} 2>/dev/null; pwd >{}",
-                    quote(&ctl.join("env.exit")),
-                    quote(&ctl.join("cwd.exit"))
-                );
-                self.internal(&save).await?;
+            if let Some(state) = self.asked(async |shell| shell.capture().await).await? {
+                self.saved_state = Some(state);
             }
             self.retire().await;
         }
@@ -186,9 +159,7 @@ impl Session {
         let shell = Shell::spawn(&spec, &ctl, &self.output).await?;
         self.shell = Some((shell, user.cloned()));
         if let Some(previous) = self.saved_state.take() {
-            if let Some(restore) = crate::shell::restore_command(&previous) {
-                self.guarded(&restore).await?;
-            }
+            self.asked(async |shell| shell.restore(&previous).await).await?;
             let value = if self.succeeding { "1" } else { "0" };
             self.internal(&format!("export CODEBUILD_BUILD_SUCCEEDING={value}"))
                 .await?;
@@ -198,17 +169,28 @@ impl Session {
 
     /// Runs an executor command (not logged, not counted); its failure is ignored.
     async fn internal(&mut self, script: &str) -> Result<(), ExecError> {
-        let outcome = self.guarded(script).await?;
-        if let Outcome::ShellGone(_) = outcome {
-            self.retire().await;
-        }
+        self.asked(async |shell| shell.run(script).await).await?;
         Ok(())
     }
 
-    /// Drops the current shell, remembering its control directory so the next shell restores its state.
+    /// Asks the live shell (see [`Session::guarded`]) and retires it if it ended meanwhile.
+    async fn asked<T>(
+        &mut self,
+        ask: impl AsyncFnOnce(&mut Shell) -> Result<T, ShellError>,
+    ) -> Result<T, ExecError> {
+        let answer = self.guarded(ask).await?;
+        if self.shell.as_ref().is_some_and(|(shell, _)| shell.ended()) {
+            self.retire().await;
+        }
+        Ok(answer)
+    }
+
+    /// Drops the current shell, keeping the state it saved as it ended so the next shell restores it.
     async fn retire(&mut self) {
-        if let Some((shell, _)) = self.shell.take() {
-            self.saved_state = Some(shell.ctl().to_path_buf());
+        if let Some((mut shell, _)) = self.shell.take() {
+            if let Some(state) = shell.take_saved() {
+                self.saved_state = Some(state);
+            }
             shell.close(Duration::from_secs(1)).await;
         }
     }
@@ -223,8 +205,11 @@ impl Session {
         Ok(())
     }
 
-    /// Runs `command` in the live shell unless the deadline passes or a stop arrives first (then kills the group).
-    async fn guarded(&mut self, command: &str) -> Result<Outcome, ExecError> {
+    /// Asks the live shell unless the deadline passes or a stop arrives first (then kills the group).
+    async fn guarded<T>(
+        &mut self,
+        ask: impl AsyncFnOnce(&mut Shell) -> Result<T, ShellError>,
+    ) -> Result<T, ExecError> {
         let Some((shell, _)) = self.shell.as_mut() else {
             return Err(ExecError::Shell(ShellError::Io(
                 std::io::ErrorKind::NotConnected.into(),
@@ -232,7 +217,7 @@ impl Session {
         };
         let stop = self.stop.clone();
         let interrupt = tokio::select! {
-            result = shell.run(command) => return Ok(result?),
+            result = ask(shell) => return Ok(result?),
             _ = tokio::time::sleep_until(self.deadline) => Interrupt::TimedOut,
             _ = stop.cancelled() => Interrupt::Stopped,
         };

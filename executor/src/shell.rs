@@ -7,11 +7,15 @@
 //! log pipeline.
 //!
 //! A command that calls `exit` (or `set -e` and fails) ends the shell. An `EXIT` trap installed at start-up
-//! saves the exported environment (`export -p`) and the working directory and reports `x<status>`; the command
-//! fails with that status, and the engine starts a fresh shell that re-applies the saved state
-//! ([`Shell::restore`]). Non-exported shell variables do not survive such an exit, nor does anything if a
-//! command replaces the `EXIT` trap or kills the shell by a signal (the new shell then starts from the build's
-//! initial environment in the source directory).
+//! reports `x<status>` with the exported environment (`export -p`) and the working directory on the status
+//! channel ([`channel`]); the command fails with that status, and the session starts a fresh shell that
+//! re-applies the saved state ([`Shell::restore`]). Non-exported shell variables do not survive such an exit,
+//! nor does anything if a command replaces the `EXIT` trap or kills the shell by a signal (the new shell then
+//! starts from the build's initial environment in the source directory).
+//!
+//! The control directory holds only the status FIFO, the start-up script and the current command's text, never
+//! a value of the environment: it is created afresh (a leftover is removed, never followed), readable by the
+//! executor and the shell's user alone, and removed when the shell is dropped, however the build ended.
 
 use std::ffi::OsString;
 use std::io::PipeWriter;
@@ -25,6 +29,12 @@ use tokio::process::{Child, ChildStdin, Command};
 
 use crate::process;
 use crate::sandbox::{self, SandboxConfig};
+
+mod channel;
+mod control;
+
+use channel::Reply;
+pub use channel::SavedState;
 
 /// A Unix user the shell runs as (`run-as`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +101,8 @@ pub struct Shell {
     status: BufReader<pipe::Receiver>,
     ctl: PathBuf,
     pgid: u32,
+    ended: bool,
+    saved: Option<SavedState>,
 }
 
 impl Shell {
@@ -100,7 +112,7 @@ impl Shell {
             path: ctl.display().to_string(),
             source,
         };
-        prepare_control(ctl, spec.user.as_ref()).map_err(control)?;
+        control::prepare(ctl, spec.user.as_ref()).map_err(control)?;
         let fifo = ctl.join("status");
         let receiver = pipe::OpenOptions::new()
             .read_write(true)
@@ -131,9 +143,11 @@ impl Shell {
             status: BufReader::new(receiver),
             ctl: ctl.to_path_buf(),
             pgid,
+            ended: false,
+            saved: None,
         };
         shell
-            .send(&format!(". {}\n", quote(&ctl.join("init.sh"))))
+            .send(format!(". {}\n", quote(&ctl.join("init.sh"))).as_bytes())
             .await?;
         Ok(shell)
     }
@@ -148,15 +162,62 @@ impl Shell {
         &self.ctl
     }
 
+    /// Whether the shell has ended (a command called `exit`, or it stopped following the protocol).
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The state the shell reported as it ended, if it did (taken: it is handed over once).
+    pub fn take_saved(&mut self) -> Option<SavedState> {
+        self.saved.take()
+    }
+
     /// Runs one command in the shell and waits for its status.
     pub async fn run(&mut self, command: &str) -> Result<Outcome, ShellError> {
         let file = self.ctl.join("cmd");
         std::fs::write(&file, format!("{command}\n"))?;
         let line = format!(". {} </dev/null 9>&-; echo \"$?\" >&9\n", quote(&file));
-        if self.send(&line).await.is_err() {
-            return Ok(Outcome::ShellGone(self.exit_status().await));
-        }
-        self.await_status().await
+        Ok(match self.ask(line.as_bytes()).await? {
+            Reply::Status(code) => Outcome::Exited(code),
+            Reply::Exit(code, _) => Outcome::ShellGone(code),
+            _ => Outcome::ShellGone(self.exit_status().await),
+        })
+    }
+
+    /// Re-applies `state` (another shell's) in this shell: its exported variables, then its directory.
+    pub async fn restore(&mut self, state: &SavedState) -> Result<Outcome, ShellError> {
+        Ok(match self.ask(&state.restore_script()).await? {
+            Reply::Status(code) => Outcome::Exited(code),
+            Reply::Exit(code, _) => Outcome::ShellGone(code),
+            _ => Outcome::ShellGone(self.exit_status().await),
+        })
+    }
+
+    /// The shell's state (exported variables, directory), to hand over to another shell; `None` if it ended.
+    pub async fn capture(&mut self) -> Result<Option<SavedState>, ShellError> {
+        Ok(match self.ask(channel::state_request().as_bytes()).await? {
+            Reply::State(state) => Some(state),
+            _ => None,
+        })
+    }
+
+    /// The current values of `names` (shell identifiers) that are set; `None` if the shell ended.
+    pub async fn read_vars(
+        &mut self,
+        names: &[&String],
+    ) -> Result<Option<Vec<(String, String)>>, ShellError> {
+        Ok(match self.ask(channel::vars_request(names).as_bytes()).await? {
+            Reply::Vars(vars) => Some(vars),
+            _ => None,
+        })
+    }
+
+    /// `text` evaluated as the inside of a double-quoted word (`$VAR`, `$(cmd)`); `None` if the shell ended.
+    pub async fn eval(&mut self, text: &str) -> Result<Option<String>, ShellError> {
+        Ok(match self.ask(channel::eval_request(text).as_bytes()).await? {
+            Reply::Text(value) => Some(value),
+            _ => None,
+        })
     }
 
     /// Closes the shell's input and waits for it to exit (at most `grace`, then its group is killed).
@@ -187,13 +248,19 @@ impl Shell {
         let _ = self.child.wait().await;
     }
 
-    async fn send(&mut self, text: &str) -> std::io::Result<()> {
+    async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         let stdin = self.stdin.as_mut().ok_or(std::io::ErrorKind::BrokenPipe)?;
-        stdin.write_all(text.as_bytes()).await?;
+        stdin.write_all(bytes).await?;
         stdin.flush().await
     }
 
-    async fn await_status(&mut self) -> Result<Outcome, ShellError> {
+    /// Sends `script` to the shell and reads its reply; a shell that is gone or ends replies [`Reply::Exit`] or
+    /// [`Reply::Unknown`], and is marked ended.
+    async fn ask(&mut self, script: &[u8]) -> Result<Reply, ShellError> {
+        if self.send(script).await.is_err() {
+            let code = self.exit_status().await;
+            return Ok(Reply::Exit(code, None));
+        }
         let mut line = String::new();
         let read = tokio::select! {
             read = self.status.read_line(&mut line) => Some(read),
@@ -203,19 +270,25 @@ impl Shell {
             // The shell ended; its EXIT trap may have reported just before.
             let _ = tokio::time::timeout(Duration::from_millis(200), self.status.read_line(&mut line)).await;
         }
-        let text = line.trim();
-        if let Some(code) = text.strip_prefix('x') {
-            self.stdin.take();
-            let _ = self.child.wait().await;
-            return Ok(Outcome::ShellGone(code.parse().unwrap_or(1)));
-        }
-        match text.parse::<i32>() {
-            Ok(code) if read.is_some() => Ok(Outcome::Exited(code)),
-            _ => Ok(Outcome::ShellGone(self.exit_status().await)),
+        let reply = channel::rest(line.trim_end_matches('\n'), &mut self.status).await;
+        match reply {
+            Reply::Exit(code, saved) => {
+                self.saved = saved;
+                self.stdin.take();
+                let _ = self.child.wait().await;
+                self.ended = true;
+                Ok(Reply::Exit(code, None))
+            }
+            reply if read.is_some() && reply != Reply::Unknown => Ok(reply),
+            _ => {
+                self.ended = true;
+                Ok(Reply::Unknown)
+            }
         }
     }
 
     async fn exit_status(&mut self) -> i32 {
+        self.ended = true;
         self.stdin.take();
         match self.child.wait().await {
             Ok(status) => {
@@ -224,6 +297,13 @@ impl Shell {
             }
             Err(_) => 1,
         }
+    }
+}
+
+impl Drop for Shell {
+    /// The control directory goes with its shell, whichever way the shell ended.
+    fn drop(&mut self) {
+        control::remove(&self.ctl);
     }
 }
 
@@ -238,52 +318,6 @@ fn build_command(spec: &ShellSpec) -> Result<Command, ShellError> {
     let mut command = Command::new(bwrap);
     command.args(args);
     Ok(command)
-}
-
-/// Creates the control directory, its status FIFO and the start-up script.
-fn prepare_control(ctl: &Path, user: Option<&RunAs>) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(ctl)?;
-    let fifo = ctl.join("status");
-    if !fifo.exists() {
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
-            .map_err(std::io::Error::from)?;
-    }
-    let status = quote(&fifo);
-    let init = format!(
-        "exec 9>{status}\n\
-         __kiln_exit() {{ __kiln_s=$?; export -p >{env} 2>/dev/null; pwd >{cwd} 2>/dev/null; echo \"x$__kiln_s\" >{status}; }}\n\
-         trap __kiln_exit EXIT\n",
-        env = quote(&ctl.join("env.exit")),
-        cwd = quote(&ctl.join("cwd.exit")),
-    );
-    std::fs::write(ctl.join("init.sh"), init)?;
-    std::fs::write(ctl.join("cmd"), "")?;
-    if let Some(user) = user {
-        let owner = Some(nix::unistd::Uid::from_raw(user.uid));
-        let group = Some(nix::unistd::Gid::from_raw(user.gid));
-        for path in [ctl.to_path_buf(), fifo, ctl.join("init.sh"), ctl.join("cmd")] {
-            nix::unistd::chown(&path, owner, group).map_err(std::io::Error::from)?;
-        }
-        // The user must reach its control directory through the executor's work directory.
-        if let Some(parent) = ctl.parent() {
-            std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o711))?;
-        }
-    }
-    Ok(())
-}
-
-/// The command that re-applies the state a previous shell saved when it exited (exported variables, working
-/// directory); `None` when it saved nothing.
-pub fn restore_command(previous_ctl: &Path) -> Option<String> {
-    let env = previous_ctl.join("env.exit");
-    let cwd = std::fs::read_to_string(previous_ctl.join("cwd.exit")).ok()?;
-    let cwd = cwd.trim_end_matches('\n');
-    Some(format!(
-        ". {} >/dev/null 2>&1; cd {} 2>/dev/null",
-        quote(&env),
-        quote(Path::new(cwd))
-    ))
 }
 
 /// Single-quotes a path for the shell.
@@ -323,15 +357,15 @@ mod tests {
             let outcome = shell.run(command).await.unwrap();
             outcomes.push(outcome);
             if matches!(outcome, Outcome::ShellGone(_)) {
-                let previous = shell.ctl().to_path_buf();
+                assert!(shell.ended());
+                let saved = shell.take_saved().unwrap();
                 shell.close(Duration::from_secs(1)).await;
                 let (r2, w2) = std::io::pipe().unwrap();
                 drop(r2);
                 shell = Shell::spawn(&spec(dir.path(), program), &dir.path().join("ctl2"), &w2)
                     .await
                     .unwrap();
-                let restore = restore_command(&previous).unwrap();
-                assert_eq!(shell.run(&restore).await.unwrap(), Outcome::Exited(0));
+                assert_eq!(shell.restore(&saved).await.unwrap(), Outcome::Exited(0));
             }
         }
         shell.close(Duration::from_secs(1)).await;
@@ -393,5 +427,59 @@ mod tests {
                 "{program}"
             );
         }
+    }
+    #[tokio::test]
+    async fn variables_and_words_are_answered_on_the_channel_and_set_e_does_not_end_the_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_reader, writer) = std::io::pipe().unwrap();
+        let mut shell = Shell::spawn(&spec(dir.path(), "sh"), &dir.path().join("ctl"), &writer)
+            .await
+            .unwrap();
+        shell.run("set -e; export A='x\ny' B=").await.unwrap();
+        let (a, b, c) = (String::from("A"), String::from("B"), String::from("C"));
+        let vars = shell.read_vars(&[&a, &b, &c]).await.unwrap();
+        assert_eq!(
+            vars,
+            Some(vec![("A".into(), "x\ny".into()), ("B".into(), String::new())])
+        );
+        let word = shell.eval("$A-$(false)-\"q\"\\\\").await.unwrap();
+        assert_eq!(word.as_deref(), Some("x\ny--\"q\"\\\\"));
+        assert!(!shell.ended());
+        let saved = shell.capture().await.unwrap().unwrap();
+        assert!(format!("{saved:?}").contains("bytes"));
+        assert_eq!(shell.run("true").await.unwrap(), Outcome::Exited(0));
+        let names: Vec<_> = std::fs::read_dir(shell.ctl())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 3, "only cmd, init.sh and the FIFO: {names:?}");
+    }
+
+    #[tokio::test]
+    async fn the_control_directory_is_private_made_afresh_and_removed_with_its_shell() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let ctl = dir.path().join("ctl");
+        std::os::unix::fs::symlink(&elsewhere, &ctl).unwrap();
+        let (_reader, writer) = std::io::pipe().unwrap();
+        let mut shell = Shell::spawn(&spec(dir.path(), "sh"), &ctl, &writer)
+            .await
+            .unwrap();
+        assert_eq!(shell.run("true").await.unwrap(), Outcome::Exited(0));
+        assert_eq!(
+            std::fs::read_dir(&elsewhere).unwrap().count(),
+            0,
+            "the link was not followed"
+        );
+        let mode = |path: &Path| std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&ctl), 0o700);
+        for name in ["cmd", "init.sh", "status"] {
+            assert_eq!(mode(&ctl.join(name)), 0o600, "{name}");
+        }
+        shell.close(Duration::from_secs(1)).await;
+        assert!(!ctl.exists());
     }
 }

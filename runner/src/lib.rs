@@ -106,6 +106,12 @@ pub enum RunnerError {
     S3Buildspec(String),
     #[error("could not open the build log: {0}")]
     Log(#[from] LogSinkError),
+    #[error("SECRETS_MANAGER variable {name} has the reference {value:?}: {source}")]
+    SecretReference {
+        name: String,
+        value: String,
+        source: kiln_core::buildspec::SecretRefError,
+    },
     #[error("could not encode the record's members: {0}")]
     Encode(#[from] serde_json::Error),
 }

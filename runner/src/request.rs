@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kiln_core::build::{AccountContext, Build};
+use kiln_core::buildspec::secret_ref;
 use kiln_core::ports::secrets::SecretRef;
 use kiln_core::project::{BuildspecRef, EnvironmentVariable, EnvironmentVariableType, SourceType};
 use kiln_executor::env::{EnvValue, EnvVarSpec};
@@ -38,7 +39,11 @@ pub fn build_request(
         .environment
         .as_ref()
         .map(|e| e.environment_variables.as_slice());
-    request.override_env = variables.unwrap_or_default().iter().map(env_spec).collect();
+    request.override_env = variables
+        .unwrap_or_default()
+        .iter()
+        .map(env_spec)
+        .collect::<Result<_, _>>()?;
     request.webhook_env = build
         .webhook_variables
         .iter()
@@ -82,23 +87,24 @@ pub fn source_spec(build: &Build) -> SourceSpec {
 }
 
 /// A build environment variable for the executor: PARAMETER_STORE and SECRETS_MANAGER values are references
-/// the executor resolves.
-fn env_spec(var: &EnvironmentVariable) -> EnvVarSpec {
+/// the executor resolves (a Secrets Manager one in all four parts, `secret-id:json-key:version-stage:version-id`).
+fn env_spec(var: &EnvironmentVariable) -> Result<EnvVarSpec, RunnerError> {
     let value = var.value.clone();
     let value = match var.variable_type {
         EnvironmentVariableType::Plaintext => EnvValue::Plain(value),
         EnvironmentVariableType::ParameterStore => EnvValue::Secret(SecretRef::Parameter(value)),
-        EnvironmentVariableType::SecretsManager => EnvValue::Secret(SecretRef::Secret {
-            secret_id: value,
-            json_key: None,
-            version_stage: None,
-            version_id: None,
-        }),
+        EnvironmentVariableType::SecretsManager => {
+            EnvValue::Secret(secret_ref(&value).map_err(|source| RunnerError::SecretReference {
+                name: var.name.clone(),
+                value,
+                source,
+            })?)
+        }
     };
-    EnvVarSpec {
+    Ok(EnvVarSpec {
         name: var.name.clone(),
         value,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -132,7 +138,9 @@ mod tests {
                             "environmentVariables": [
                                 {"name": "A", "value": "1"},
                                 {"name": "P", "value": "/param", "type": "PARAMETER_STORE"},
-                                {"name": "S", "value": "sec", "type": "SECRETS_MANAGER"}]},
+                                {"name": "S", "value": "sec", "type": "SECRETS_MANAGER"},
+                                {"name": "J", "value": "arn:aws:secretsmanager:eu-west-1:1:secret:db:pw:AWSPREVIOUS",
+                                 "type": "SECRETS_MANAGER"}]},
             "webhookVariables": [{"name": "CODEBUILD_WEBHOOK_TRIGGER", "value": "pr/12"}],
         }));
         let account = AccountContext::new("aws", "eu-west-1", "123456789012");
@@ -164,8 +172,23 @@ mod tests {
             values[1],
             ("P", &EnvValue::Secret(SecretRef::Parameter("/param".into())))
         );
-        assert!(
-            matches!(values[2].1, EnvValue::Secret(SecretRef::Secret { secret_id, .. }) if secret_id == "sec")
+        assert_eq!(
+            values[2].1,
+            &EnvValue::Secret(SecretRef::Secret {
+                secret_id: "sec".into(),
+                json_key: None,
+                version_stage: None,
+                version_id: None
+            })
+        );
+        assert_eq!(
+            values[3].1,
+            &EnvValue::Secret(SecretRef::Secret {
+                secret_id: "arn:aws:secretsmanager:eu-west-1:1:secret:db".into(),
+                json_key: Some("pw".into()),
+                version_stage: Some("AWSPREVIOUS".into()),
+                version_id: None
+            })
         );
         let SourceSpec::Git {
             url,
@@ -221,5 +244,20 @@ mod tests {
             "buildspec": "arn:aws:s3:::b/buildspec.yml"}}));
         let err = build_request(&in_s3, &AccountContext::local(), PathBuf::from("/w")).unwrap_err();
         assert!(err.to_string().contains("arn:aws:s3:::b/buildspec.yml"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_secrets_manager_reference_is_an_error_naming_the_variable() {
+        // A build stored before references were checked at the API is read as it was stored.
+        let build = build(json!({
+            "environment": {"type": "LINUX_CONTAINER", "image": "img:1", "computeType": "BUILD_GENERAL1_SMALL",
+                            "environmentVariables": [{"name": "S", "value": "a:b:c:d:e", "type": "SECRETS_MANAGER"}]},
+        }));
+        let err = build_request(&build, &AccountContext::local(), PathBuf::from("/w")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("SECRETS_MANAGER variable S has the reference \"a:b:c:d:e\""),
+            "{err}"
+        );
     }
 }

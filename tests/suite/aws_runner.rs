@@ -104,11 +104,17 @@ fn now() -> Timestamp {
 impl Deployment {
     /// Creates project `name` with `source`, starts a build and dispatches it (QUEUED → PROVISIONING).
     async fn queue_build(&self, name: &str, source: Value) -> String {
+        self.queue_build_with(name, source, json!([])).await
+    }
+
+    /// [`Deployment::queue_build`] for a project with these environment variables.
+    async fn queue_build_with(&self, name: &str, source: Value, variables: Value) -> String {
         let project = json!({
             "name": name,
             "source": source,
             "artifacts": {"type": "S3", "location": ARTIFACTS, "packaging": "ZIP"},
-            "environment": {"type": "LINUX_CONTAINER", "image": "kiln/runner", "computeType": "BUILD_GENERAL1_SMALL"},
+            "environment": {"type": "LINUX_CONTAINER", "image": "kiln/runner", "computeType": "BUILD_GENERAL1_SMALL",
+                            "environmentVariables": variables},
             "timeoutInMinutes": 10,
         });
         self.services
@@ -292,6 +298,43 @@ fn a_dispatched_build_runs_in_its_task_and_leaves_record_log_artifact_and_notice
         assert_eq!(final_notices(&queued, &id), vec!["SUCCEEDED"]);
         let via_topic = aws.drain(&aws.subscriber).await;
         assert_eq!(final_notices(&via_topic, &id), vec!["SUCCEEDED"]);
+    });
+}
+
+#[test]
+fn a_projects_secrets_manager_variables_resolve_their_json_key_and_version_stage_in_the_task() {
+    let repo = GitRepo::with_buildspec(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - test \"$DB_PASSWORD\" = old\n      \
+         - test \"$DB_USER\" = admin\n",
+    );
+    with_moto(|clients, endpoint| async move {
+        let sm = &clients.secrets_manager;
+        sm.create_secret()
+            .name("db")
+            .secret_string(r#"{"user":"admin","password":"old"}"#)
+            .send()
+            .await
+            .expect("create secret");
+        sm.put_secret_value()
+            .secret_id("db")
+            .secret_string(r#"{"user":"admin","password":"new"}"#)
+            .send()
+            .await
+            .expect("rotate");
+        let aws = deploy(clients, &endpoint).await;
+        let variables = json!([
+            {"name": "DB_PASSWORD", "value": "db:password:AWSPREVIOUS", "type": "SECRETS_MANAGER"},
+            {"name": "DB_USER", "value": "db:user", "type": "SECRETS_MANAGER"},
+        ]);
+        let id = aws.queue_build_with("app", git_source(&repo), variables).await;
+        let output = aws.run_runner(&id).await;
+        let record = aws.record(&id).await;
+        assert_eq!(
+            record["buildStatus"],
+            "SUCCEEDED",
+            "{record:#}\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
     });
 }
 

@@ -137,3 +137,27 @@ pub enum ErrorKind {
     #[error("{message}")]
     Rule { message: String },
 }
+
+impl ErrorKind {
+    /// Whether this is one of the caps on hostile input (size, nesting, alias expansion, node count).
+    pub fn is_limit(&self) -> bool {
+        match self {
+            ErrorKind::TooLarge { .. }
+            | ErrorKind::TooDeep { .. }
+            | ErrorKind::AliasBudget { .. }
+            | ErrorKind::TooManyNodes { .. } => true,
+            ErrorKind::NotUtf8 { .. }
+            | ErrorKind::Empty
+            | ErrorKind::Syntax { .. }
+            | ErrorKind::MultipleDocuments
+            | ErrorKind::UnknownAnchor
+            | ErrorKind::DuplicateKey { .. }
+            | ErrorKind::UnknownKey { .. }
+            | ErrorKind::MissingKey { .. }
+            | ErrorKind::WrongType { .. }
+            | ErrorKind::InvalidValue { .. }
+            | ErrorKind::UnsupportedVersion { .. }
+            | ErrorKind::Rule { .. } => false,
+        }
+    }
+}

@@ -80,6 +80,21 @@ pub fn parse(bytes: &[u8]) -> Result<Buildspec, BuildspecErrors> {
     }
 }
 
+/// Checks only the caps that protect whoever reads the buildspec (size, nesting, alias expansion, node count),
+/// not what it means: an API that stores a buildspec refuses hostile text at once and leaves every other problem
+/// to the build, where it is a `YAML_FILE_ERROR` as in CodeBuild.
+pub fn check_limits(text: &str) -> Result<(), BuildspecError> {
+    if let Err(errors) = check_size(text.len() as u64) {
+        if let Some(first) = errors.errors().first() {
+            return Err(first.clone());
+        }
+    }
+    match tree::build(text) {
+        Err(err) if err.kind.is_limit() => Err(err),
+        Ok(_) | Err(_) => Ok(()),
+    }
+}
+
 /// Refuses a buildspec of `size` bytes over [`MAX_BYTES`]; callers may check a file's length before reading it.
 pub fn check_size(size: u64) -> Result<(), BuildspecErrors> {
     if size > MAX_BYTES as u64 {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{FieldPath, Problem, ProjectError};
 use super::names::codebuild_enum;
+use crate::buildspec::secret_ref;
 
 codebuild_enum! {
     /// The container type. Kiln runs Linux containers only (Fargate has no Windows build images, GPUs or macOS).
@@ -156,6 +157,33 @@ pub fn check_variables(vars: &[EnvironmentVariable], path: &FieldPath) -> Result
         }
     }
     Ok(())
+}
+
+/// Checks that each SECRETS_MANAGER variable holds a reference CodeBuild accepts (see [`check_reference`]).
+/// Definitions are checked (projects, schedules, StartBuild); stored builds are read as they were stored.
+pub fn check_references(vars: &[EnvironmentVariable], path: &FieldPath) -> Result<(), ProjectError> {
+    for (i, var) in vars.iter().enumerate() {
+        check_reference(var, &path.index(i))?;
+    }
+    Ok(())
+}
+
+/// Checks that a SECRETS_MANAGER variable's value is a reference CodeBuild accepts,
+/// `secret-id:json-key:version-stage:version-id` (see [`secret_ref`]); `path` is the variable's.
+pub fn check_reference(var: &EnvironmentVariable, path: &FieldPath) -> Result<(), ProjectError> {
+    match var.variable_type {
+        EnvironmentVariableType::SecretsManager => match secret_ref(&var.value) {
+            Ok(_) => Ok(()),
+            Err(err) => Err(path.key("value").invalid(
+                &var.value,
+                format!(
+                    "SECRETS_MANAGER variable {} is not secret-id:json-key:version-stage:version-id: {err}",
+                    var.name
+                ),
+            )),
+        },
+        EnvironmentVariableType::Plaintext | EnvironmentVariableType::ParameterStore => Ok(()),
+    }
 }
 
 /// The project's variables with `overrides` merged over them by name (StartBuild's and schedules' overrides):
@@ -490,6 +518,45 @@ mod tests {
             let message = ProjectEnvironment::try_from(raw).unwrap_err().to_string();
             assert!(message.starts_with(expected), "{message}");
         }
+    }
+
+    #[test]
+    fn secrets_manager_variables_take_the_four_part_reference_and_a_malformed_one_names_the_variable() {
+        let var = |value: &str| EnvironmentVariable {
+            name: "DB_PASSWORD".into(),
+            value: value.into(),
+            variable_type: EnvironmentVariableType::SecretsManager,
+        };
+        let path = FieldPath::named("environment.environmentVariables");
+        for good in [
+            "db",
+            "db:password",
+            "db:password:AWSPREVIOUS",
+            "db:password::0123-4567",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf:password:AWSCURRENT",
+        ] {
+            assert!(check_references(&[var(good)], &path).is_ok(), "{good}");
+        }
+        for (bad, reason) in [
+            ("db:k:s:v:extra", "more than four fields"),
+            (":password", "secret id before the first colon is required"),
+            ("db:k:AWSCURRENT:0123", "version-stage or version-id, not both"),
+            ("arn:aws:secretsmanager:eu-west-1", "a secret ARN has the form"),
+        ] {
+            let message = check_references(&[var(bad)], &path).unwrap_err().to_string();
+            assert!(
+                message.starts_with(&format!(
+                    "environment.environmentVariables[0].value: invalid value {bad:?}: SECRETS_MANAGER variable \
+                     DB_PASSWORD is not secret-id:json-key:version-stage:version-id"
+                )) && message.contains(reason),
+                "{message}"
+            );
+        }
+        let plain = EnvironmentVariable {
+            variable_type: EnvironmentVariableType::ParameterStore,
+            ..var("a:b:c:d:e:f")
+        };
+        assert!(check_references(&[plain], &path).is_ok());
     }
 
     #[test]

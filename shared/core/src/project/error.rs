@@ -39,6 +39,9 @@ pub enum Problem {
     /// A name used twice where names must be unique.
     #[error("duplicate name {0:?}; names must be unique")]
     Duplicate(String),
+    /// An inline buildspec over a cap on hostile input (size, nesting, alias expansion, node count).
+    #[error("the inline buildspec is refused: {0}")]
+    Buildspec(String),
     /// Too many entries in a list.
     #[error("{count} entries; at most {max} are allowed")]
     TooMany { count: usize, max: usize },

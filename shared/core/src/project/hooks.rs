@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::environment::{EnvironmentVariable, check_variables};
+use super::environment::{EnvironmentVariable, check_references, check_variables};
 use super::error::{FieldPath, Problem, ProjectError};
 use crate::schedule::ScheduleError;
 use crate::trigger::filter::FilterGroups;
@@ -200,10 +200,9 @@ fn check_schedule(schedule: &Schedule, path: &FieldPath) -> Result<(), ProjectEr
         };
         return Err(path.key(key).invalid(value, reason));
     }
-    check_variables(
-        &schedule.environment_variables_override,
-        &path.key("environmentVariablesOverride"),
-    )
+    let overrides = path.key("environmentVariablesOverride");
+    check_variables(&schedule.environment_variables_override, &overrides)?;
+    check_references(&schedule.environment_variables_override, &overrides)
 }
 
 fn check_notification(

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 pub use self::config::{ConfigError, KilnConfig};
 pub use self::environment::{
     Architecture, Compute, ComputeType, DEFAULT_IMAGE, EnvironmentType, EnvironmentVariable,
-    EnvironmentVariableType, FargateSize, ProjectEnvironment, RawEnvironment, SpotPolicy,
-    fargate_memory_options, merge_variables,
+    EnvironmentVariableType, FargateSize, ProjectEnvironment, RawEnvironment, SpotPolicy, check_reference,
+    check_references, fargate_memory_options, merge_variables,
 };
 pub use self::error::{FieldPath, Problem, ProjectError};
 pub use self::hooks::{ForkPullRequests, NotificationTarget, NotificationType, Schedule, SecretRef, Webhook};
@@ -29,7 +29,10 @@ pub use self::outputs::{
     ArtifactsType, CacheMode, CacheType, CloudWatchLogsConfig, LogsConfig, LogsStatus, NamespaceType,
     Packaging, ProjectArtifacts, ProjectCache, RawArtifacts, RawCache, S3LogsConfig,
 };
-pub use self::source::{BuildspecRef, ProjectSource, RawSource, SourceAuth, SourceAuthType, SourceType};
+pub use self::source::{
+    BuildspecRef, ProjectSource, RawSource, SourceAuth, SourceAuthType, SourceType, buildspec_override,
+    check_inline,
+};
 pub use self::stored::StoredProject;
 pub use crate::build::ProjectName;
 use crate::build::{DEFAULT_QUEUED_TIMEOUT_MINUTES, DEFAULT_TIMEOUT_MINUTES};
@@ -149,10 +152,15 @@ impl Project {
                 .invalid(d, "descriptions are at most 255 characters"));
         }
         let source = ProjectSource::validate(raw.source, &path.key("source"))?;
+        check_inline(&source.buildspec, &path.key("source").key("buildspec"))?;
         let environment = match raw.environment {
             Some(env) => ProjectEnvironment::validate(env, &path.key("environment"))?,
             None => ProjectEnvironment::default_linux(),
         };
+        check_references(
+            &environment.environment_variables,
+            &path.key("environment").key("environmentVariables"),
+        )?;
         let artifacts = match raw.artifacts {
             Some(a) => ProjectArtifacts::validate(a, &path.key("artifacts"))?,
             None => ProjectArtifacts::none(),

@@ -64,15 +64,18 @@ pub enum BuildspecRef {
 impl BuildspecRef {
     /// Classifies a `buildspec` value: a YAML mapping with `version` is inline, `arn:aws:s3:::` is S3, anything
     /// else a path. The reference marks this rule [I]: CodeBuild does not specify how it tells them apart.
+    /// Text no path would hold (a line break, or a leading `{`) is inline too, even when it does not parse, so
+    /// that it is checked and reported as a buildspec rather than looked up as a file.
     pub fn classify(value: &str) -> Self {
         #[derive(Deserialize)]
         struct Probe {
             #[allow(dead_code)]
             version: serde::de::IgnoredAny,
         }
+        let document = value.contains('\n') || value.trim_start().starts_with('{');
         if value.trim().is_empty() {
             BuildspecRef::Default
-        } else if serde_saphyr::from_str::<Probe>(value).is_ok() {
+        } else if document || serde_saphyr::from_str::<Probe>(value).is_ok() {
             BuildspecRef::Inline(value.to_owned())
         } else if value.starts_with("arn:aws:s3:::") {
             BuildspecRef::S3(value.to_owned())
@@ -258,6 +261,27 @@ fn check_buildspec(kind: SourceType, buildspec: &BuildspecRef, path: &FieldPath)
     }
 }
 
+/// Refuses an inline buildspec over a cap on hostile input (see [`crate::buildspec::check_limits`]); other
+/// problems are the build's, reported as a `YAML_FILE_ERROR`. Definitions are checked, stored builds are not.
+pub fn check_inline(buildspec: &BuildspecRef, path: &FieldPath) -> Result<(), ProjectError> {
+    let BuildspecRef::Inline(text) = buildspec else {
+        return Ok(());
+    };
+    crate::buildspec::check_limits(text).map_err(|err| path.err(Problem::Buildspec(err.to_string())))
+}
+
+/// StartBuild's `buildspecOverride` for a source of type `kind`, checked as a project's own `buildspec` is.
+pub fn buildspec_override(
+    kind: SourceType,
+    value: &str,
+    path: &FieldPath,
+) -> Result<BuildspecRef, ProjectError> {
+    let buildspec = BuildspecRef::classify(value);
+    check_buildspec(kind, &buildspec, path)?;
+    check_inline(&buildspec, path)?;
+    Ok(buildspec)
+}
+
 impl TryFrom<RawSource> for ProjectSource {
     type Error = ProjectError;
     fn try_from(raw: RawSource) -> Result<Self, ProjectError> {
@@ -310,6 +334,11 @@ mod tests {
                 BuildspecRef::S3("arn:aws:s3:::bucket/spec.yml".into()),
             ),
             ("phases: {}", BuildspecRef::Path("phases: {}".into())),
+            (
+                "version: 0.2\n\tphases: {}\n",
+                BuildspecRef::Inline("version: 0.2\n\tphases: {}\n".into()),
+            ),
+            ("{version: [", BuildspecRef::Inline("{version: [".into())),
         ];
         for (value, expected) in table {
             assert_eq!(BuildspecRef::classify(value), expected, "{value:?}");
@@ -379,6 +408,92 @@ mod tests {
         ];
         for (source, expected) in table {
             let message = ProjectSource::try_from(source).unwrap_err().to_string();
+            assert!(message.starts_with(expected), "{message}");
+        }
+    }
+
+    /// Hostile inline buildspecs: an alias bomb, nesting 10,000 deep, and 5 MiB of text.
+    fn hostile() -> Vec<(&'static str, String, &'static str)> {
+        let mut bomb =
+            String::from("version: 0.2\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for level in 1..10 {
+            let items = vec![format!("*a{}", level - 1); 10].join(", ");
+            bomb.push_str(&format!("a{level}: &a{level} [{items}]\n"));
+        }
+        bomb.push_str("phases: {build: {commands: *a9}}\n");
+        let deep = format!("version: 0.2\nx: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+        let large = format!("version: 0.2\n{}", "#".repeat(5 * 1024 * 1024));
+        vec![
+            ("alias bomb", bomb, "aliases expand to more than 100000 nodes"),
+            ("deep nesting", deep, "nesting is deeper than 64 levels"),
+            ("5 MiB", large, "more than the 4194304-byte (4 MiB) limit"),
+        ]
+    }
+
+    #[test]
+    fn an_inline_buildspec_is_checked_against_the_caps_whatever_the_source_type() {
+        let path = FieldPath::named("source").key("buildspec");
+        for (what, text, expected) in hostile() {
+            for kind in [SourceType::Git, SourceType::S3, SourceType::NoSource] {
+                let buildspec = BuildspecRef::classify(&text);
+                assert!(matches!(buildspec, BuildspecRef::Inline(_)), "{what}");
+                let message = check_inline(&buildspec, &path).unwrap_err().to_string();
+                assert!(
+                    message.starts_with("source.buildspec: the inline buildspec is refused: (document)")
+                        || message.starts_with("source.buildspec: the inline buildspec is refused: x"),
+                    "{what}: {message}"
+                );
+                assert!(message.contains(expected), "{what}: {message}");
+                assert!(message.len() < 500, "{what}: the text is not quoted back");
+                let over =
+                    buildspec_override(kind, &text, &FieldPath::named("buildspecOverride")).unwrap_err();
+                assert!(
+                    over.to_string()
+                        .starts_with("buildspecOverride: the inline buildspec is refused"),
+                    "{over}"
+                );
+            }
+        }
+        // Problems other than the caps are the build's (a YAML_FILE_ERROR), as in CodeBuild.
+        let broken = BuildspecRef::Inline("version: 0.2\n\tphases: {}\n".into());
+        assert!(check_inline(&broken, &path).is_ok());
+    }
+
+    #[test]
+    fn a_buildspec_override_follows_the_projects_rules() {
+        let path = FieldPath::named("buildspecOverride");
+        let inline = "version: 0.2\nphases:\n  build:\n    commands: [make]\n";
+        assert_eq!(
+            buildspec_override(SourceType::Github, inline, &path).unwrap(),
+            BuildspecRef::Inline(inline.into())
+        );
+        assert_eq!(
+            buildspec_override(SourceType::Git, "ci/spec.yml", &path).unwrap(),
+            BuildspecRef::Path("ci/spec.yml".into())
+        );
+        for (kind, value, expected) in [
+            (
+                SourceType::Git,
+                "../outside.yml",
+                "buildspecOverride: invalid value \"../outside.yml\"",
+            ),
+            (
+                SourceType::Git,
+                "/etc/passwd",
+                "buildspecOverride: invalid value \"/etc/passwd\"",
+            ),
+            (
+                SourceType::NoSource,
+                "spec.yml",
+                "buildspecOverride: missing; NO_SOURCE projects need an inline",
+            ),
+            (
+                SourceType::NoSource,
+                "",
+                "buildspecOverride: missing; NO_SOURCE projects need an inline",
+            ),
+        ] {
+            let message = buildspec_override(kind, value, &path).unwrap_err().to_string();
             assert!(message.starts_with(expected), "{message}");
         }
     }

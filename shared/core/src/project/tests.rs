@@ -122,6 +122,17 @@ fn errors_name_the_field_path_and_quote_the_value() {
             "projects[1].environment.memory: memory 2048 MiB is not available with cpu 2048; valid memory values (MiB): 4096, 5120",
         ),
         (
+            "    environment:\n      environmentVariables: [{name: T, value: 'a:b:c:d:e', type: SECRETS_MANAGER}]\n",
+            "projects[1].environment.environmentVariables[0].value: invalid value \"a:b:c:d:e\": SECRETS_MANAGER \
+             variable T is not secret-id:json-key:version-stage:version-id",
+        ),
+        (
+            "    schedules:\n      - name: nightly\n        expression: rate(1 day)\n        \
+             environmentVariablesOverride: [{name: T, value: ':k', type: SECRETS_MANAGER}]\n",
+            "projects[1].schedules[0].environmentVariablesOverride[0].value: invalid value \":k\": SECRETS_MANAGER \
+             variable T",
+        ),
+        (
             "    timeoutInMinutes: 3000\n",
             "projects[1].timeoutInMinutes: 3000 is out of range; use 5 to 2160",
         ),

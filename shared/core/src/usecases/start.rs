@@ -10,7 +10,7 @@ use crate::build::{
 };
 use crate::project::{
     EnvironmentVariable, EnvironmentVariableType, FieldPath, ProjectEnvironment, ProjectSource,
-    RawEnvironment, RawSource,
+    RawEnvironment, RawSource, buildspec_override, check_reference,
 };
 
 /// One environment variable override (`environmentVariablesOverride` item).
@@ -81,6 +81,27 @@ fn in_range(name: &str, value: Option<i64>, min: i64, max: i64) -> Result<Option
     }
 }
 
+/// Checks the members the project's own validation would refuse (each refusal names the member): every
+/// `environmentVariablesOverride` has a known type, and a SECRETS_MANAGER one a reference CodeBuild accepts.
+fn check_input(input: &StartBuildInput) -> Result<(), UseCaseError> {
+    let invalid = |e: crate::project::ProjectError| UseCaseError::InvalidInput(e.to_string());
+    let path = FieldPath::named("environmentVariablesOverride");
+    for (i, var) in input.environment_variables_override.iter().enumerate() {
+        let at = path.index(i);
+        let variable_type = at
+            .key("type")
+            .one_of(&var.var_type, EnvironmentVariableType::OPTIONS)
+            .map_err(invalid)?;
+        let typed = EnvironmentVariable {
+            name: var.name.clone(),
+            value: var.value.clone(),
+            variable_type,
+        };
+        check_reference(&typed, &at).map_err(invalid)?;
+    }
+    Ok(())
+}
+
 impl Services {
     /// StartBuild: a new QUEUED build of `input.projectName` with the overrides applied.
     pub async fn start_build(
@@ -91,6 +112,7 @@ impl Services {
     ) -> Result<Started, UseCaseError> {
         let name =
             ProjectName::parse(&input.project_name).map_err(|e| UseCaseError::InvalidInput(e.to_string()))?;
+        check_input(&input)?;
         let project = self
             .projects
             .get_project(&name)
@@ -290,16 +312,23 @@ fn overridden_source(
     if input.buildspec_override.is_none() && input.source_location_override.is_none() {
         return Ok(Some(source.clone()));
     }
+    let invalid = |e: crate::project::ProjectError| UseCaseError::InvalidInput(e.to_string());
     let mut raw = RawSource::from(source.clone());
     if let Some(spec) = &input.buildspec_override {
+        // Checked as the project's own `buildspec` is: a path stays inside the source, NO_SOURCE needs an
+        // inline buildspec, and an inline one is within the caps on hostile input.
+        buildspec_override(source.source_type, spec, &FieldPath::named("buildspecOverride"))
+            .map_err(invalid)?;
         raw.buildspec = Some(spec.clone());
     }
     if let Some(location) = &input.source_location_override {
         raw.location = Some(location.clone());
     }
+    // The stored project was valid when it was saved: a source that no longer is was made so by the request's
+    // overrides, the caller's mistake.
     ProjectSource::validate(raw, &FieldPath::named("source"))
         .map(Some)
-        .map_err(|e| UseCaseError::Corrupt(e.to_string()))
+        .map_err(|e| UseCaseError::InvalidInput(format!("the overrides make an invalid source: {e}")))
 }
 
 /// The project's environment with the overrides merged into `environmentVariables` by name (later wins, at

@@ -4,6 +4,7 @@
 mod codecommit;
 mod events;
 mod launch;
+mod overrides;
 
 use std::sync::Arc;
 use std::time::Duration;
