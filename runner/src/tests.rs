@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use kiln_core::build::{AccountContext, BuildId, EstimatedCost, LogsLocation};
-use kiln_core::ports::build_store::PutMode;
+use kiln_core::ports::build_store::{ProjectStore, PutMode};
 use kiln_core::ports::logs::LogSink;
 use kiln_core::usecases::Services;
 use kiln_core::usecases::notices::NoticeSource;
@@ -25,7 +25,7 @@ struct Deployment {
 }
 
 /// A store with project `web` (NO_SOURCE, `buildspec` inline), whose launcher starts nothing.
-fn deployment(buildspec: &str) -> Deployment {
+async fn deployment(buildspec: &str) -> Deployment {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("kiln.db")).unwrap());
     let launcher = ProcessLauncher::new("true".into(), Vec::new(), dir.path().join("runners"));
@@ -46,10 +46,11 @@ fn deployment(buildspec: &str) -> Deployment {
         "artifacts": {"type": "NO_ARTIFACTS"},
     });
     store
-        .put_project_sync(
+        .put_project(
             &serde_json::from_value(project).expect("a valid project"),
             PutMode::Create,
         )
+        .await
         .unwrap();
     Deployment { dir, services }
 }
@@ -101,7 +102,7 @@ impl Deployment {
 async fn a_queued_build_runs_to_its_end_with_phases_result_and_the_deployments_extras_recorded() {
     let buildspec = "version: 0.2\nenv:\n  exported-variables: [STAGE]\nphases:\n  build:\n    commands:\n      \
                      - export STAGE=done\n      - echo built > \"$CODEBUILD_SRC_DIR/out.txt\"\n";
-    let kiln = deployment(buildspec);
+    let kiln = deployment(buildspec).await;
     let id = kiln.queue().await;
     let extras = Extras {
         logs: Some(LogsLocation {
@@ -152,7 +153,7 @@ async fn a_queued_build_runs_to_its_end_with_phases_result_and_the_deployments_e
 
 #[tokio::test]
 async fn an_ended_build_is_left_alone_and_its_log_never_opened() {
-    let kiln = deployment("version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n");
+    let kiln = deployment("version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n").await;
     let id = kiln.queue().await;
     run_build(&id, kiln.ports(Extras::default()), CancellationToken::new())
         .await
@@ -168,7 +169,7 @@ async fn an_ended_build_is_left_alone_and_its_log_never_opened() {
 
 #[tokio::test]
 async fn a_runner_failure_ends_the_build_fault_with_the_reason_and_a_missing_build_is_an_error() {
-    let kiln = deployment("arn:aws:s3:::specs/buildspec.yml");
+    let kiln = deployment("arn:aws:s3:::specs/buildspec.yml").await;
     let id = kiln.queue().await;
     let outcome = run_build(&id, kiln.ports(Extras::default()), CancellationToken::new())
         .await

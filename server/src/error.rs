@@ -24,6 +24,9 @@ pub enum AppError {
     /// Anything we did not expect: logged once here, answered with an opaque 500.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The server is at capacity (its store's write queue is full): 503 with `Retry-After: 1`.
+    #[error("at capacity: {0}")]
+    Unavailable(String),
 }
 
 impl AppError {
@@ -78,6 +81,13 @@ impl IntoResponse for AppError {
                     "internal error; see the server log",
                 )
             }
+            AppError::Unavailable(message) => {
+                let mut response = amz_error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", &message);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+            }
         }
     }
 }
@@ -103,6 +113,7 @@ impl From<kiln_core::ports::build_store::StoreError> for AppError {
                 AppError::already_exists(format!("project {name:?} already exists"))
             }
             StoreError::BadToken(token) => AppError::invalid(format!("nextToken {token:?} is not valid")),
+            StoreError::AtCapacity => AppError::Unavailable(err.to_string()),
             StoreError::Corrupt { .. } | StoreError::Backend { .. } => AppError::Internal(err.to_string()),
         }
     }

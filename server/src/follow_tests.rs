@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use kiln_core::build::{AccountContext, BuildId, Timestamp};
 use kiln_core::ports::BoxFuture;
-use kiln_core::ports::build_store::PutMode;
+use kiln_core::ports::build_store::{ProjectStore, PutMode};
 use kiln_core::ports::logs::LogReader;
 use kiln_core::usecases::Services;
 use kiln_core::usecases::notices::NoticeSource;
@@ -59,10 +59,11 @@ impl Fixture {
             "environment": {"type": "LINUX_CONTAINER", "image": "local", "computeType": "BUILD_GENERAL1_SMALL"},
             "artifacts": {"type": "NO_ARTIFACTS"}});
         store
-            .put_project_sync(
+            .put_project(
                 &serde_json::from_value(project).expect("a valid project"),
                 PutMode::Create,
             )
+            .await
             .expect("the project");
         let launcher = ProcessLauncher::new("true".into(), Vec::new(), dir.path().join("runners"));
         let services = Services {

@@ -76,7 +76,7 @@ fn overrides_that_make_an_invalid_build_are_refused_with_400_naming_the_member()
         ),
         (
             json!({"projectName": "inline", "buildspecOverride": ""}),
-            "source.buildspec",
+            "buildspecOverride",
         ),
     ] {
         let (status, body) = kiln.api("StartBuild", input.clone());

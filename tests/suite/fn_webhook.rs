@@ -164,12 +164,14 @@ fn a_bad_signature_is_refused_with_401_and_nothing_is_stored_or_sent() {
 fn unknown_projects_ignored_events_and_malformed_bodies_answer_as_the_local_server_does() {
     with_moto(|clients, _| async move {
         let fns = FnBox::new(clients).await;
-        fns.put_project("open", json!({})).await;
+        fns.put_project("open", json!({"allowUnsigned": true})).await;
+        fns.put_project("closed", json!({})).await;
         let webhook = webhook(&fns);
         let push = webhook_fixture("github/push.branch.json");
         let ping = webhook_fixture("github/ping.json");
-        let cases: [(&str, &str, &[u8], u16); 4] = [
+        let cases: [(&str, &str, &[u8], u16); 5] = [
             ("/webhooks/nowhere", "push", &push, 404),
+            ("/webhooks/closed", "push", &push, 401),
             ("/webhooks/open", "ping", &ping, 200),
             ("/webhooks/open", "push", b"{not json", 400),
             ("/hooks/open", "push", &push, 404),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use kiln_core::build::{AccountContext, BuildId};
-use kiln_core::ports::build_store::PutMode;
+use kiln_core::ports::build_store::{ProjectStore, PutMode};
 use kiln_core::project::{KilnConfig, StoredProject};
 use kiln_core::sigv4::Credentials;
 use kiln_core::usecases::Services;
@@ -215,7 +215,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         args.sqlite_sync,
     )?;
     if let Some(path) = &args.config {
-        load_config(&store, path)?;
+        load_config(&store, path).await?;
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -262,11 +262,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load_config(store: &SqliteStore, path: &Path) -> anyhow::Result<()> {
+async fn load_config(store: &SqliteStore, path: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let config = KilnConfig::from_yaml(&text).with_context(|| format!("in {}", path.display()))?;
     for project in &config.projects {
-        store.put_project_sync(&StoredProject::from(project.clone()), PutMode::Upsert)?;
+        let project = StoredProject::from(project.clone());
+        store.put_project(&project, PutMode::Upsert).await?;
     }
     tracing::info!(projects = config.projects.len(), config = %path.display(), "projects loaded");
     Ok(())
@@ -312,7 +313,7 @@ const SCHEDULER_CURSOR: &str = "scheduler:last-tick";
 /// server was down are logged and not replayed (EventBridge behaviour).
 async fn scheduler(services: Services, store: Arc<SqliteStore>, clock: kiln_server::Clock) {
     let mut last = clock();
-    match store.delivered_cursor(SCHEDULER_CURSOR) {
+    match store.delivered_cursor(SCHEDULER_CURSOR).await {
         Ok(0) => {}
         Ok(millis) => tracing::warn!(
             from_ms = millis,
@@ -337,7 +338,7 @@ async fn scheduler(services: Services, store: Arc<SqliteStore>, clock: kiln_serv
                 }
                 last = now;
                 let millis = u64::try_from(now.epoch_millis()).unwrap_or_default();
-                if let Err(err) = store.set_delivered_cursor(SCHEDULER_CURSOR, millis) {
+                if let Err(err) = store.set_delivered_cursor(SCHEDULER_CURSOR, millis).await {
                     tracing::error!(error = %err, "saving the scheduler cursor failed");
                 }
             }

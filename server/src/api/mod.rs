@@ -34,6 +34,9 @@ impl From<UseCaseError> for AppError {
                 kind: "IdempotentParameterMismatchException",
                 message: err.to_string(),
             },
+            UseCaseError::Store(kiln_core::ports::build_store::StoreError::AtCapacity) => {
+                AppError::Unavailable(err.to_string())
+            }
             UseCaseError::Corrupt(_)
             | UseCaseError::Store(_)
             | UseCaseError::Launch(_)

@@ -84,6 +84,9 @@ pub enum ConsoleError {
     Forbidden(String),
     #[error("{0}")]
     Internal(String),
+    /// The store is at capacity: 503 with `Retry-After`.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for ConsoleError {
@@ -91,6 +94,7 @@ impl From<StoreError> for ConsoleError {
         match err {
             StoreError::NotFound(_) => ConsoleError::NotFound(err.to_string()),
             StoreError::BadToken(_) | StoreError::AlreadyExists(_) => ConsoleError::Invalid(err.to_string()),
+            StoreError::AtCapacity => ConsoleError::Unavailable(err.to_string()),
             StoreError::Corrupt { .. } | StoreError::Backend { .. } => {
                 ConsoleError::Internal(err.to_string())
             }
@@ -126,13 +130,20 @@ impl IntoResponse for ConsoleError {
                 tracing::error!(error = %message, "console request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Server error")
             }
+            ConsoleError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Busy"),
         };
         let body = html! {
             h1 { (title) }
             p class="error" role="alert" { (self) }
             p { a href="/" { "Back to projects" } }
         };
-        (code, html::page(title, body)).into_response()
+        let mut response = (code, html::page(title, body)).into_response();
+        if code == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::sqlite::SqliteStore;
-use kiln_core::ports::build_store::StoreError;
+use kiln_core::ports::build_store::{ProjectStore, StoreError};
 use kiln_core::ports::secrets::{SecretError, SecretResolver};
 use kiln_core::project::NotificationType;
 use kiln_core::trigger::{WebhookSecret, sign_hex};
@@ -73,8 +73,8 @@ impl Forwarder {
     /// Every HTTP target of every project, with its signing secret if it has one.
     async fn targets(&self) -> Vec<(Target, Result<Option<String>, SecretError>)> {
         let mut targets = Vec::new();
-        for name in self.store.project_names_sync().unwrap_or_default() {
-            let Ok(Some(stored)) = self.store.get_project_sync(&name) else {
+        for name in self.store.project_names().await.unwrap_or_default() {
+            let Ok(Some(stored)) = self.store.get_project(&name).await else {
                 continue;
             };
             for target in stored
@@ -136,10 +136,10 @@ impl Forwarder {
 
     async fn deliver(&self, target: &Target, secret: Option<&str>) -> Result<usize, DeliveryError> {
         let name = target.cursor_name();
-        let mut cursor = self.store.delivered_cursor(&name)?;
+        let mut cursor = self.store.delivered_cursor(&name).await?;
         let mut delivered = 0;
         loop {
-            let notices = self.store.notices_after(cursor, 100)?;
+            let notices = self.store.notices_after(cursor, 100).await?;
             let Some(last) = notices.last().map(|n| n.cursor) else {
                 return Ok(delivered);
             };
@@ -158,11 +158,11 @@ impl Forwarder {
                 if !response.status().is_success() {
                     return Err(DeliveryError::Status(response.status()));
                 }
-                self.store.set_delivered_cursor(&name, notice.cursor)?;
+                self.store.set_delivered_cursor(&name, notice.cursor).await?;
                 delivered += 1;
             }
             cursor = last;
-            self.store.set_delivered_cursor(&name, cursor)?;
+            self.store.set_delivered_cursor(&name, cursor).await?;
         }
     }
 }
@@ -190,7 +190,7 @@ mod tests {
             {"type": "HTTP", "target": url, "secret": {"env": "KILN_TEST_NO_SUCH_SECRET_VARIABLE"}}
         ]});
         let project = serde_json::from_value(project).expect("a valid project");
-        store.put_project_sync(&project, PutMode::Create).unwrap();
+        store.put_project(&project, PutMode::Create).await.unwrap();
         let id = BuildId::parse("web:0b0e7a9c-6c1c-4c3a-9a57-1d2e3f405162").expect("id");
         let build = Build::new(id, 1, &AccountContext::local(), Timestamp::from_epoch_millis(0));
         let notice = notices_for(&NoticeSource::default(), None, &build, 0).remove(0);
@@ -209,7 +209,7 @@ mod tests {
         };
         assert!(forwarder.backoff.contains_key(&target), "the target backs off");
         assert_eq!(
-            store.delivered_cursor(&target.cursor_name()).unwrap(),
+            store.delivered_cursor(&target.cursor_name()).await.unwrap(),
             0,
             "nothing delivered"
         );

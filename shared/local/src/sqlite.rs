@@ -1,20 +1,42 @@
 //! The SQLite build store (WAL mode): build records, idempotency keys, per-project build counters, the
-//! dispatch queue and the notice outbox, in one database file.
+//! dispatch queue and the notice outbox, in one database file; the build operations are in
+//! [`sqlite_builds`](crate::sqlite_builds), the queue, projects and outbox beside it.
 //!
-//! Every write runs in a `BEGIN IMMEDIATE` transaction, so concurrent writers (threads or processes — the
-//! server and its runners share the file) serialise in SQLite itself; a small pool of connections lets
-//! readers run beside them.
+//! **Threads.** No SQLite call runs on an async worker thread. Every write of this process goes to one writer
+//! thread that owns the write connection ([`sqlite_writer`](crate::sqlite_writer): a bounded queue of jobs,
+//! each answered after its transaction commits, several jobs per transaction when they queue up); async reads
+//! run on tokio's blocking threads with a pooled query-only connection. A full write queue is
+//! [`StoreError::AtCapacity`] at once. The `*_sync` methods are for synchronous callers (tests, setup code off
+//! the runtime): they run reads on the calling thread and wait for the writer, and a `*_sync` write called
+//! from inside an async task panics (tokio's guard against blocking a runtime thread), so no async path can
+//! use them by mistake.
+//!
+//! **Processes.** `kiln serve` and its runners (`kiln runner`, one process per build) share the file: each
+//! process opens its own store and writer, and SQLite's lock serialises the writers of all processes
+//! (`BEGIN IMMEDIATE`). That is the one place a write waits for another process, so only the writer
+//! connection has the long busy timeout ([`WRITE_BUSY_TIMEOUT`], 30 s); WAL readers never wait for writers and
+//! get a short one ([`READ_BUSY_TIMEOUT`]) for the moments another process recovers or resets the WAL index.
+//! While the server's writer waits for a runner's lock, its queue fills instead of its worker threads
+//! blocking.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::Connection;
 
-use kiln_core::build::{Build, BuildId, ProjectName};
-use kiln_core::ports::BoxFuture;
-use kiln_core::ports::build_store::{
-    BuildState, BuildStore, Created, Page, SortOrder, StoreError, StoredBuild, UpdateOutcome,
-};
+use crate::sqlite_writer::{BATCH_MAX, QUEUE_CAPACITY, Writer, stopped};
+use kiln_core::ports::build_store::StoreError;
+
+/// How long the writer waits for another process (a runner, the server) to release the write lock.
+pub const WRITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a reader waits while another connection recovers or resets the WAL index (readers never wait for
+/// writers in WAL mode).
+pub const READ_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Read connections kept for reuse; more are opened when more reads run at once.
+const POOLED_READERS: usize = 8;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS builds (
@@ -48,14 +70,12 @@ CREATE TABLE IF NOT EXISTS notice_deliveries (
 );
 ";
 
-/// The SQLite-backed store; cheap to share behind an `Arc`.
+/// The SQLite-backed store; cheap to share behind an `Arc`. Dropping it lets its writer thread finish the
+/// queued writes and end.
 pub struct SqliteStore {
     path: PathBuf,
-    sync: SyncMode,
-    pool: Mutex<Vec<Connection>>,
-    /// Writes in this process take turns on one connection: SQLite's busy handler sleeps in steps of many
-    /// milliseconds, so in-process contention is settled here instead.
-    writer: Mutex<Option<Connection>>,
+    readers: Arc<Readers>,
+    writer: Writer,
 }
 
 /// When a commit is on disk: SQLite's `synchronous` setting for the writes (the database is in WAL mode).
@@ -107,25 +127,26 @@ pub(crate) fn backend(err: rusqlite::Error) -> StoreError {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`, in WAL mode, with the schema in place.
+    /// Opens (creating if needed) the database at `path`, in WAL mode, with the schema in place, and starts its
+    /// writer thread.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         SqliteStore::open_with(path, SyncMode::default())
     }
 
     /// [`SqliteStore::open`] with writes synced as `sync` says.
     pub fn open_with(path: &Path, sync: SyncMode) -> Result<SqliteStore, StoreError> {
-        let store = SqliteStore {
-            path: path.to_path_buf(),
-            sync,
-            pool: Mutex::new(Vec::new()),
-            writer: Mutex::new(None),
-        };
-        let conn = store.connect()?;
+        let conn = write_connection(path, sync)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
         conn.execute_batch(crate::sqlite_sessions::SCHEMA)
             .map_err(backend)?;
-        store.put_back(conn);
-        Ok(store)
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            readers: Arc::new(Readers {
+                path: path.to_path_buf(),
+                pool: Mutex::new(Vec::new()),
+            }),
+            writer: Writer::start(conn, QUEUE_CAPACITY, BATCH_MAX)?,
+        })
     }
 
     /// The database file.
@@ -133,303 +154,100 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Runs read `f` on a blocking thread with a pooled connection.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || readers.with_conn(f))
+            .await
+            .map_err(|e| StoreError::Backend {
+                message: format!("a sqlite read did not finish: {e}"),
+                retryable: false,
+            })?
+    }
+
+    /// Runs read `f` on the calling thread (synchronous callers only).
+    pub(crate) fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.readers.with_conn(f)
+    }
+
+    /// Hands write `f` to the writer thread and waits, without blocking, until its transaction has committed.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.writer.submit(f)?.await.map_err(|_| stopped())?
+    }
+
+    /// [`SqliteStore::write`] for synchronous callers: blocks the calling thread until the commit.
+    ///
+    /// # Panics
+    ///
+    /// When called from inside an async task (tokio refuses to block a runtime thread).
+    pub(crate) fn write_blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.writer.submit(f)?.blocking_recv().map_err(|_| stopped())?
+    }
+
+    /// How many write transactions this store's writer has committed.
+    #[cfg(test)]
+    pub(crate) fn commits(&self) -> u64 {
+        self.writer.commits()
+    }
+}
+
+/// The write connection: WAL mode, `synchronous` as `sync` says, the long busy timeout.
+pub(crate) fn write_connection(path: &Path, sync: SyncMode) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(backend)?;
+    conn.busy_timeout(WRITE_BUSY_TIMEOUT).map_err(backend)?;
+    let synchronous = match sync {
+        SyncMode::Normal => "NORMAL",
+        SyncMode::Full => "FULL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous};"
+    ))
+    .map_err(backend)?;
+    Ok(conn)
+}
+
+/// The read connections: `query_only`, so no write can slip past the writer.
+struct Readers {
+    path: PathBuf,
+    pool: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
     fn connect(&self) -> Result<Connection, StoreError> {
         let conn = Connection::open(&self.path).map_err(backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(backend)?;
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-            .map_err(backend)?;
+        conn.busy_timeout(READ_BUSY_TIMEOUT).map_err(backend)?;
+        conn.execute_batch("PRAGMA query_only=1;").map_err(backend)?;
         Ok(conn)
     }
 
-    fn put_back(&self, conn: Connection) {
-        if let Ok(mut pool) = self.pool.lock()
-            && pool.len() < 8
-        {
-            pool.push(conn);
-        }
-    }
-
-    /// Runs `f` with a pooled connection.
-    pub(crate) fn with_conn<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    /// Runs `f` with a pooled connection, opening one if none is free.
+    fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let pooled = self.pool.lock().ok().and_then(|mut pool| pool.pop());
-        let mut conn = match pooled {
+        let conn = match pooled {
             Some(conn) => conn,
             None => self.connect()?,
         };
-        let result = f(&mut conn);
-        self.put_back(conn);
-        result
-    }
-
-    /// Runs `f` inside an immediate (write-locking) transaction and commits if it returns `Ok`.
-    pub(crate) fn write<T>(
-        &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut writer = self.writer.lock().map_err(|_| StoreError::Backend {
-            message: "the writer lock is poisoned".into(),
-            retryable: false,
-        })?;
-        if writer.is_none() {
-            let conn = self.connect()?;
-            if self.sync == SyncMode::Full {
-                conn.execute_batch("PRAGMA synchronous=FULL;").map_err(backend)?;
-            }
-            *writer = Some(conn);
+        let result = f(&conn);
+        if let Ok(mut pool) = self.pool.lock()
+            && pool.len() < POOLED_READERS
+        {
+            pool.push(conn);
         }
-        let Some(conn) = writer.as_mut() else {
-            return Err(StoreError::Backend {
-                message: "no writer connection".into(),
-                retryable: true,
-            });
-        };
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        let value = f(&tx)?;
-        tx.commit().map_err(backend)?;
-        Ok(value)
-    }
-
-    /// The synchronous body of [`BuildStore::create`].
-    pub fn create_sync(&self, key: Option<&str>, builds: Vec<Build>) -> Result<Created, StoreError> {
-        self.write(|tx| {
-            if let Some(key) = key {
-                let existing: Option<String> = tx
-                    .prepare_cached("SELECT build_ids FROM idempotency WHERE key = ?1")
-                    .and_then(|mut stmt| stmt.query_row([key], |r| r.get(0)).optional())
-                    .map_err(backend)?;
-                if let Some(ids) = existing {
-                    let ids: Vec<BuildId> = serde_json::from_str(&ids).map_err(|e| StoreError::Corrupt {
-                        id: key.to_owned(),
-                        reason: format!("idempotency entry: {e}"),
-                    })?;
-                    let mut found = Vec::with_capacity(ids.len());
-                    for id in ids {
-                        found.push(get_in(tx, &id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))?);
-                    }
-                    return Ok(Created {
-                        builds: found,
-                        existing: true,
-                    });
-                }
-            }
-            let mut created = Vec::with_capacity(builds.len());
-            for build in builds {
-                created.push(insert_build(tx, build)?);
-            }
-            if let Some(key) = key {
-                let ids: Vec<&str> = created.iter().map(|b| b.id().as_str()).collect();
-                let ids = serde_json::to_string(&ids).map_err(|e| StoreError::Backend {
-                    message: format!("encoding build ids: {e}"),
-                    retryable: false,
-                })?;
-                tx.prepare_cached("INSERT INTO idempotency (key, build_ids) VALUES (?1, ?2)")
-                    .and_then(|mut stmt| stmt.execute(params![key, ids]))
-                    .map_err(backend)?;
-            }
-            Ok(Created {
-                builds: created,
-                existing: false,
-            })
-        })
-    }
-
-    /// The synchronous body of [`BuildStore::get`].
-    pub fn get_sync(&self, id: &BuildId) -> Result<Option<StoredBuild>, StoreError> {
-        self.with_conn(|conn| get_in(conn, id))
-    }
-
-    /// The synchronous body of [`BuildStore::list`].
-    pub fn list_sync(
-        &self,
-        project: Option<&ProjectName>,
-        order: SortOrder,
-        token: Option<&str>,
-        limit: usize,
-    ) -> Result<Page, StoreError> {
-        let after = match token {
-            Some(t) => Some(t.parse::<i64>().map_err(|_| StoreError::BadToken(t.to_owned()))?),
-            None => None,
-        };
-        let (column, filter) = match project {
-            Some(_) => ("number", "project = ?1"),
-            None => ("seq", "?1 IS NULL"),
-        };
-        let (cmp, dir) = match order {
-            SortOrder::Ascending => (">", "ASC"),
-            SortOrder::Descending => ("<", "DESC"),
-        };
-        let sql = format!(
-            "SELECT id, {column} FROM builds WHERE {filter} AND (?2 IS NULL OR {column} {cmp} ?2) \
-             ORDER BY {column} {dir} LIMIT ?3"
-        );
-        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
-        let project = project.map(ProjectName::as_str);
-        let rows: Vec<(String, i64)> = self.with_conn(|conn| {
-            let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
-            let rows = stmt
-                .query_map(params![project, after, fetch], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(backend)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
-        })?;
-        let more = rows.len() > limit;
-        let rows = &rows[..rows.len().min(limit)];
-        let ids = rows
-            .iter()
-            .map(|(id, _)| {
-                BuildId::parse(id).map_err(|e| StoreError::Corrupt {
-                    id: id.clone(),
-                    reason: e.to_string(),
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            ids,
-            next_token: if more {
-                rows.last().map(|(_, k)| k.to_string())
-            } else {
-                None
-            },
-        })
-    }
-
-    /// The synchronous body of [`BuildStore::update`].
-    pub fn update_sync(
-        &self,
-        version: u64,
-        state: BuildState,
-        build: Build,
-    ) -> Result<UpdateOutcome, StoreError> {
-        let id = build.id().clone();
-        self.write(|tx| {
-            let current = get_in(tx, &id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
-            if current.state == BuildState::Terminal {
-                return Ok(UpdateOutcome::Terminal(current));
-            }
-            if current.version != version {
-                return Ok(UpdateOutcome::Conflict(current));
-            }
-            let mut build = build;
-            build.set_build_number(current.number());
-            let text = encode(&build)?;
-            let new_version = version + 1;
-            tx.execute(
-                "UPDATE builds SET state = ?2, version = ?3, record = ?4 WHERE id = ?1",
-                params![id.as_str(), state.as_str(), to_i64(new_version), text],
-            )
-            .map_err(backend)?;
-            if state == BuildState::Terminal {
-                tx.execute("DELETE FROM queue WHERE build_id = ?1", [id.as_str()])
-                    .map_err(backend)?;
-            }
-            Ok(UpdateOutcome::Updated(StoredBuild {
-                state,
-                version: new_version,
-                build,
-            }))
-        })
-    }
-}
-
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// The stored form of a record: CodeBuild's `Build` JSON.
-fn encode(build: &Build) -> Result<String, StoreError> {
-    serde_json::to_string(build).map_err(|e| StoreError::Backend {
-        message: format!("encoding build {}: {e}", build.id()),
-        retryable: false,
-    })
-}
-
-fn insert_build(tx: &rusqlite::Transaction<'_>, build: Build) -> Result<StoredBuild, StoreError> {
-    // Statements on the acceptance path are prepared once per connection (parsing them was a measurable part
-    // of each delivery).
-    let number: i64 = tx
-        .prepare_cached(
-            "INSERT INTO counters (project, last) VALUES (?1, 1) \
-             ON CONFLICT(project) DO UPDATE SET last = last + 1 RETURNING last",
-        )
-        .and_then(|mut stmt| stmt.query_row([build.project_name().as_str()], |r| r.get(0)))
-        .map_err(backend)?;
-    let mut build = build;
-    build.set_build_number(u64::try_from(number).unwrap_or_default());
-    let (id, project) = (build.id().as_str(), build.project_name().as_str());
-    let text = encode(&build)?;
-    tx.prepare_cached(
-        "INSERT INTO builds (id, project, number, state, version, record) VALUES (?1, ?2, ?3, ?4, 1, ?5)",
-    )
-    .and_then(|mut stmt| stmt.execute(params![id, project, number, BuildState::Queued.as_str(), text]))
-    .map_err(backend)?;
-    tx.prepare_cached("INSERT INTO queue (build_id, project) VALUES (?1, ?2)")
-        .and_then(|mut stmt| stmt.execute(params![id, project]))
-        .map_err(backend)?;
-    Ok(StoredBuild {
-        state: BuildState::Queued,
-        version: 1,
-        build,
-    })
-}
-
-fn get_in(conn: &Connection, id: &BuildId) -> Result<Option<StoredBuild>, StoreError> {
-    let row: Option<(String, i64, String)> = conn
-        .prepare_cached("SELECT state, version, record FROM builds WHERE id = ?1")
-        .and_then(|mut stmt| {
-            stmt.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()
-        })
-        .map_err(backend)?;
-    let Some((state, version, record)) = row else {
-        return Ok(None);
-    };
-    let corrupt = |reason: String| StoreError::Corrupt {
-        id: id.to_string(),
-        reason,
-    };
-    let state = BuildState::parse(&state).ok_or_else(|| corrupt(format!("unknown state {state:?}")))?;
-    let build = serde_json::from_str(&record).map_err(|e| corrupt(format!("record is not a build: {e}")))?;
-    Ok(Some(StoredBuild {
-        state,
-        version: u64::try_from(version).unwrap_or_default(),
-        build,
-    }))
-}
-
-impl BuildStore for SqliteStore {
-    fn create<'a>(
-        &'a self,
-        key: Option<&'a str>,
-        builds: Vec<Build>,
-    ) -> BoxFuture<'a, Result<Created, StoreError>> {
-        Box::pin(async move { self.create_sync(key, builds) })
-    }
-
-    fn get<'a>(&'a self, id: &'a BuildId) -> BoxFuture<'a, Result<Option<StoredBuild>, StoreError>> {
-        Box::pin(async move { self.get_sync(id) })
-    }
-
-    fn list<'a>(
-        &'a self,
-        project: Option<&'a ProjectName>,
-        order: SortOrder,
-        token: Option<&'a str>,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Page, StoreError>> {
-        Box::pin(async move { self.list_sync(project, order, token, limit) })
-    }
-
-    fn update(
-        &self,
-        version: u64,
-        state: BuildState,
-        build: Build,
-    ) -> BoxFuture<'_, Result<UpdateOutcome, StoreError>> {
-        Box::pin(async move { self.update_sync(version, state, build) })
+        result
     }
 }

@@ -1,9 +1,10 @@
 //! The dispatch queue on SQLite: the `queue` table beside the builds, filled in the same transaction that
-//! creates a build and emptied when the build turns terminal.
+//! creates a build and emptied when the build turns terminal. Claims, assignments and releases run on the
+//! store's writer thread, listings on a read connection ([`crate::sqlite`]).
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::params;
+use rusqlite::{Connection, params};
 
 use super::sqlite::{SqliteStore, backend};
 use kiln_core::build::{BuildId, ProjectName};
@@ -11,114 +12,130 @@ use kiln_core::ports::BoxFuture;
 use kiln_core::ports::build_store::{ClaimOutcome, DispatchQueue, Limits, QueueEntry, StoreError};
 
 impl SqliteStore {
-    /// The synchronous body of [`DispatchQueue::claim`].
+    /// [`DispatchQueue::claim`] for synchronous callers (see [`crate::sqlite`]).
     pub fn claim_sync(&self, limits: &Limits, max: usize) -> Result<Vec<QueueEntry>, StoreError> {
-        self.write(|tx| {
-            let entries = read_entries(tx)?;
-            // A slot is held by a claimed entry or by a live runner whose build already left the queue.
-            let mut running: HashMap<ProjectName, usize> = HashMap::new();
-            let mut holders: HashSet<&BuildId> = HashSet::new();
-            for entry in entries.iter().filter(|e| e.claimed) {
-                holders.insert(&entry.build_id);
-                *running.entry(entry.project.clone()).or_default() += 1;
-            }
-            for build_id in &limits.live {
-                if holders.insert(build_id) {
-                    *running.entry(build_id.project()).or_default() += 1;
-                }
-            }
-            let mut total: usize = running.values().sum();
-            let mut claimed = Vec::new();
-            for entry in entries.iter().filter(|e| !e.claimed) {
-                if total >= limits.global || claimed.len() >= max {
-                    break;
-                }
-                let count = running.entry(entry.project.clone()).or_default();
-                if limits
-                    .per_project
-                    .get(&entry.project)
-                    .is_some_and(|limit| *count >= *limit)
-                {
-                    continue;
-                }
-                *count += 1;
-                total += 1;
-                tx.execute(
-                    "UPDATE queue SET claimed = 1 WHERE build_id = ?1",
-                    [entry.build_id.as_str()],
-                )
-                .map_err(backend)?;
-                claimed.push(QueueEntry {
-                    claimed: true,
-                    ..entry.clone()
-                });
-            }
-            Ok(claimed)
-        })
+        let limits = limits.clone();
+        self.write_blocking(move |conn| claim_in(conn, &limits, max))
     }
 
-    /// The synchronous body of [`DispatchQueue::claim_build`].
+    /// [`DispatchQueue::claim_build`] for synchronous callers.
     pub fn claim_build_sync(&self, build_id: &BuildId, limits: &Limits) -> Result<ClaimOutcome, StoreError> {
-        self.write(|tx| {
-            let entries = read_entries(tx)?;
-            let Some(entry) = entries.iter().find(|e| e.build_id == *build_id) else {
-                return Ok(ClaimOutcome::NotWaiting);
-            };
-            if entry.claimed {
-                return Ok(ClaimOutcome::NotWaiting);
-            }
-            let running = entries.iter().filter(|e| e.claimed);
-            if running.clone().count() >= limits.global {
-                return Ok(ClaimOutcome::GlobalFull);
-            }
-            let in_project = running.filter(|e| e.project == entry.project).count();
-            if limits
-                .per_project
-                .get(&entry.project)
-                .is_some_and(|limit| in_project >= *limit)
-            {
-                return Ok(ClaimOutcome::ProjectFull);
-            }
-            tx.execute(
-                "UPDATE queue SET claimed = 1 WHERE build_id = ?1",
-                [build_id.as_str()],
-            )
-            .map_err(backend)?;
-            Ok(ClaimOutcome::Claimed(QueueEntry {
-                claimed: true,
-                ..entry.clone()
-            }))
-        })
+        let (build_id, limits) = (build_id.clone(), limits.clone());
+        self.write_blocking(move |conn| claim_build_in(conn, &build_id, &limits))
     }
 
-    /// The synchronous body of [`DispatchQueue::assign`].
+    /// [`DispatchQueue::assign`] for synchronous callers.
     pub fn assign_sync(&self, build_id: &BuildId, task: &str) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE queue SET task = ?2 WHERE build_id = ?1",
-                params![build_id.as_str(), task],
-            )
-            .map_err(backend)?;
-            Ok(())
-        })
+        let (build_id, task) = (build_id.clone(), task.to_owned());
+        self.write_blocking(move |conn| assign_in(conn, &build_id, &task))
     }
 
-    /// The synchronous body of [`DispatchQueue::release`].
+    /// [`DispatchQueue::release`] for synchronous callers.
     pub fn release_sync(&self, build_id: &BuildId) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute("DELETE FROM queue WHERE build_id = ?1", [build_id.as_str()])
-                .map_err(backend)?;
-            Ok(())
-        })
+        let build_id = build_id.clone();
+        self.write_blocking(move |conn| release_in(conn, &build_id))
     }
 
-    /// The synchronous body of [`DispatchQueue::entries`].
+    /// [`DispatchQueue::entries`] for synchronous callers.
     pub fn entries_sync(&self) -> Result<Vec<QueueEntry>, StoreError> {
-        self.with_conn(|conn| read_entries(conn))
+        self.read_blocking(read_entries)
     }
 }
 
-fn read_entries(conn: &rusqlite::Connection) -> Result<Vec<QueueEntry>, StoreError> {
+fn claim_in(conn: &Connection, limits: &Limits, max: usize) -> Result<Vec<QueueEntry>, StoreError> {
+    let entries = read_entries(conn)?;
+    // A slot is held by a claimed entry or by a live runner whose build already left the queue.
+    let mut running: HashMap<ProjectName, usize> = HashMap::new();
+    let mut holders: HashSet<&BuildId> = HashSet::new();
+    for entry in entries.iter().filter(|e| e.claimed) {
+        holders.insert(&entry.build_id);
+        *running.entry(entry.project.clone()).or_default() += 1;
+    }
+    for build_id in &limits.live {
+        if holders.insert(build_id) {
+            *running.entry(build_id.project()).or_default() += 1;
+        }
+    }
+    let mut total: usize = running.values().sum();
+    let mut claimed = Vec::new();
+    for entry in entries.iter().filter(|e| !e.claimed) {
+        if total >= limits.global || claimed.len() >= max {
+            break;
+        }
+        let count = running.entry(entry.project.clone()).or_default();
+        if limits
+            .per_project
+            .get(&entry.project)
+            .is_some_and(|limit| *count >= *limit)
+        {
+            continue;
+        }
+        *count += 1;
+        total += 1;
+        conn.execute(
+            "UPDATE queue SET claimed = 1 WHERE build_id = ?1",
+            [entry.build_id.as_str()],
+        )
+        .map_err(backend)?;
+        claimed.push(QueueEntry {
+            claimed: true,
+            ..entry.clone()
+        });
+    }
+    Ok(claimed)
+}
+
+fn claim_build_in(
+    conn: &Connection,
+    build_id: &BuildId,
+    limits: &Limits,
+) -> Result<ClaimOutcome, StoreError> {
+    let entries = read_entries(conn)?;
+    let Some(entry) = entries.iter().find(|e| e.build_id == *build_id) else {
+        return Ok(ClaimOutcome::NotWaiting);
+    };
+    if entry.claimed {
+        return Ok(ClaimOutcome::NotWaiting);
+    }
+    let running = entries.iter().filter(|e| e.claimed);
+    if running.clone().count() >= limits.global {
+        return Ok(ClaimOutcome::GlobalFull);
+    }
+    let in_project = running.filter(|e| e.project == entry.project).count();
+    if limits
+        .per_project
+        .get(&entry.project)
+        .is_some_and(|limit| in_project >= *limit)
+    {
+        return Ok(ClaimOutcome::ProjectFull);
+    }
+    conn.execute(
+        "UPDATE queue SET claimed = 1 WHERE build_id = ?1",
+        [build_id.as_str()],
+    )
+    .map_err(backend)?;
+    Ok(ClaimOutcome::Claimed(QueueEntry {
+        claimed: true,
+        ..entry.clone()
+    }))
+}
+
+fn assign_in(conn: &Connection, build_id: &BuildId, task: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE queue SET task = ?2 WHERE build_id = ?1",
+        params![build_id.as_str(), task],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn release_in(conn: &Connection, build_id: &BuildId) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM queue WHERE build_id = ?1", [build_id.as_str()])
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn read_entries(conn: &Connection) -> Result<Vec<QueueEntry>, StoreError> {
     let mut stmt = conn
         .prepare_cached("SELECT build_id, claimed, task FROM queue ORDER BY seq")
         .map_err(backend)?;
@@ -154,7 +171,8 @@ impl DispatchQueue for SqliteStore {
         limits: &'a Limits,
         max: usize,
     ) -> BoxFuture<'a, Result<Vec<QueueEntry>, StoreError>> {
-        Box::pin(async move { self.claim_sync(limits, max) })
+        let limits = limits.clone();
+        Box::pin(self.write(move |conn| claim_in(conn, &limits, max)))
     }
 
     fn claim_build<'a>(
@@ -162,18 +180,21 @@ impl DispatchQueue for SqliteStore {
         build_id: &'a BuildId,
         limits: &'a Limits,
     ) -> BoxFuture<'a, Result<ClaimOutcome, StoreError>> {
-        Box::pin(async move { self.claim_build_sync(build_id, limits) })
+        let (build_id, limits) = (build_id.clone(), limits.clone());
+        Box::pin(self.write(move |conn| claim_build_in(conn, &build_id, &limits)))
     }
 
     fn assign<'a>(&'a self, build_id: &'a BuildId, task: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { self.assign_sync(build_id, task) })
+        let (build_id, task) = (build_id.clone(), task.to_owned());
+        Box::pin(self.write(move |conn| assign_in(conn, &build_id, &task)))
     }
 
     fn release<'a>(&'a self, build_id: &'a BuildId) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { self.release_sync(build_id) })
+        let build_id = build_id.clone();
+        Box::pin(self.write(move |conn| release_in(conn, &build_id)))
     }
 
     fn entries(&self) -> BoxFuture<'_, Result<Vec<QueueEntry>, StoreError>> {
-        Box::pin(async move { self.entries_sync() })
+        Box::pin(self.read(read_entries))
     }
 }

@@ -1,10 +1,11 @@
 //! Console sessions on SQLite: the `sessions` table, one row per logged-in session (see
 //! [`kiln_core::ports::sessions`]). Ended sessions are deleted when a new one is created, so the table holds only
-//! sessions that may still be live.
+//! sessions that may still be live. Writes run on the store's writer thread, reads on a read connection
+//! ([`crate::sqlite`]).
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::sqlite::SqliteStore;
+use super::sqlite::{SqliteStore, backend};
 use kiln_core::build::Timestamp;
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::build_store::StoreError;
@@ -48,88 +49,112 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ConsoleSession> {
 }
 
 impl SqliteStore {
-    /// The synchronous body of [`SessionStore::create`]; also deletes the sessions that ended by `created`.
+    /// [`SessionStore::create`] for synchronous callers; also deletes the sessions that ended by `created`.
     pub fn create_session_sync(&self, session: &ConsoleSession) -> Result<(), SessionError> {
-        self.write(|tx| {
-            tx.execute(
-                "DELETE FROM sessions WHERE expires <= ?1",
-                [session.created.epoch_millis()],
-            )
-            .map_err(super::sqlite::backend)?;
-            tx.execute(
-                &format!("INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
-                params![
-                    session.id,
-                    session.created.epoch_millis(),
-                    session.last_used.epoch_millis(),
-                    session.expires.epoch_millis(),
-                    session.user_agent
-                ],
-            )
-            .map_err(super::sqlite::backend)?;
-            Ok(())
-        })
-        .map_err(from_store)
+        let session = session.clone();
+        self.write_blocking(move |conn| create_in(conn, &session))
+            .map_err(from_store)
     }
 
-    /// The synchronous body of [`SessionStore::touch`].
+    /// [`SessionStore::touch`] for synchronous callers.
     pub fn touch_session_sync(
         &self,
         id: &str,
         now: Timestamp,
         idle_since: Timestamp,
     ) -> Result<Option<ConsoleSession>, SessionError> {
-        self.write(|tx| {
-            tx.query_row(
-                &format!(
-                    "UPDATE sessions SET last_used = ?2 \
-                     WHERE id = ?1 AND expires > ?2 AND last_used >= ?3 RETURNING {COLUMNS}"
-                ),
-                params![id, now.epoch_millis(), idle_since.epoch_millis()],
-                row,
-            )
-            .optional()
-            .map_err(super::sqlite::backend)
-        })
-        .map_err(from_store)
+        let id = id.to_owned();
+        self.write_blocking(move |conn| touch_in(conn, &id, now, idle_since))
+            .map_err(from_store)
     }
 
-    /// The synchronous body of [`SessionStore::list`].
+    /// [`SessionStore::list`] for synchronous callers.
     pub fn sessions_sync(
         &self,
         now: Timestamp,
         idle_since: Timestamp,
     ) -> Result<Vec<ConsoleSession>, SessionError> {
-        self.with_conn(|conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM sessions WHERE expires > ?1 AND last_used >= ?2 \
-                     ORDER BY last_used DESC, created DESC"
-                ))
-                .map_err(super::sqlite::backend)?;
-            let rows = stmt
-                .query_map(params![now.epoch_millis(), idle_since.epoch_millis()], row)
-                .map_err(super::sqlite::backend)?;
-            rows.collect::<Result<Vec<_>, _>>()
-                .map_err(super::sqlite::backend)
-        })
-        .map_err(from_store)
+        self.read_blocking(|conn| list_in(conn, now, idle_since))
+            .map_err(from_store)
     }
 
-    /// The synchronous body of [`SessionStore::revoke`].
+    /// [`SessionStore::revoke`] for synchronous callers.
     pub fn revoke_session_sync(&self, id: &str) -> Result<(), SessionError> {
-        self.write(|tx| {
-            tx.execute("DELETE FROM sessions WHERE id = ?1", [id])
-                .map_err(super::sqlite::backend)?;
-            Ok(())
-        })
-        .map_err(from_store)
+        let id = id.to_owned();
+        self.write_blocking(move |conn| revoke_in(conn, &id))
+            .map_err(from_store)
     }
+}
+
+fn create_in(conn: &Connection, session: &ConsoleSession) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM sessions WHERE expires <= ?1",
+        [session.created.epoch_millis()],
+    )
+    .map_err(backend)?;
+    conn.execute(
+        &format!("INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        params![
+            session.id,
+            session.created.epoch_millis(),
+            session.last_used.epoch_millis(),
+            session.expires.epoch_millis(),
+            session.user_agent
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn touch_in(
+    conn: &Connection,
+    id: &str,
+    now: Timestamp,
+    idle_since: Timestamp,
+) -> Result<Option<ConsoleSession>, StoreError> {
+    conn.query_row(
+        &format!(
+            "UPDATE sessions SET last_used = ?2 \
+             WHERE id = ?1 AND expires > ?2 AND last_used >= ?3 RETURNING {COLUMNS}"
+        ),
+        params![id, now.epoch_millis(), idle_since.epoch_millis()],
+        row,
+    )
+    .optional()
+    .map_err(backend)
+}
+
+fn list_in(
+    conn: &Connection,
+    now: Timestamp,
+    idle_since: Timestamp,
+) -> Result<Vec<ConsoleSession>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE expires > ?1 AND last_used >= ?2 \
+             ORDER BY last_used DESC, created DESC"
+        ))
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![now.epoch_millis(), idle_since.epoch_millis()], row)
+        .map_err(backend)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+}
+
+fn revoke_in(conn: &Connection, id: &str) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM sessions WHERE id = ?1", [id])
+        .map_err(backend)?;
+    Ok(())
 }
 
 impl SessionStore for SqliteStore {
     fn create<'a>(&'a self, session: &'a ConsoleSession) -> BoxFuture<'a, Result<(), SessionError>> {
-        Box::pin(async move { self.create_session_sync(session) })
+        let session = session.clone();
+        Box::pin(async move {
+            self.write(move |conn| create_in(conn, &session))
+                .await
+                .map_err(from_store)
+        })
     }
 
     fn touch<'a>(
@@ -138,7 +163,12 @@ impl SessionStore for SqliteStore {
         now: Timestamp,
         idle_since: Timestamp,
     ) -> BoxFuture<'a, Result<Option<ConsoleSession>, SessionError>> {
-        Box::pin(async move { self.touch_session_sync(id, now, idle_since) })
+        let id = id.to_owned();
+        Box::pin(async move {
+            self.write(move |conn| touch_in(conn, &id, now, idle_since))
+                .await
+                .map_err(from_store)
+        })
     }
 
     fn list(
@@ -146,11 +176,20 @@ impl SessionStore for SqliteStore {
         now: Timestamp,
         idle_since: Timestamp,
     ) -> BoxFuture<'_, Result<Vec<ConsoleSession>, SessionError>> {
-        Box::pin(async move { self.sessions_sync(now, idle_since) })
+        Box::pin(async move {
+            self.read(move |conn| list_in(conn, now, idle_since))
+                .await
+                .map_err(from_store)
+        })
     }
 
     fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), SessionError>> {
-        Box::pin(async move { self.revoke_session_sync(id) })
+        let id = id.to_owned();
+        Box::pin(async move {
+            self.write(move |conn| revoke_in(conn, &id))
+                .await
+                .map_err(from_store)
+        })
     }
 }
 
@@ -204,9 +243,9 @@ mod tests {
         let later = ConsoleSession::new("three".into(), at(2_000), at(3_000), "curl");
         store.create_session_sync(&later).expect("create");
         let left: i64 = store
-            .with_conn(|conn| {
+            .read_blocking(|conn| {
                 conn.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
-                    .map_err(super::super::sqlite::backend)
+                    .map_err(backend)
             })
             .expect("count");
         assert_eq!(left, 1, "ended sessions are deleted when a new one starts");

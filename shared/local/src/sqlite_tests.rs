@@ -251,13 +251,13 @@ fn notices_come_back_in_order_after_a_cursor_and_delivery_cursors_persist() {
             .event;
         event.id = n.to_string();
         store
-            .append_notice(&Notice {
+            .append_notice_sync(&Notice {
                 project: name("web"),
                 event,
             })
             .unwrap();
     }
-    let after_first = store.notices_after(1, 10).unwrap();
+    let after_first = store.notices_after_sync(1, 10).unwrap();
     assert_eq!(
         after_first
             .iter()
@@ -265,11 +265,11 @@ fn notices_come_back_in_order_after_a_cursor_and_delivery_cursors_persist() {
             .collect::<Vec<_>>(),
         ["1", "2"]
     );
-    store.set_delivered_cursor("hook", 2).unwrap();
+    store.set_delivered_cursor_sync("hook", 2).unwrap();
     drop(store);
     let reopened = SqliteStore::open(&dir.path().join("kiln.db")).unwrap();
-    assert_eq!(reopened.delivered_cursor("hook").unwrap(), 2);
-    assert_eq!(reopened.delivered_cursor("other").unwrap(), 0);
+    assert_eq!(reopened.delivered_cursor_sync("hook").unwrap(), 2);
+    assert_eq!(reopened.delivered_cursor_sync("other").unwrap(), 0);
 }
 
 #[test]
@@ -313,8 +313,8 @@ fn writes_sync_as_the_store_was_opened_and_the_mode_parses_from_its_flag() {
     use super::sqlite::{SyncMode, backend};
     let synchronous = |store: &SqliteStore| {
         store
-            .write(|tx| {
-                tx.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
+            .write_blocking(|conn| {
+                conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
                     .map_err(backend)
             })
             .unwrap()

@@ -108,7 +108,7 @@ pub struct Page {
 }
 
 /// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("build {0:?} was not found")]
     NotFound(String),
@@ -120,6 +120,10 @@ pub enum StoreError {
     Corrupt { id: String, reason: String },
     #[error("build store error: {message}")]
     Backend { message: String, retryable: bool },
+    /// The store has more writes waiting than it takes (the local writer's queue is full); nothing was written.
+    /// Retry shortly: the HTTP edge answers 503 with `Retry-After`.
+    #[error("the build store is at capacity (too many writes waiting); try again in a moment")]
+    AtCapacity,
 }
 
 /// Durable build records with idempotent creation and conditional updates.

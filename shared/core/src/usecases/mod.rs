@@ -78,9 +78,10 @@ impl From<StoreError> for UseCaseError {
         match err {
             StoreError::NotFound(id) => UseCaseError::BuildNotFound(id),
             StoreError::AlreadyExists(name) => UseCaseError::ProjectExists(name),
-            other @ (StoreError::BadToken(_) | StoreError::Corrupt { .. } | StoreError::Backend { .. }) => {
-                UseCaseError::Store(other)
-            }
+            other @ (StoreError::BadToken(_)
+            | StoreError::Corrupt { .. }
+            | StoreError::Backend { .. }
+            | StoreError::AtCapacity) => UseCaseError::Store(other),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use kiln_core::ports::build_store::PutMode;
+use kiln_core::ports::build_store::{ProjectStore, PutMode};
 use kiln_core::trigger::codecommit::CodeCommitIgnore;
 use kiln_core::usecases::codecommit::*;
 use kiln_core::usecases::webhook::Delivery;
@@ -18,7 +18,7 @@ fn event(text: &str) -> Value {
     serde_json::from_str(text).expect("event file is JSON")
 }
 
-fn add_project(f: &Fixture, name: &str, source: Value, webhook: Option<Value>) {
+async fn add_project(f: &Fixture, name: &str, source: Value, webhook: Option<Value>) {
     let mut project = json!({
         "name": name,
         "source": source,
@@ -29,32 +29,36 @@ fn add_project(f: &Fixture, name: &str, source: Value, webhook: Option<Value>) {
         project["webhook"] = webhook;
     }
     f.store
-        .put_project_sync(&super::stored_project(project), PutMode::Create)
+        .put_project(&super::stored_project(project), PutMode::Create)
+        .await
         .expect("project stored");
 }
 
 /// `web-cc` (CODECOMMIT, main only), `web-local` (a local `.../web` clone, no webhook), `api` (another repo).
-fn projects() -> Fixture {
-    let f = fixture("exit 0");
+async fn projects() -> Fixture {
+    let f = fixture("exit 0").await;
     add_project(
         &f,
         "web-cc",
         json!({"type": "CODECOMMIT", "location": "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/web"}),
         Some(json!({"filterGroups": [[{"type": "EVENT", "pattern": "PUSH"},
                                       {"type": "HEAD_REF", "pattern": "^refs/heads/main$"}]]})),
-    );
+    )
+    .await;
     add_project(
         &f,
         "web-local",
         json!({"type": "GIT", "location": "file:///srv/repos/web"}),
         None,
-    );
+    )
+    .await;
     add_project(
         &f,
         "api",
         json!({"type": "CODECOMMIT", "location": "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/api"}),
         None,
-    );
+    )
+    .await;
     f
 }
 
@@ -67,7 +71,7 @@ fn routed(delivery: &CodeCommitDelivery) -> Vec<(&str, &Delivery)> {
 
 #[tokio::test]
 async fn a_branch_push_builds_every_project_naming_the_repository_once() {
-    let f = projects();
+    let f = projects().await;
     let first = f
         .services
         .accept_codecommit_event(&event(UPDATED), at(0))
@@ -101,7 +105,7 @@ async fn a_branch_push_builds_every_project_naming_the_repository_once() {
 
 #[tokio::test]
 async fn each_project_applies_its_own_filter_groups() {
-    let f = projects();
+    let f = projects().await;
     let delivery = f
         .services
         .accept_codecommit_event(&event(TAG), at(0))
@@ -120,7 +124,7 @@ async fn each_project_applies_its_own_filter_groups() {
 
 #[tokio::test]
 async fn deletions_and_unknown_repositories_are_ignored_with_a_typed_reason() {
-    let f = projects();
+    let f = projects().await;
     let deleted = f
         .services
         .accept_codecommit_event(&event(DELETED), at(0))

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{Fixture, at, fixture, id_of, input, start, status, stored_project, web};
 use kiln_core::build::{BuildId, ProjectName, StatusType};
-use kiln_core::ports::build_store::PutMode;
+use kiln_core::ports::build_store::{ProjectStore, PutMode};
 use kiln_core::usecases::dispatch_one::DispatchOutcome;
 use kiln_core::usecases::start::Origin;
 use kiln_core::usecases::task_stopped::{SPOT_RETRY_OF, StopCode, StoppedTask};
@@ -30,7 +30,7 @@ fn stopped(id: &BuildId, task: &str, code: &str, reason: &str, exit_code: Option
 
 #[tokio::test]
 async fn one_build_is_dispatched_by_id_within_the_project_limit_and_again_is_a_no_op() {
-    let f = fixture("exit 0");
+    let f = fixture("exit 0").await;
     let first = start(&f).await;
     let second = start(&f).await;
     launched(&f, &first).await;
@@ -60,7 +60,7 @@ async fn one_build_is_dispatched_by_id_within_the_project_limit_and_again_is_a_n
 
 #[tokio::test]
 async fn a_build_dispatched_after_its_queued_timeout_ends_timed_out() {
-    let f = fixture("exit 0");
+    let f = fixture("exit 0").await;
     let id = start(&f).await;
     assert_eq!(
         f.services.dispatch_build(&id, at(480)).await.unwrap(),
@@ -118,7 +118,7 @@ async fn each_stop_code_ends_the_build_with_its_status_and_reason() {
         ),
     ];
     for (code, reason, exit_code, want_status, want_message) in table {
-        let f = fixture("exit 0");
+        let f = fixture("exit 0").await;
         let id = start(&f).await;
         let task = launched(&f, &id).await;
         let done = f
@@ -145,7 +145,7 @@ async fn each_stop_code_ends_the_build_with_its_status_and_reason() {
 
 #[tokio::test]
 async fn a_stop_after_the_build_timeout_ends_it_timed_out_and_a_repeated_event_changes_nothing() {
-    let f = fixture("exit 0");
+    let f = fixture("exit 0").await;
     let id = start(&f).await;
     let task = launched(&f, &id).await;
     let event = stopped(&id, &task, "UserInitiated", "Build stopped by user", None);
@@ -158,7 +158,7 @@ async fn a_stop_after_the_build_timeout_ends_it_timed_out_and_a_repeated_event_c
 
 #[tokio::test]
 async fn a_stale_task_of_a_build_does_not_end_it() {
-    let f = fixture("exit 0");
+    let f = fixture("exit 0").await;
     let id = start(&f).await;
     launched(&f, &id).await;
     let event = stopped(&id, "99999", "EssentialContainerExited", "exited", Some(1));
@@ -169,9 +169,9 @@ async fn a_stale_task_of_a_build_does_not_end_it() {
 
 #[tokio::test]
 async fn a_spot_interruption_is_retried_once_as_a_new_build() {
-    let f = fixture("exit 0");
+    let f = fixture("exit 0").await;
     f.store
-        .put_project_sync(
+        .put_project(
             &stored_project(json!({
                 "name": "spot",
                 "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n"},
@@ -181,6 +181,7 @@ async fn a_spot_interruption_is_retried_once_as_a_new_build() {
             })),
             PutMode::Create,
         )
+        .await
         .unwrap();
     let request = kiln_core::usecases::start::StartBuildInput {
         project_name: "spot".into(),

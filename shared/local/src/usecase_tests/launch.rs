@@ -51,8 +51,8 @@ impl TaskLauncher for FlakyLauncher {
 
 /// A fixture whose launcher fails `failures` times first (`retryable` or not), then starts `sleep 300` runners
 /// under the returned directory.
-fn flaky_fixture(failures: usize, retryable: bool) -> (Fixture, tempfile::TempDir) {
-    let mut f = fixture("sleep 300");
+async fn flaky_fixture(failures: usize, retryable: bool) -> (Fixture, tempfile::TempDir) {
+    let mut f = fixture("sleep 300").await;
     let runners = tempfile::tempdir().unwrap();
     let inner = ProcessLauncher::new(
         "sh".into(),
@@ -70,7 +70,7 @@ fn flaky_fixture(failures: usize, retryable: bool) -> (Fixture, tempfile::TempDi
 
 #[tokio::test]
 async fn a_launch_that_fails_for_a_passing_reason_keeps_its_slot_and_is_launched_again() {
-    let (f, _runners) = flaky_fixture(2, true);
+    let (f, _runners) = flaky_fixture(2, true).await;
     let first = start(&f).await;
     let second = start(&f).await;
 
@@ -108,7 +108,7 @@ async fn a_launch_that_fails_for_a_passing_reason_keeps_its_slot_and_is_launched
 
 #[tokio::test]
 async fn a_launch_that_fails_for_good_ends_the_build_fault_with_the_reason() {
-    let (f, _runners) = flaky_fixture(1, false);
+    let (f, _runners) = flaky_fixture(1, false).await;
     let id = start(&f).await;
     let step = f.services.dispatch_step(at(0)).await.unwrap();
     assert_eq!(step.failed, std::slice::from_ref(&id));
@@ -126,7 +126,7 @@ async fn a_launch_that_fails_for_good_ends_the_build_fault_with_the_reason() {
 
 #[tokio::test]
 async fn a_deferred_launch_ends_timed_out_at_the_build_timeout() {
-    let (f, _runners) = flaky_fixture(usize::MAX, true);
+    let (f, _runners) = flaky_fixture(usize::MAX, true).await;
     let id = start(&f).await;
     assert_eq!(
         f.services.dispatch_step(at(0)).await.unwrap().deferred,

@@ -16,7 +16,7 @@ use crate::sqlite::SqliteStore;
 use kiln_core::build::{
     AccountContext, Build, BuildId, FailureAction, PhaseType, ProjectName, StatusType, Timestamp,
 };
-use kiln_core::ports::build_store::{PutMode, SortOrder};
+use kiln_core::ports::build_store::{ProjectStore, PutMode, SortOrder};
 use kiln_core::project::StoredProject;
 use kiln_core::usecases::Services;
 use kiln_core::usecases::notices::NoticeSource;
@@ -29,7 +29,7 @@ pub(super) struct Fixture {
 }
 
 /// Services whose runners are `sh -c SCRIPT kiln --build-id ID`.
-pub(super) fn fixture(script: &str) -> Fixture {
+pub(super) async fn fixture(script: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("kiln.db")).unwrap());
     let launcher = ProcessLauncher::new(
@@ -48,7 +48,7 @@ pub(super) fn fixture(script: &str) -> Fixture {
         global_limit: 8,
     };
     store
-        .put_project_sync(
+        .put_project(
             &stored_project(json!({
                 "name": "web",
                 "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n"},
@@ -59,6 +59,7 @@ pub(super) fn fixture(script: &str) -> Fixture {
             })),
             PutMode::Create,
         )
+        .await
         .unwrap();
     Fixture {
         _dir: dir,
@@ -128,7 +129,7 @@ pub(super) fn id_of(build: &Build) -> BuildId {
 
 #[tokio::test]
 async fn a_started_build_is_queued_with_its_overrides_and_notices_of_submission() {
-    let f = fixture("exit 0");
+    let f = fixture("exit 0").await;
     let request = StartBuildInput {
         source_version: Some("main".into()),
         environment_variables_override: vec![EnvVar {
@@ -156,7 +157,7 @@ async fn a_started_build_is_queued_with_its_overrides_and_notices_of_submission(
         record["environment"]["environmentVariables"],
         json!([{"name": "STAGE", "value": "prod", "type": "PLAINTEXT"}])
     );
-    let notices = f.store.notices_after(0, 10).unwrap();
+    let notices = f.store.notices_after(0, 10).await.unwrap();
     let kinds: Vec<_> = notices.iter().map(|n| n.event.detail_type.as_str()).collect();
     assert_eq!(
         kinds,
@@ -177,7 +178,7 @@ async fn a_started_build_is_queued_with_its_overrides_and_notices_of_submission(
 
 #[tokio::test]
 async fn the_same_idempotency_token_returns_the_same_build_and_bad_input_is_refused() {
-    let f = fixture("exit 0");
+    let f = fixture("exit 0").await;
     let with_token = || StartBuildInput {
         idempotency_token: Some("tok-1".into()),
         ..input()
@@ -219,7 +220,7 @@ async fn the_same_idempotency_token_returns_the_same_build_and_bad_input_is_refu
 
 #[tokio::test]
 async fn dispatch_holds_the_project_limit_and_stop_frees_the_slot() {
-    let f = fixture("sleep 300");
+    let f = fixture("sleep 300").await;
     let mut ids = Vec::new();
     for _ in 0..3 {
         ids.push(id_of(
@@ -256,7 +257,7 @@ async fn dispatch_holds_the_project_limit_and_stop_frees_the_slot() {
 
 #[tokio::test]
 async fn an_idempotency_token_refuses_other_parameters_and_expires_after_five_minutes() {
-    let f = fixture("exit 0");
+    let f = fixture("exit 0").await;
     let with = |version: &str| StartBuildInput {
         idempotency_token: Some("tok".into()),
         source_version: Some(version.into()),
@@ -308,7 +309,7 @@ async fn a_finished_build_holds_its_slot_until_its_runner_process_has_exited() {
     let gate = tempfile::tempdir().unwrap();
     let release = gate.path().join("release");
     let script = format!("while [ ! -e '{}' ]; do sleep 0.01; done", release.display());
-    let f = fixture(&script);
+    let f = fixture(&script).await;
     let mut ids = Vec::new();
     for _ in 0..2 {
         ids.push(id_of(
@@ -342,7 +343,7 @@ async fn a_finished_build_holds_its_slot_until_its_runner_process_has_exited() {
 
 #[tokio::test]
 async fn a_runner_that_dies_leaves_its_build_fault_with_the_reason() {
-    let f = fixture("exit 3");
+    let f = fixture("exit 3").await;
     let id = id_of(
         &f.services
             .start_build(input(), Origin::default(), at(0))
@@ -374,7 +375,7 @@ async fn a_runner_that_dies_leaves_its_build_fault_with_the_reason() {
 
 #[tokio::test]
 async fn queued_and_build_timeouts_end_builds_timed_out() {
-    let f = fixture("sleep 300");
+    let f = fixture("sleep 300").await;
     let running = id_of(
         &f.services
             .start_build(input(), Origin::default(), at(0))
@@ -413,7 +414,7 @@ async fn queued_and_build_timeouts_end_builds_timed_out() {
 
 #[tokio::test]
 async fn recorded_phases_run_to_completion_and_a_finished_build_is_never_changed() {
-    let f = fixture("sleep 300");
+    let f = fixture("sleep 300").await;
     let id = id_of(
         &f.services
             .start_build(input(), Origin::default(), at(0))
@@ -452,7 +453,7 @@ async fn recorded_phases_run_to_completion_and_a_finished_build_is_never_changed
         "SUCCEEDED",
         "a stop after the end changes nothing"
     );
-    let notices = f.store.notices_after(0, 100).unwrap();
+    let notices = f.store.notices_after(0, 100).await.unwrap();
     let kinds: Vec<&str> = notices.iter().map(|n| n.event.detail_type.as_str()).collect();
     // One phase change per ended phase (SUBMITTED to FINALIZING), a state change at creation and at the end.
     assert_eq!(
@@ -478,13 +479,13 @@ async fn recorded_phases_run_to_completion_and_a_finished_build_is_never_changed
 
 #[tokio::test]
 async fn schedules_fire_once_per_fire_time_and_missed_fires_are_not_replayed() {
-    let f = fixture("exit 0");
+    let f = fixture("exit 0").await;
     let mut project = f.store.get_project_sync(&web()).unwrap().unwrap();
     project.project.schedules = serde_json::from_value(json!(
         [{"name": "every-5", "expression": "rate(5 minutes)", "sourceVersion": "main"}]
     ))
     .unwrap();
-    f.store.put_project_sync(&project, PutMode::Update).unwrap();
+    f.store.put_project(&project, PutMode::Update).await.unwrap();
     // at(0) is 1_700_000_000 s; rate(5 minutes) fires on multiples of 300 s: +100 s, +400 s, +700 s, ...
     let first = f.services.fire_schedules(at(0), at(2)).await.unwrap();
     assert_eq!(first.fired.len(), 1, "{first:?}");

@@ -27,7 +27,7 @@ fn secret(value: &str, var_type: &str) -> StartBuildInput {
 
 #[tokio::test]
 async fn a_secrets_manager_override_takes_the_four_part_reference_and_a_malformed_one_is_refused() {
-    let f = fixture("exit 0");
+    let f = fixture("exit 0").await;
     let good = f
         .services
         .start_build(
@@ -73,7 +73,7 @@ async fn a_secrets_manager_override_takes_the_four_part_reference_and_a_malforme
 
 #[tokio::test]
 async fn a_buildspec_override_is_checked_as_the_projects_buildspec_is() {
-    let f = fixture("exit 0");
+    let f = fixture("exit 0").await;
     let with = |spec: &str| StartBuildInput {
         buildspec_override: Some(spec.into()),
         ..input()
