@@ -276,7 +276,10 @@ mod tests {
 
     fn message(result: Result<(), AppError>) -> String {
         match result {
-            Err(AppError::Api { kind, message }) if kind == "InvalidInputException" => message,
+            Err(AppError::Api {
+                kind: "InvalidInputException",
+                message,
+            }) => message,
             other => panic!("expected a refusal, got {other:?}"),
         }
     }

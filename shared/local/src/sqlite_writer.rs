@@ -169,10 +169,11 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreE
     conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
     let ran = batch.iter_mut().try_for_each(|job| run_one(conn, job.as_mut()));
     let outcome = ran.and_then(|()| conn.execute_batch("COMMIT").map_err(backend));
-    if outcome.is_err() && !conn.is_autocommit() {
-        if let Err(err) = conn.execute_batch("ROLLBACK") {
-            tracing::error!(error = %err, "rolling back a failed sqlite write batch");
-        }
+    if outcome.is_err()
+        && !conn.is_autocommit()
+        && let Err(err) = conn.execute_batch("ROLLBACK")
+    {
+        tracing::error!(error = %err, "rolling back a failed sqlite write batch");
     }
     outcome
 }

@@ -84,10 +84,10 @@ pub fn parse(bytes: &[u8]) -> Result<Buildspec, BuildspecErrors> {
 /// not what it means: an API that stores a buildspec refuses hostile text at once and leaves every other problem
 /// to the build, where it is a `YAML_FILE_ERROR` as in CodeBuild.
 pub fn check_limits(text: &str) -> Result<(), BuildspecError> {
-    if let Err(errors) = check_size(text.len() as u64) {
-        if let Some(first) = errors.errors().first() {
-            return Err(first.clone());
-        }
+    if let Err(errors) = check_size(text.len() as u64)
+        && let Some(first) = errors.errors().first()
+    {
+        return Err(first.clone());
     }
     match tree::build(text) {
         Err(err) if err.kind.is_limit() => Err(err),
