@@ -1,5 +1,6 @@
 //! Kiln's integration tests: one binary, one module per area. Test names read as sentences.
 
+mod aws_box;
 mod aws_dispatch_signal;
 mod aws_dynamodb;
 mod aws_ecs;
