@@ -163,3 +163,14 @@ fn only_the_aws_adapters_depend_on_the_aws_sdk_directly() {
         "crates other than kiln-aws import the AWS SDK: {direct:?}"
     );
 }
+
+#[test]
+fn the_box_plays_the_aws_deployment_without_sqlite_or_the_local_adapters() {
+    let graph = Graph::load();
+    let linked = graph.closure("kiln-box");
+    let bad = offending(&linked, |n| is_sqlite(n) || n == "kiln-local");
+    assert!(bad.is_empty(), "kiln-box links {bad:?}");
+    for function in graph.members("kiln-fn-") {
+        assert!(linked.contains(&function), "the box runs {function} in-process");
+    }
+}

@@ -1,6 +1,7 @@
 //! Kiln's integration tests: one binary, one module per area. Test names read as sentences.
 
 mod api_fuzz;
+mod aws_box;
 mod aws_dispatch_signal;
 mod aws_dynamodb;
 mod aws_ecs;

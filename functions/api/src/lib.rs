@@ -8,10 +8,12 @@
 
 use std::sync::Arc;
 
+use kiln_aws::{AwsSecretResolver, S3LogReader};
 use kiln_core::ports::dispatch_signal::DispatchSignal;
 use kiln_core::ports::logs::LogReader;
 use kiln_core::ports::secrets::{SecretRef, SecretResolver};
 use kiln_core::usecases::Services;
+use kiln_lambda::{SettingsError, Wiring};
 use kiln_server::console::sessions::ConsoleSessions;
 use kiln_server::{AppState, system_clock};
 use lambda_http::{Request, Response};
@@ -82,6 +84,37 @@ pub fn session_idle(lookup: impl Fn(&str) -> Option<String>) -> std::time::Durat
         .map_or(kiln_server::console::sessions::DEFAULT_IDLE, |minutes| {
             std::time::Duration::from_secs(minutes.saturating_mul(60))
         })
+}
+
+/// The variable holding the webhook function's URL (CreateWebhook's `payloadUrl`, shown by the console).
+pub const WEBHOOK_URL_VARIABLE: &str = "KILN_WEBHOOK_URL";
+
+/// The function's router, built once per instance: logs from the logs bucket, the dispatch signal, the cached
+/// secret resolver, `KILN_WEBHOOK_URL` and the console session key, all read through `lookup` (the environment
+/// on Lambda; the template's variables in the box).
+pub async fn router(
+    wiring: &Wiring,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<axum::Router, SettingsError> {
+    let logs = S3LogReader::new(
+        wiring.clients.s3.clone(),
+        wiring.settings.logs_bucket()?,
+        kiln_aws::s3::LOG_PREFIX,
+    );
+    let session_resolver =
+        AwsSecretResolver::new(wiring.clients.ssm.clone(), wiring.clients.secrets_manager.clone());
+    let parts = AwsParts {
+        logs: Arc::new(logs),
+        dispatch: Arc::new(wiring.dispatch_signal()?),
+        secrets: Arc::new(wiring.secrets()),
+        webhook_url: lookup(WEBHOOK_URL_VARIABLE).unwrap_or_default(),
+        session_key: console_session_key(&lookup, &session_resolver).await,
+        sessions: Some(ConsoleSessions {
+            store: Arc::new(wiring.settings.sessions(&wiring.clients)),
+            idle: session_idle(&lookup),
+        }),
+    };
+    Ok(kiln_server::app(aws_state(wiring.services.clone(), parts)))
 }
 
 /// The router's state on AWS.

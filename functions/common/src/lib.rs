@@ -3,6 +3,7 @@
 
 pub mod wiring;
 
+pub use kiln_aws::SettingsError;
 pub use wiring::Wiring;
 
 use kiln_core::build::Timestamp;

@@ -1,4 +1,4 @@
-//! A function's start-up: the settings from the environment the template sets, every AWS client, the use
+//! A function's start-up: the settings from the environment the template sets (or given, in the box), every AWS client, the use
 //! cases over the AWS adapters, the dispatch signal and the secret resolver — built once per function instance, before the first
 //! event — through [`AwsSettings`], the one place that turns settings into adapters.
 
@@ -19,6 +19,12 @@ impl Wiring {
     pub async fn from_env() -> Result<Wiring, SettingsError> {
         let settings = AwsSettings::from_env()?;
         let clients = settings.clients().await;
+        Wiring::new(settings, clients)
+    }
+
+    /// Builds the use cases from settings and clients given (the box runs functions in-process this way, with
+    /// each function's environment from the template and clients on its moto).
+    pub fn new(settings: AwsSettings, clients: AwsClients) -> Result<Wiring, SettingsError> {
         let services = settings.services(&clients)?;
         Ok(Wiring {
             settings,

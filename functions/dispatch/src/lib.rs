@@ -11,10 +11,11 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use kiln_aws::sqs::QueueError;
-use kiln_aws::{DispatchMessage, SqsQueue};
+use kiln_aws::{DispatchMessage, SettingsError, SqsQueue};
 use kiln_core::build::{BuildId, Timestamp};
 use kiln_core::usecases::dispatch_one::DispatchOutcome;
 use kiln_core::usecases::{Services, UseCaseError};
+use kiln_lambda::Wiring;
 
 /// The first wait of a build that cannot start yet.
 pub const FIRST_DELAY_SECS: u32 = 15;
@@ -26,6 +27,16 @@ pub const MAX_DELAY_SECS: u32 = 600;
 pub struct Dispatcher {
     pub services: Services,
     pub queue: SqsQueue,
+}
+
+impl Dispatcher {
+    /// The dispatcher of a function instance: the use cases and `KILN_DISPATCH_QUEUE_URL`.
+    pub fn from_wiring(wiring: &Wiring) -> Result<Dispatcher, SettingsError> {
+        Ok(Dispatcher {
+            services: wiring.services.clone(),
+            queue: SqsQueue::new(wiring.clients.sqs.clone(), wiring.settings.dispatch_queue_url()?),
+        })
+    }
 }
 
 /// What became of one message.

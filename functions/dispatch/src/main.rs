@@ -4,19 +4,14 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use kiln_aws::{AwsSettings, SqsQueue};
 use kiln_fn_dispatch::{Dispatcher, handle};
+use kiln_lambda::Wiring;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     kiln_lambda::init_tracing();
-    let settings = AwsSettings::from_env()?;
-    let clients = settings.clients().await;
-    let dispatcher = Arc::new(Dispatcher {
-        services: settings.services(&clients)?,
-        queue: SqsQueue::new(clients.sqs.clone(), settings.dispatch_queue_url()?),
-    });
+    let dispatcher = Arc::new(Dispatcher::from_wiring(&Wiring::from_env().await?)?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let dispatcher = Arc::clone(&dispatcher);
         async move { Ok::<_, Error>(handle(&dispatcher, event.payload, kiln_lambda::now()).await) }

@@ -19,6 +19,7 @@ use kiln_core::ports::dispatch_signal::{DispatchSignal, SignalError};
 use kiln_core::usecases::schedules::ScheduledFire;
 use kiln_core::usecases::start::EnvVar;
 use kiln_core::usecases::{Services, UseCaseError};
+use kiln_lambda::{SettingsError, Wiring};
 use serde::{Deserialize, Serialize};
 
 /// The input a schedule passes (its target's `Input`, after Scheduler substituted the context attributes).
@@ -78,6 +79,16 @@ pub struct Schedule {
     pub services: Services,
     /// Told about the started build (the dispatch queue).
     pub dispatch: Arc<dyn DispatchSignal>,
+}
+
+impl Schedule {
+    /// The function's state: the use cases and the dispatch signal (`KILN_DISPATCH_QUEUE_URL`).
+    pub fn from_wiring(wiring: &Wiring) -> Result<Schedule, SettingsError> {
+        Ok(Schedule {
+            dispatch: Arc::new(wiring.dispatch_signal()?),
+            services: wiring.services.clone(),
+        })
+    }
 }
 
 impl ScheduleInput {

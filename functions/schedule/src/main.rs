@@ -10,11 +10,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     kiln_lambda::init_tracing();
-    let wiring = Wiring::from_env().await?;
-    let schedule = Arc::new(Schedule {
-        dispatch: Arc::new(wiring.dispatch_signal()?),
-        services: wiring.services,
-    });
+    let schedule = Arc::new(Schedule::from_wiring(&Wiring::from_env().await?)?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ScheduleInput>| {
         let schedule = schedule.clone();
         async move { handle(&schedule, event.payload).await.map_err(Error::from) }

@@ -11,11 +11,13 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use kiln_aws::SettingsError;
 use kiln_aws::ecs::BUILD_ID_VARIABLE;
 use kiln_core::build::{BuildId, StatusType, Timestamp};
 use kiln_core::ports::dispatch_signal::{DispatchSignal, SignalError};
 use kiln_core::usecases::task_stopped::{StopCode, StoppedTask};
 use kiln_core::usecases::{Services, UseCaseError};
+use kiln_lambda::Wiring;
 use serde::Deserialize;
 
 /// The `detail-type` this function handles.
@@ -26,6 +28,16 @@ pub const DETAIL_TYPE: &str = "ECS Task State Change";
 pub struct TaskEvents {
     pub services: Services,
     pub dispatch: Arc<dyn DispatchSignal>,
+}
+
+impl TaskEvents {
+    /// The function's state: the use cases and the dispatch queue to nudge (`KILN_DISPATCH_QUEUE_URL`).
+    pub fn from_wiring(wiring: &Wiring) -> Result<TaskEvents, SettingsError> {
+        Ok(TaskEvents {
+            services: wiring.services.clone(),
+            dispatch: Arc::new(wiring.dispatch_signal()?),
+        })
+    }
 }
 
 /// What one event did.

@@ -4,19 +4,14 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use kiln_aws::AwsSettings;
 use kiln_fn_task_events::{TaskEvents, handle};
+use kiln_lambda::Wiring;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     kiln_lambda::init_tracing();
-    let settings = AwsSettings::from_env()?;
-    let clients = settings.clients().await;
-    let function = Arc::new(TaskEvents {
-        services: settings.services(&clients)?,
-        dispatch: Arc::new(settings.dispatch_signal(&clients)?),
-    });
+    let function = Arc::new(TaskEvents::from_wiring(&Wiring::from_env().await?)?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| {
         let function = Arc::clone(&function);
         async move {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use kiln_core::ports::dispatch_signal::DispatchSignal;
 use kiln_core::ports::secrets::SecretResolver;
 use kiln_core::usecases::Services;
+use kiln_lambda::{SettingsError, Wiring};
 use kiln_server::{WebhookState, system_clock, webhook_app};
 use lambda_http::{Request, Response};
 use tower::ServiceExt;
@@ -28,6 +29,15 @@ pub struct Webhook {
 }
 
 impl Webhook {
+    /// The route's state on AWS: the use cases, the projects' secrets (cached) and the dispatch signal.
+    pub fn from_wiring(wiring: &Wiring) -> Result<Webhook, SettingsError> {
+        Ok(Webhook {
+            secrets: Arc::new(wiring.secrets()),
+            dispatch: Arc::new(wiring.dispatch_signal()?),
+            services: wiring.services.clone(),
+        })
+    }
+
     /// The router the function serves: the webhook route of `kiln serve` alone, on the system clock.
     pub fn router(self) -> axum::Router {
         webhook_app(WebhookState {

@@ -1,7 +1,7 @@
 //! The AWS adapters: S3, DynamoDB, ECS, SQS, SNS, SSM and Secrets Manager implementations of the
 //! [`kiln_core::ports`] traits. This is the only crate that imports `aws_sdk_*` crates; every client is built in
 //! [`config::AwsClients`], and [`retry::is_retryable`] is the one place that decides which SDK errors are worth
-//! retrying.
+//! retrying. [`provision`] creates a stack's resources call by call where no CloudFormation runs (the box).
 
 pub mod config;
 pub mod credentials;
@@ -9,6 +9,7 @@ pub mod dispatch_signal;
 pub mod dynamodb;
 pub mod ecs;
 pub mod notifier;
+pub mod provision;
 pub mod retry;
 pub mod s3;
 pub mod scheduler;
