@@ -98,3 +98,64 @@ fn a_console_page_token_the_store_did_not_issue_is_a_400() {
     assert_eq!(page.status().as_u16(), 400);
     assert!(page.text().expect("body").contains("not one this store issued"));
 }
+
+#[test]
+fn members_kiln_does_not_support_yet_are_refused_by_name_and_their_defaults_accepted() {
+    let kiln = TestKiln::spawn_with(INLINE, &["--paused"]);
+    let project = |name: &str, extra: serde_json::Value| {
+        let mut project = json!({
+            "name": name,
+            "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n"},
+            "artifacts": {"type": "NO_ARTIFACTS"},
+            "environment": {"type": "LINUX_CONTAINER", "image": "local", "computeType": "BUILD_GENERAL1_SMALL"},
+        });
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            project[k] = v;
+        }
+        project
+    };
+    // What CodeBuild's BatchGetProjects returns for a project that uses none of them goes back unchanged.
+    let defaults = json!({"badgeEnabled": false, "encryptionKey": "arn:aws:kms:us-east-1:123456789012:alias/aws/s3",
+                          "vpcConfig": {}, "fileSystemLocations": [], "secondarySources": [],
+                          "projectVisibility": "PRIVATE"});
+    let (status, body) = kiln.api("CreateProject", project("copied", defaults));
+    assert_eq!(status, 200, "{body}");
+    for (extra, member) in [
+        (
+            json!({"vpcConfig": {"vpcId": "vpc-1", "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]}}),
+            "vpcConfig",
+        ),
+        (
+            json!({"fileSystemLocations": [{"type": "EFS", "location": "fs-1.efs:/", "mountPoint": "/mnt"}]}),
+            "fileSystemLocations",
+        ),
+        (
+            json!({"buildBatchConfig": {"combineArtifacts": true}}),
+            "buildBatchConfig",
+        ),
+    ] {
+        let (status, body) = kiln.api("CreateProject", project("refused", extra.clone()));
+        assert_eq!(status, 400, "{extra}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with(&format!("{member}: not supported yet")),
+            "{message}"
+        );
+    }
+    let (status, body) = kiln.api("BatchGetProjects", json!({"names": ["refused"]}));
+    assert_eq!(status, 200);
+    assert_eq!(body["projects"], json!([]), "nothing was stored: {body}");
+    let (status, body) = kiln.api(
+        "StartBuild",
+        json!({"projectName": "inline", "imageOverride": "aws/codebuild/standard:7.0"}),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("imageOverride: not supported yet")
+    );
+    let (status, body) = kiln.api("StartBuild", json!({"projectName": "inline", "noSuchMember": 1}));
+    assert_eq!(status, 400, "an unknown member is refused too: {body}");
+}
