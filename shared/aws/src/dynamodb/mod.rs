@@ -168,6 +168,37 @@ where
     }
 }
 
+/// Every item of one partition of index `index` (where attribute `key` equals `value`), following the pages
+/// DynamoDB answers (eventually consistent, as GSI queries are).
+async fn query_partition(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    index: &str,
+    key: &str,
+    value: &str,
+) -> Result<Vec<items::Item>, StoreError> {
+    let mut found = Vec::new();
+    let mut start: Option<items::Item> = None;
+    loop {
+        let output = client
+            .query()
+            .table_name(table)
+            .index_name(index)
+            .key_condition_expression("#k = :k")
+            .expression_attribute_names("#k", key)
+            .expression_attribute_values(":k", items::s(value))
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| backend(&e))?;
+        found.extend(output.items().iter().cloned());
+        match output.last_evaluated_key() {
+            Some(last) => start = Some(last.clone()),
+            None => return Ok(found),
+        }
+    }
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

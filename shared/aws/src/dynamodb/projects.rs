@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 
 use super::items::{Item, get_s, key, project_pk, s};
-use super::{DynamoBuildStore, INDEX_BY_CREATION, backend};
+use super::{DynamoBuildStore, INDEX_BY_CREATION, backend, query_partition};
 use kiln_core::build::ProjectName;
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::build_store::{ProjectStore, PutMode, StoreError};
@@ -62,32 +62,12 @@ impl DynamoBuildStore {
     }
 
     async fn list_project_names(&self) -> Result<Vec<ProjectName>, StoreError> {
-        let mut names = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(INDEX_BY_CREATION)
-                .key_condition_expression("#k = :k")
-                .expression_attribute_names("#k", "kind")
-                .expression_attribute_values(":k", s(KIND_PROJECT))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| backend(&e))?;
-            names.extend(
-                output
-                    .items()
-                    .iter()
-                    .filter_map(|item| get_s(item, "name").and_then(|n| ProjectName::parse(n).ok())),
-            );
-            match output.last_evaluated_key() {
-                Some(last) => start = Some(last.clone()),
-                None => break,
-            }
-        }
+        let mut names: Vec<ProjectName> =
+            query_partition(&self.client, &self.table, INDEX_BY_CREATION, "kind", KIND_PROJECT)
+                .await?
+                .iter()
+                .filter_map(|item| get_s(item, "name").and_then(|n| ProjectName::parse(n).ok()))
+                .collect();
         // The index is sorted by `seq` (the name) already; sorting again keeps the port's promise even if a
         // page boundary or a future key change reorders them.
         names.sort();

@@ -8,9 +8,9 @@ use std::collections::HashSet;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::expr::{Names, update};
-use super::items::{Item, KIND_ACTIVE, Row, build_key, n, row_from_item, s};
+use super::items::{KIND_ACTIVE, Row, build_key, n, row_from_item, s};
 use super::store::{TxFailure, running_key};
-use super::{DynamoBuildStore, INDEX_ACTIVE, backend};
+use super::{DynamoBuildStore, INDEX_ACTIVE, backend, query_partition};
 use kiln_core::build::{BuildId, ProjectName};
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::build_store::{
@@ -29,29 +29,11 @@ enum Claim {
 impl DynamoBuildStore {
     /// Every queued or running build, oldest first, from the sparse `active` index (eventually consistent).
     async fn active_rows(&self) -> Result<Vec<Row>, StoreError> {
-        let mut rows = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(INDEX_ACTIVE)
-                .key_condition_expression("#k = :k")
-                .expression_attribute_names("#k", "activeKind")
-                .expression_attribute_values(":k", s(KIND_ACTIVE))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| backend(&e))?;
-            for item in output.items() {
-                rows.push(row_from_item(item)?);
-            }
-            match output.last_evaluated_key() {
-                Some(last) => start = Some(last.clone()),
-                None => return Ok(rows),
-            }
-        }
+        query_partition(&self.client, &self.table, INDEX_ACTIVE, "activeKind", KIND_ACTIVE)
+            .await?
+            .iter()
+            .map(row_from_item)
+            .collect()
     }
 
     /// Ids of the builds in progress, oldest first: a Query on the sparse index, never a Scan.

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::items::{Item, get_n, get_s, key, n, s, seq};
-use super::{INDEX_BY_CREATION, backend};
+use super::{INDEX_BY_CREATION, backend, query_partition};
 use kiln_core::build::Timestamp;
 use kiln_core::ports::BoxFuture;
 use kiln_core::ports::build_store::StoreError;
@@ -133,33 +133,14 @@ impl DynamoSessionStore {
     }
 
     async fn live(&self, now: Timestamp, idle_since: Timestamp) -> Result<Vec<ConsoleSession>, SessionError> {
-        let mut sessions = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(INDEX_BY_CREATION)
-                .key_condition_expression("#k = :k")
-                .expression_attribute_names("#k", "kind")
-                .expression_attribute_values(":k", s(KIND_SESSION))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| from_store(backend(&e)))?;
-            sessions.extend(
-                output
-                    .items()
-                    .iter()
-                    .filter_map(from_item)
-                    .filter(|session| session.is_live(now, idle_since)),
-            );
-            match output.last_evaluated_key() {
-                Some(last) => start = Some(last.clone()),
-                None => break,
-            }
-        }
+        let items = query_partition(&self.client, &self.table, INDEX_BY_CREATION, "kind", KIND_SESSION)
+            .await
+            .map_err(from_store)?;
+        let mut sessions: Vec<ConsoleSession> = items
+            .iter()
+            .filter_map(from_item)
+            .filter(|session| session.is_live(now, idle_since))
+            .collect();
         sessions.sort_by(|a, b| b.last_used.cmp(&a.last_used).then(b.created.cmp(&a.created)));
         Ok(sessions)
     }
