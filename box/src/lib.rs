@@ -10,6 +10,7 @@
 pub mod functions;
 pub mod gateway;
 pub mod moto;
+pub mod outputs;
 pub mod provision;
 pub mod queues;
 pub mod rules;

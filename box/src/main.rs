@@ -203,19 +203,22 @@ fn summary(running: &RunningBox, dir: &std::path::Path, verbose: bool) -> String
     let api = running
         .url("AWS::ApiGatewayV2::Api")
         .unwrap_or("(no HTTP API in the template)");
-    let iam = plan.apis.iter().flat_map(|a| &a.routes).any(|r| r.iam);
     out += &format!(
         "\n  Webhook URL: {webhook}  (a repository's webhook goes to {webhook}webhooks/<project>)\n"
     );
     out += &format!("  API URL:     {api}\n");
     out += &format!("  Console:     {api}\n");
+    let stack = &running.stack_name;
+    let moto = &running.endpoint;
     out += &format!(
-        "  Try:         AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws codebuild list-projects --region us-east-1 --endpoint-url {api}\n"
+        "  Access key:  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 kiln keys create --stack {stack} --endpoint-url {moto}\n"
     );
-    if iam {
-        out += "               (the API's routes use the AWS_IAM authoriser, as deployed: they take SigV4 signatures for\n";
-        out += "               service execute-api, which the aws CLI does not make for codebuild; restart with --no-iam to try it)\n";
-    }
+    out += &format!(
+        "  Try:         AWS_ACCESS_KEY_ID=<KILN... id> AWS_SECRET_ACCESS_KEY=<its secret> aws codebuild list-projects --region us-east-1 --endpoint-url {api}\n"
+    );
+    out += &format!(
+        "  IAM door:    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_ENDPOINT_URL={moto} kiln builds --stack {stack}\n"
+    );
     out += &format!(
         "  moto:        aws --endpoint-url {} dynamodb list-tables  (any service, same keys)\n",
         running.endpoint

@@ -110,6 +110,8 @@ pub struct Listener {
 pub struct RunningBox {
     /// moto's endpoint.
     pub endpoint: String,
+    /// The stack's name (its outputs are recorded under it in moto's CloudFormation).
+    pub stack_name: String,
     /// Clients on moto with the box's keys.
     pub clients: AwsClients,
     pub listeners: Vec<Listener>,
@@ -117,6 +119,8 @@ pub struct RunningBox {
     pub plan: Plan,
     /// What became of each resource of the stack.
     pub outcomes: BTreeMap<String, Outcome>,
+    /// The stack's outputs as recorded in moto's CloudFormation (`--stack NAME` readers find them).
+    pub outputs: BTreeMap<String, String>,
     resources: BTreeMap<String, Attributes>,
     shutdown: CancellationToken,
     running: JoinSet<()>,
@@ -240,6 +244,11 @@ pub async fn start(options: BoxOptions) -> Result<RunningBox, BoxError> {
         keys: options.keys.clone(),
     };
     let outcomes = crate::provision::create(&template, &mut scope, &target).await?;
+    let outputs = crate::outputs::resolve(&transformed, &scope, &listeners);
+    let config = kiln_aws::config::load_static_sdk_config(&endpoint, &stack.region, &key, &secret).await;
+    kiln_aws::stack::record_outputs(&kiln_aws::stack::client_from(&config), &stack.name, &outputs)
+        .await
+        .map_err(|e| BoxError::Unplayable(e.to_string()))?;
     let plan = crate::wiring::plan(&template, &scope)?;
     let mut functions = Functions::default();
     for declaration in &plan.functions {
@@ -373,11 +382,13 @@ pub async fn start(options: BoxOptions) -> Result<RunningBox, BoxError> {
     running.spawn(runner.run(shutdown.clone()));
 
     Ok(RunningBox {
+        stack_name: stack.name.clone(),
         endpoint,
         clients,
         listeners,
         plan,
         outcomes,
+        outputs,
         resources: scope.resources,
         shutdown,
         running,

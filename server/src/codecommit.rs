@@ -27,7 +27,16 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    crate::api::authenticate(&state, &method, &uri, &headers, &body)?;
+    let signed = crate::access::SignedRequest {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    // The event may start builds of any project naming the repository.
+    crate::access::authenticate(&state, &signed, None)
+        .await?
+        .authorise_all_projects("StartBuild")?;
     let event: Value = serde_json::from_slice(&body).map_err(|e| {
         AppError::http(
             StatusCode::BAD_REQUEST,

@@ -97,7 +97,7 @@ impl Fixture {
             feed: None,
             logs: Arc::new(LogDir::new(dir.path().join("logs"))),
             data_dir: None,
-            credentials: None,
+            access: crate::access::Access::open(),
             base_url: String::new(),
             clock: system_clock(),
             secrets: Arc::new(LocalSecrets::new()),

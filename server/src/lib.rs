@@ -36,7 +36,6 @@ use kiln_core::ports::dispatch_signal::DispatchSignal;
 use kiln_core::ports::logs::LogReader;
 use kiln_core::ports::notifier::NoticeFeed;
 use kiln_core::ports::secrets::SecretResolver;
-use kiln_core::sigv4::Credentials;
 use kiln_core::usecases::Services;
 
 /// The largest webhook body accepted (GitHub's maximum payload).
@@ -62,8 +61,8 @@ pub struct AppState {
     /// The local data directory, whose `objects/` the console serves artifacts from (`None` on AWS, where
     /// artifacts are S3 objects).
     pub data_dir: Option<PathBuf>,
-    /// When set, every API call must carry a valid SigV4 signature for these credentials.
-    pub credentials: Option<Credentials>,
+    /// Who may call: the server's own key pair and the Kiln access keys; with neither, anyone (loopback only).
+    pub access: access::Access,
     /// Base URL of this server, for webhook `payloadUrl`s.
     pub base_url: String,
     pub clock: Clock,

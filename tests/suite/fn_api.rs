@@ -19,6 +19,11 @@ use crate::aws_support::with_moto;
 use crate::fn_box::{FnBox, LOGS_BUCKET};
 
 fn router(fns: &FnBox) -> axum::Router {
+    router_with(fns, None)
+}
+
+/// The function's router (both doors) on the fn box, with `keyring` for the keys door.
+fn router_with(fns: &FnBox, keyring: Option<kiln_core::usecases::keys::Keyring>) -> axum::Router {
     let parts = AwsParts {
         logs: Arc::new(S3LogReader::new(fns.clients.s3.clone(), LOGS_BUCKET, "")),
         dispatch: fns.dispatch.clone(),
@@ -29,13 +34,20 @@ fn router(fns: &FnBox) -> axum::Router {
             fns.clients.dynamodb.clone(),
             crate::fn_box::TABLE,
         )))),
+        keyring,
     };
-    kiln_server::app(aws_state(fns.services.clone(), parts))
+    kiln_fn_api::doors(kiln_server::app(aws_state(fns.services.clone(), parts)))
 }
 
-/// An HTTP API (payload 2.0) event with the IAM authoriser's context, as API Gateway sends it after checking
-/// the caller's SigV4 signature.
+/// An HTTP API (payload 2.0) event of the IAM door (`/iam` + `path`) with the IAM authoriser's context, as API
+/// Gateway sends it after checking the caller's SigV4 signature.
 fn http_api_event(method: &str, path: &str, query: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let path = if path == "/" {
+        "/iam".to_owned()
+    } else {
+        format!("/iam{path}")
+    };
+    let path = path.as_str();
     let mut all: serde_json::Map<String, Value> =
         headers.iter().map(|(n, v)| ((*n).to_owned(), json!(v))).collect();
     all.insert(
@@ -49,7 +61,7 @@ fn http_api_event(method: &str, path: &str, query: &str, headers: &[(&str, &str)
     all.insert("x-amz-date".into(), json!("20261124T210000Z"));
     json!({
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": "ANY /iam/{proxy+}",
         "rawPath": path,
         "rawQueryString": query,
         "headers": all,
@@ -65,7 +77,7 @@ fn http_api_event(method: &str, path: &str, query: &str, headers: &[(&str, &str)
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7",
                      "userAgent": "aws-cli/2.17.0"},
             "requestId": "Lx2yZjJYIAMEV9Q=",
-            "routeKey": "$default",
+            "routeKey": "ANY /iam/{proxy+}",
             "stage": "$default",
             "time": "24/Nov/2026:21:00:00 +0000",
             "timeEpoch": 1795467600000_u64
@@ -225,5 +237,157 @@ fn the_console_session_key_is_the_variable_or_the_generated_secret_shared_by_eve
             None
         );
         assert_eq!(key(vec![]).await, None);
+    });
+}
+
+/// An HTTP API event of the keys door (the `$default` route, no authoriser): `headers` as given.
+fn keys_door_event(path: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let all: serde_json::Map<String, Value> =
+        headers.iter().map(|(n, v)| ((*n).to_owned(), json!(v))).collect();
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": all,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "q1w2e3r4t5",
+            "domainName": "q1w2e3r4t5.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "q1w2e3r4t5",
+            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7",
+                     "userAgent": "Boto3/1.35.0"},
+            "requestId": "Lx2yZjJYIAMEV9R=",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "24/Nov/2026:21:00:00 +0000",
+            "timeEpoch": 1795467600000_u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+    .to_string()
+}
+
+/// The headers of a CodeBuild call to the keys door, signed for service `codebuild` with `credentials`.
+fn signed_headers(
+    credentials: &kiln_core::sigv4::Credentials,
+    operation: &str,
+    body: &str,
+) -> Vec<(String, String)> {
+    use kiln_core::sigv4::{AmzDate, HttpRequest, SigningParams, sign};
+    let target = format!("CodeBuild_20161006.{operation}");
+    let host = "q1w2e3r4t5.execute-api.us-east-1.amazonaws.com";
+    let headers = [
+        ("host", host),
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", target.as_str()),
+    ];
+    let request = HttpRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+        body: body.as_bytes(),
+    };
+    let params = SigningParams {
+        credentials,
+        region: "us-east-1",
+        service: "codebuild",
+        time: AmzDate::from_system_time(std::time::SystemTime::now()).expect("a clock after 1970"),
+    };
+    let signed = sign(&request, &params).expect("signed");
+    headers
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .chain(
+            signed
+                .pairs()
+                .into_iter()
+                .map(|(n, v)| (n.to_owned(), v.to_owned())),
+        )
+        .collect()
+}
+
+#[test]
+fn the_keys_door_takes_kiln_access_keys_in_scope_and_the_iam_door_only_iam_callers() {
+    use kiln_core::access_keys::KeyScope;
+    use kiln_core::access_keys::seal::KeySealer;
+    use kiln_core::build::Timestamp;
+    use kiln_core::usecases::keys::Keyring;
+    with_moto(|clients, _| async move {
+        let fns = FnBox::new(clients).await;
+        fns.put_project("web", json!(null)).await;
+        fns.put_project("api", json!(null)).await;
+        let keyring = Keyring::new(
+            Arc::new(kiln_aws::DynamoKeyStore::new(
+                fns.clients.dynamodb.clone(),
+                crate::fn_box::TABLE,
+            )),
+            KeySealer::new(b"the stack's key-sealing secret").expect("a sealer"),
+        );
+        let now = Timestamp::from(std::time::SystemTime::now());
+        let all = keyring
+            .create("all", KeyScope::everything(), now)
+            .await
+            .expect("a key");
+        let web_only = KeyScope::new(vec!["*".into()], vec!["web".into()]).expect("a scope");
+        let web = keyring.create("web", web_only, now).await.expect("a key");
+        let router = router_with(&fns, Some(keyring.clone()));
+        let call =
+            |credentials: kiln_core::sigv4::Credentials, operation: &'static str, body: &'static str| {
+                let router = router.clone();
+                async move {
+                    let headers = signed_headers(&credentials, operation, body);
+                    let pairs: Vec<(&str, &str)> =
+                        headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                    let (status, _, text) = send(&router, &keys_door_event("/", &pairs, body)).await;
+                    (
+                        status,
+                        serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+                    )
+                }
+            };
+        let creds = |k: &kiln_core::usecases::keys::NewKey| {
+            kiln_core::sigv4::Credentials::new(k.key.id.clone(), k.secret.clone())
+        };
+
+        let (status, listed) = call(creds(&all), "ListProjects", "{}").await;
+        assert_eq!(status, 200, "{listed}");
+        assert_eq!(listed["projects"], json!(["api", "web"]));
+        let (status, got) = call(creds(&web), "BatchGetProjects", r#"{"names":["web"]}"#).await;
+        assert_eq!(status, 200, "{got}");
+        let (status, refused) = call(creds(&web), "BatchGetProjects", r#"{"names":["web","api"]}"#).await;
+        assert_eq!(
+            (status, refused["__type"].as_str()),
+            (403, Some("AccessDeniedException")),
+            "{refused}"
+        );
+
+        let wrong = kiln_core::sigv4::Credentials::new(all.key.id.clone(), "not the secret");
+        let (status, refused) = call(wrong, "ListProjects", "{}").await;
+        assert_eq!(status, 403, "a wrong secret: {refused}");
+        keyring.revoke(&all.key.id, now).await.expect("revoke");
+        let (status, refused) = call(creds(&all), "ListProjects", "{}").await;
+        assert_eq!(status, 403, "a revoked key: {refused}");
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("revoked"),
+            "{refused}"
+        );
+
+        let unsigned = [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", "CodeBuild_20161006.ListProjects"),
+        ];
+        let (status, _, _) = send(&router, &keys_door_event("/", &unsigned, "{}")).await;
+        assert_eq!(status, 403, "unsigned on the keys door");
+        let (status, _, text) = send(&router, &keys_door_event("/iam", &unsigned, "{}")).await;
+        assert_eq!(
+            status, 403,
+            "the IAM door without an IAM caller in the context: {text}"
+        );
     });
 }

@@ -6,6 +6,7 @@ mod aws_dispatch_signal;
 mod aws_dynamodb;
 mod aws_ecs;
 mod aws_in_a_box;
+mod aws_keys;
 mod aws_notify;
 mod aws_projects;
 mod aws_runner;

@@ -796,9 +796,21 @@ fn every_function_has_its_event_source() {
         serde_json::json!({"Ref": "KilnHttpApi"})
     );
     assert_eq!(
+        api["Properties"]["Auth"]["Authorizer"], "NONE",
+        "the $default route takes Kiln access keys, checked by the function"
+    );
+    assert_eq!(
         r["KilnHttpApi"]["Properties"]["Auth"]["DefaultAuthorizer"],
         "AWS_IAM"
     );
+    let events = &r["ApiFunction"]["Properties"]["Events"];
+    for (event, path) in [("IamApi", "/iam"), ("IamApiPaths", "/iam/{proxy+}")] {
+        assert_eq!(events[event]["Properties"]["Path"], path);
+        assert_eq!(
+            events[event]["Properties"]["Auth"]["Authorizer"], "AWS_IAM",
+            "{event}: IAM callers come in through the IAM authoriser"
+        );
+    }
     let queue = &r["DispatchFunction"]["Properties"]["Events"]["Queue"];
     assert_eq!(queue["Type"], "SQS");
     assert_eq!(

@@ -87,6 +87,8 @@ fn iam(security: &Value, schemes: &Value) -> Result<bool, String> {
         for name in requirement.as_object().into_iter().flatten().map(|(k, _)| k) {
             match schemes[name]["x-amazon-apigateway-authtype"].as_str() {
                 Some("awsSigv4") => iam = true,
+                // SAM's `Authorizer: NONE` on a route: open, whatever the API's default.
+                None if name == "NONE" => {}
                 other => return Err(format!("authoriser {name} ({other:?}) is not played by the box")),
             }
         }
@@ -213,5 +215,27 @@ mod tests {
             }]
         );
         assert_eq!(routes[0].key(), "$default");
+    }
+
+    #[test]
+    fn a_route_with_sams_none_authoriser_is_open_and_an_unknown_authoriser_is_refused() {
+        let body = |security: Value| {
+            json!({"Body": {
+                "paths": {"/iam": {"post": {
+                    "x-amazon-apigateway-integration": {
+                        "type": "aws_proxy", "payloadFormatVersion": "2.0",
+                        "uri": "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/api/invocations"
+                    },
+                    "security": security
+                }}},
+                "components": {"securitySchemes": {"AWS_IAM": {"x-amazon-apigateway-authtype": "awsSigv4"}}}
+            }})
+        };
+        let find = |_: &str| Some("ApiFunction".to_owned());
+        let open = routes(&body(json!([{"NONE": []}])), &find).expect("routes");
+        assert!(!open[0].iam);
+        assert_eq!(open[0].key(), "POST /iam");
+        let err = routes(&body(json!([{"MyJwt": []}])), &find).expect_err("not played");
+        assert!(err.contains("MyJwt"), "{err}");
     }
 }

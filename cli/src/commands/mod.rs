@@ -3,6 +3,7 @@
 pub mod client;
 pub mod client_commands;
 pub mod git_credential;
+pub mod keys;
 pub mod projects;
 pub mod run;
 pub mod runner;
@@ -42,6 +43,8 @@ pub enum Command {
     Validate(validate::Args),
     /// git's credential helper for CodeCommit: signs with the environment's or task role's AWS credentials.
     GitCredentialCodecommit(git_credential::Args),
+    /// Make, list and revoke the access keys that sign calls to Kiln's API (local or a deployed stack).
+    Keys(keys::KeysArgs),
     /// Manage a deployed stack's projects (`kiln projects apply kiln.yaml --stack NAME`).
     Projects(projects::ProjectsArgs),
 }
@@ -66,5 +69,6 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(&args),
         Command::GitCredentialCodecommit(args) => git_credential::run(&args),
         Command::Projects(args) => projects::run(args),
+        Command::Keys(args) => keys::run(args),
     }
 }

@@ -14,10 +14,12 @@ use kiln_core::ports::build_store::{ProjectStore, PutMode};
 use kiln_core::project::{KilnConfig, StoredProject};
 use kiln_core::sigv4::Credentials;
 use kiln_core::usecases::Services;
+use kiln_core::usecases::keys::Keyring;
 use kiln_core::usecases::notices::NoticeSource;
 use kiln_local::launcher::ProcessLauncher;
 use kiln_local::sqlite::{SqliteStore, SyncMode};
 use kiln_local::{LocalSecrets, LogDir, WakeDispatcher};
+use kiln_server::access::Access;
 use kiln_server::console::sessions::ConsoleSessions;
 use kiln_server::{AppState, app, system_clock};
 
@@ -30,7 +32,7 @@ pub struct ServeArgs {
     /// Where the database, logs, artifacts and cache live.
     #[arg(long, default_value = ".kiln")]
     pub data_dir: PathBuf,
-    /// Address to listen on; anything but loopback needs credentials.
+    /// Address to listen on; anything but loopback needs credentials (a key pair, or --require-keys).
     #[arg(long, default_value = "127.0.0.1:8950")]
     pub listen: SocketAddr,
     /// Access key id API callers must sign with (SigV4).
@@ -39,6 +41,10 @@ pub struct ServeArgs {
     /// Secret access key API callers must sign with (SigV4).
     #[arg(long, env = "KILN_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub secret_access_key: Option<String>,
+    /// Require every API call to be signed with a Kiln access key (`kiln keys create`), even with no
+    /// --access-key-id. With a key pair configured, Kiln access keys are accepted beside it anyway.
+    #[arg(long)]
+    pub require_keys: bool,
     /// How many builds may run at once across all projects.
     #[arg(long, default_value_t = 4)]
     pub max_builds: usize,
@@ -182,10 +188,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 fn credentials(args: &ServeArgs) -> anyhow::Result<Option<Credentials>> {
     match (&args.access_key_id, &args.secret_access_key) {
         (Some(id), Some(secret)) => Ok(Some(Credentials::new(id, secret))),
-        (None, None) if args.listen.ip().is_loopback() => Ok(None),
+        (None, None) if args.listen.ip().is_loopback() || args.require_keys => Ok(None),
         (None, None) => bail!(
             "listening on {} (not loopback) needs credentials: pass --access-key-id and --secret-access-key \
-             (or KILN_ACCESS_KEY_ID / KILN_SECRET_ACCESS_KEY)",
+             (or KILN_ACCESS_KEY_ID / KILN_SECRET_ACCESS_KEY), or --require-keys and make keys with `kiln keys create`",
             args.listen
         ),
         _ => bail!("give both --access-key-id and --secret-access-key, or neither"),
@@ -199,7 +205,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let credentials = credentials(&args)?;
+    let server_key = credentials(&args)?;
     let limits = kiln_server::listen::Limits {
         header_timeout: Duration::from_secs(args.header_timeout),
         body_timeout: Duration::from_secs(args.body_timeout),
@@ -217,6 +223,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.config {
         load_config(&store, path).await?;
     }
+    let keyring = if server_key.is_some() || args.require_keys {
+        let sealer = kiln_local::sqlite_keys::local_sealer(data.root())?;
+        Some(Keyring::new(store.clone(), sealer))
+    } else {
+        None
+    };
+    let access = Access::signed(server_key, keyring);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -229,7 +242,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         feed: Some(store.clone()),
         logs: Arc::new(LogDir::new(data.logs())),
         data_dir: Some(data.root().to_path_buf()),
-        credentials,
+        access,
         base_url: args.base_url.clone().unwrap_or_else(|| format!("http://{addr}")),
         clock: clock(args.test_clock_file.clone()),
         secrets: secrets.clone(),

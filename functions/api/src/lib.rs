@@ -1,6 +1,14 @@
 //! The `api` function: the CodeBuild JSON 1.1 API (`POST /`), build logs and the web console — the very
-//! [`kiln_server::app`] router `kiln serve` runs — behind an API Gateway HTTP API with IAM authorisation, through
-//! lambda_http. API Gateway checks the SigV4 signature, so the router runs without credentials of its own.
+//! [`kiln_server::app`] router `kiln serve` runs — behind an API Gateway HTTP API, through lambda_http. Two
+//! doors into the same router:
+//!
+//! - `/` and every other path (no API Gateway authoriser): requests signed for service `codebuild` with a Kiln
+//!   access key (`kiln keys create`), checked here against the keys in the stack's table, sealed with the
+//!   template's key-sealing secret (`KILN_KEY_SEALING_SECRET`). This is what the unchanged `aws` CLI and boto3
+//!   use with `--endpoint-url`.
+//! - `/iam` and `/iam/...` (API Gateway's IAM authoriser): requests signed for service `execute-api` with IAM
+//!   credentials, which API Gateway has checked; the prefix is taken off and the caller's ARN marked on the
+//!   request ([`kiln_server::access::IamCaller`]), with every permission (IAM's `execute-api:Invoke` decides).
 //!
 //! What differs from `kiln serve` is all in [`aws_state`]: logs are read from the S3 log objects, there is no
 //! notice feed (`/events` answers 404), a queued build gets a dispatch message instead of a wake-up, and log
@@ -13,7 +21,9 @@ use kiln_core::ports::dispatch_signal::DispatchSignal;
 use kiln_core::ports::logs::LogReader;
 use kiln_core::ports::secrets::{SecretRef, SecretResolver};
 use kiln_core::usecases::Services;
+use kiln_core::usecases::keys::Keyring;
 use kiln_lambda::{SettingsError, Wiring};
+use kiln_server::access::{Access, IamCaller};
 use kiln_server::console::sessions::ConsoleSessions;
 use kiln_server::{AppState, system_clock};
 use lambda_http::{Request, Response};
@@ -34,6 +44,8 @@ pub struct AwsParts {
     pub session_key: Option<Vec<u8>>,
     /// Where logged-in console sessions are kept (items in the stack's table), so they can be revoked.
     pub sessions: Option<ConsoleSessions>,
+    /// The Kiln access keys that may sign requests on the keys door; `None` refuses every call there.
+    pub keyring: Option<Keyring>,
 }
 
 /// The environment variable holding the console session key itself.
@@ -113,8 +125,76 @@ pub async fn router(
             store: Arc::new(wiring.settings.sessions(&wiring.clients)),
             idle: session_idle(&lookup),
         }),
+        keyring: keyring(wiring, &lookup).await,
     };
-    Ok(kiln_server::app(aws_state(wiring.services.clone(), parts)))
+    Ok(doors(kiln_server::app(aws_state(wiring.services.clone(), parts))))
+}
+
+/// The keyring of the stack: keys in its table, sealed with the secret `KILN_KEY_SEALING_SECRET` names. `None`
+/// (logged as an error) when the variable is missing or the secret unreadable: then no key is accepted, and
+/// only the IAM door works.
+async fn keyring(wiring: &Wiring, lookup: &impl Fn(&str) -> Option<String>) -> Option<Keyring> {
+    let Some(secret) = lookup(kiln_aws::keyring::SEALING_SECRET_VARIABLE).filter(|s| !s.is_empty()) else {
+        tracing::error!(
+            variable = kiln_aws::keyring::SEALING_SECRET_VARIABLE,
+            "no key-sealing secret: Kiln access keys are refused, only the /iam routes answer"
+        );
+        return None;
+    };
+    match kiln_aws::keyring::open_keyring(&wiring.clients, &wiring.settings.table, &secret).await {
+        Ok(keyring) => Some(keyring),
+        Err(err) => {
+            tracing::error!(error = %err, "Kiln access keys are refused, only the /iam routes answer");
+            None
+        }
+    }
+}
+
+/// Where IAM callers come in (API Gateway's `AWS_IAM` routes).
+pub const IAM_PREFIX: &str = "/iam";
+
+/// The router behind both doors: `/iam/...` (prefix removed) for callers API Gateway's IAM authoriser accepted,
+/// everything else for Kiln access keys.
+pub fn doors(app: axum::Router) -> axum::Router {
+    axum::Router::new()
+        .nest(
+            IAM_PREFIX,
+            app.clone().layer(axum::middleware::from_fn(iam_caller)),
+        )
+        .fallback_service(app)
+}
+
+/// Marks a request of the IAM door with its caller's ARN from API Gateway's request context; a request there
+/// with no IAM caller in its context (which API Gateway's authoriser never lets through) is refused.
+async fn iam_caller(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    let caller = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.iam.as_ref())
+            .map(|iam| {
+                iam.user_arn
+                    .clone()
+                    .or_else(|| iam.caller_id.clone())
+                    .unwrap_or_default()
+            }),
+        _ => None,
+    };
+    let Some(arn) = caller else {
+        return kiln_server::error::AppError::Forbidden(
+            "the /iam routes take requests API Gateway's IAM authoriser accepted; sign for service execute-api"
+                .into(),
+        )
+        .into_response();
+    };
+    request.extensions_mut().insert(IamCaller(arn));
+    next.run(request).await
 }
 
 /// The router's state on AWS.
@@ -124,7 +204,12 @@ pub fn aws_state(services: Services, parts: AwsParts) -> AppState {
         feed: None,
         logs: parts.logs,
         data_dir: None,
-        credentials: None,
+        // Never open: without a keyring only the IAM door lets anyone in.
+        access: Access {
+            server_key: None,
+            keyring: parts.keyring,
+            anyone: false,
+        },
         base_url: parts.webhook_url,
         clock: system_clock(),
         secrets: parts.secrets,

@@ -1,22 +1,24 @@
 //! The CodeBuild JSON 1.1 API at `POST /` (reference §6): the operation comes from
 //! `X-Amz-Target: CodeBuild_20161006.<Op>`, input and output are JSON, errors are `{"__type", "message"}`.
-//! With credentials configured, every call must carry a valid SigV4 signature (403 otherwise).
+//! With credentials configured, every call must carry a valid SigV4 signature (403 otherwise), and a Kiln access
+//! key may call only the operations and projects of its scope ([`crate::access`]).
 
 mod builds;
 mod project_webhooks;
 mod projects;
 mod unsupported;
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
-use kiln_core::sigv4::{AmzDate, HttpRequest, VerifyPolicy, verify};
 use kiln_core::usecases::UseCaseError;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::AppState;
+use crate::access::{self, IamCaller, SignedRequest};
 use crate::error::{AMZ_JSON, AppError};
 
 const TARGET_PREFIX: &str = "CodeBuild_20161006.";
@@ -50,44 +52,22 @@ pub(crate) fn input<T: DeserializeOwned>(body: Value) -> Result<T, AppError> {
     serde_json::from_value(body).map_err(|e| AppError::invalid(format!("invalid input: {e}")))
 }
 
-/// Checks the SigV4 signature when credentials are configured.
-pub(crate) fn authenticate(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), AppError> {
-    let Some(credentials) = &state.credentials else {
-        return Ok(());
-    };
-    let pairs: Vec<(&str, &str)> = headers
-        .iter()
-        .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
-        .collect();
-    let request = HttpRequest {
-        method: method.as_str(),
-        path: uri.path(),
-        query: uri.query().unwrap_or(""),
-        headers: &pairs,
-        body,
-    };
-    let now = AmzDate::from_system_time(std::time::SystemTime::now())
-        .ok_or_else(|| AppError::Internal("the system clock is before 1970".into()))?;
-    verify(&request, credentials, &VerifyPolicy::codebuild(), now)
-        .map(|_| ())
-        .map_err(|e| AppError::Forbidden(e.to_string()))
-}
-
 /// Handles one API call.
 pub async fn handle(
     State(state): State<AppState>,
+    iam: Option<Extension<IamCaller>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    authenticate(&state, &method, &uri, &headers, &body)?;
+    let signed = SignedRequest {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let caller = access::authenticate(&state, &signed, iam.as_ref().map(|Extension(c)| c)).await?;
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -106,6 +86,10 @@ pub async fn handle(
             message: format!("the request body is not JSON: {e}"),
         })?
     };
+    caller.authorise(
+        operation,
+        projects_named(operation, &input).iter().map(String::as_str),
+    )?;
     let output = match operation {
         "StartBuild" => builds::start_build(&state, input).await?,
         "BatchGetBuilds" => builds::batch_get_builds(&state, input).await?,
@@ -133,4 +117,76 @@ pub async fn handle(
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON));
     Ok(response)
+}
+
+/// The projects an operation's input names, for the caller's scope: CodeBuild's resource-level permissions.
+/// Operations with no project (`ListProjects`, `ListBuilds`) name none and are checked on the operation alone,
+/// as CodeBuild's IAM checks them. Names may be ARNs (`…:project/<name>`, `…:build/<project>:<uuid>`).
+fn projects_named(operation: &str, input: &Value) -> Vec<String> {
+    let text = |member: &str| input.get(member).and_then(Value::as_str).map(str::to_owned);
+    let list = |member: &str| -> Vec<String> {
+        input
+            .get(member)
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let of_build = |id: String| -> String {
+        let id = id.rsplit_once(":build/").map_or(id.as_str(), |(_, rest)| rest);
+        id.split_once(':').map_or(id, |(project, _)| project).to_owned()
+    };
+    let of_project = |name: String| -> String {
+        name.rsplit_once(":project/")
+            .map_or(name.as_str(), |(_, rest)| rest)
+            .to_owned()
+    };
+    match operation {
+        "CreateProject" | "UpdateProject" | "DeleteProject" => text("name").into_iter().collect(),
+        "BatchGetProjects" => list("names").into_iter().map(of_project).collect(),
+        "StartBuild"
+        | "ListBuildsForProject"
+        | "CreateWebhook"
+        | "UpdateWebhook"
+        | "DeleteWebhook"
+        | "InvalidateProjectCache" => text("projectName").into_iter().map(of_project).collect(),
+        "BatchGetBuilds" | "BatchDeleteBuilds" => list("ids").into_iter().map(of_build).collect(),
+        "StopBuild" | "RetryBuild" => text("id").into_iter().map(of_build).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_operation_names_the_projects_it_touches() {
+        let cases = [
+            ("CreateProject", json!({"name": "web"}), vec!["web"]),
+            ("StartBuild", json!({"projectName": "web"}), vec!["web"]),
+            (
+                "BatchGetProjects",
+                json!({"names": ["web", "arn:aws:codebuild:us-east-1:1:project/api"]}),
+                vec!["web", "api"],
+            ),
+            (
+                "BatchGetBuilds",
+                json!({"ids": ["web:1-2", "arn:aws:codebuild:us-east-1:1:build/api:3-4"]}),
+                vec!["web", "api"],
+            ),
+            ("StopBuild", json!({"id": "web:1-2"}), vec!["web"]),
+            ("ListProjects", json!({}), vec![]),
+            ("ListBuilds", json!({}), vec![]),
+        ];
+        for (operation, input, expected) in cases {
+            assert_eq!(projects_named(operation, &input), expected, "{operation}");
+        }
+    }
 }

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use hmac::{Hmac, Mac};
+use kiln_core::sigv4::Credentials;
 use maud::{Markup, html};
 use sha2::Sha256;
 
@@ -43,7 +44,7 @@ fn key(state: &AppState) -> Vec<u8> {
     // With credentials the key derives from the secret (sessions survive restarts); else it is the configured
     // key (shared by every instance of a function), else per process.
     static RANDOM: OnceLock<Vec<u8>> = OnceLock::new();
-    match (&state.credentials, &state.session_key) {
+    match (&state.access.server_key, &state.session_key) {
         (Some(c), _) => mac_bytes(c.secret_access_key().as_bytes(), "kiln console session key"),
         (None, Some(key)) => mac_bytes(key, "kiln console session key"),
         (None, None) => RANDOM
@@ -188,7 +189,9 @@ async fn check(state: AppState, mut request: Request, next: Next) -> Response {
         },
         other => other,
     };
-    let needs_login = state.credentials.is_some();
+    // A caller API Gateway's IAM authoriser accepted (the deployed API's /iam routes) is who it says.
+    let iam = request.extensions().get::<crate::access::IamCaller>().is_some();
+    let needs_login = state.access.required() && !iam;
     match existing {
         Some((session, authenticated)) if authenticated || !needs_login => {
             request.extensions_mut().insert(session);
@@ -227,7 +230,7 @@ pub async fn authenticated(state: &AppState, headers: &HeaderMap) -> bool {
 
 /// The logout form (a POST with the session's CSRF token), shown when credentials are configured.
 pub fn logout_form(state: &AppState, session: &Session) -> Markup {
-    if state.credentials.is_none() {
+    if !state.access.required() {
         return Markup::default();
     }
     html! {
@@ -250,7 +253,7 @@ pub async fn logout(
     if let Err(err) = super::sessions::end(&state, &session.id).await {
         return err.into_response();
     }
-    let target = if state.credentials.is_some() {
+    let target = if state.access.required() {
         "/console/login"
     } else {
         "/"
@@ -276,7 +279,7 @@ pub async fn login_page(uri: axum::http::Uri) -> Markup {
 fn login_form(next: &str, failed: bool) -> Markup {
     html! {
         h1 { "Log in" }
-        @if failed { p class="error" role="alert" { "Those credentials are not the server's." } }
+        @if failed { p class="error" role="alert" { "Those credentials are not one of this server's keys." } }
         form method="post" action="/console/login" class="card login" {
             input type="hidden" name="next" value=(next);
             label { "Access key id " input name="access_key_id" autocomplete="username" required; }
@@ -289,24 +292,59 @@ fn login_form(next: &str, failed: bool) -> Markup {
     }
 }
 
+/// The credentials a console login with access key id `id` is checked against: the server's own key pair, or
+/// a Kiln access key whose scope is everything (a key limited to some operations or projects cannot open the
+/// console, whose pages start, stop and retry builds of every project).
+async fn login_key(state: &AppState, id: &str) -> Result<Option<Credentials>, crate::error::AppError> {
+    if let Some(server) = state
+        .access
+        .server_key
+        .as_ref()
+        .filter(|c| c.access_key_id() == id)
+    {
+        return Ok(Some(server.clone()));
+    }
+    let Some(keyring) = &state.access.keyring else {
+        return Ok(None);
+    };
+    match keyring.active(id).await {
+        Ok(Some(active)) if active.scope == kiln_core::access_keys::KeyScope::everything() => {
+            Ok(Some(active.credentials))
+        }
+        Ok(_) => Ok(None),
+        Err(err) => Err(crate::error::AppError::Internal(err.to_string())),
+    }
+}
+
+/// Whether `id` and `secret` are `credentials`, compared in constant time.
+fn same(credentials: &Credentials, id: &str, secret: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let id_ok = credentials.access_key_id().as_bytes().ct_eq(id.as_bytes());
+    let secret_ok = credentials
+        .secret_access_key()
+        .as_bytes()
+        .ct_eq(secret.as_bytes());
+    bool::from(id_ok & secret_ok)
+}
+
 /// `POST /console/login`: checks the credentials against the server's, records the session and sets its cookie.
 pub async fn login(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let form = super::form(&body);
     let next = ReturnPath::parse(super::field(&form, "next"));
-    let Some(credentials) = &state.credentials else {
+    if !state.access.required() {
         return Redirect::to(next.as_str()).into_response();
-    };
-    use subtle::ConstantTimeEq;
+    }
     let key = key(&state);
-    let id_ok = credentials
-        .access_key_id()
-        .as_bytes()
-        .ct_eq(super::field(&form, "access_key_id").as_bytes());
-    let secret_ok = credentials
-        .secret_access_key()
-        .as_bytes()
-        .ct_eq(super::field(&form, "secret_access_key").as_bytes());
-    if !bool::from(id_ok & secret_ok) {
+    let given = (
+        super::field(&form, "access_key_id"),
+        super::field(&form, "secret_access_key"),
+    );
+    let accepted = match login_key(&state, given.0).await {
+        Ok(Some(credentials)) => same(&credentials, given.0, given.1),
+        Ok(None) => false,
+        Err(err) => return err.into_response(),
+    };
+    if !accepted {
         return Redirect::to(&format!(
             "/console/login?failed=true&next={}",
             super::html::pct(next.as_str())

@@ -100,7 +100,7 @@ pub async fn list(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
 ) -> Result<Markup, ConsoleError> {
-    let Some(sessions) = state.sessions.as_ref().filter(|_| state.credentials.is_some()) else {
+    let Some(sessions) = state.sessions.as_ref().filter(|_| state.access.required()) else {
         let body = html! {
             h1 { "Sessions" }
             p { "Sessions are kept on the server only when the console asks for a login." }

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod dispatch_signal;
 pub mod dynamodb;
 pub mod ecs;
+pub mod keyring;
 pub mod notifier;
 pub mod provision;
 pub mod retry;
@@ -21,7 +22,7 @@ pub mod stack;
 
 pub use config::AwsClients;
 pub use dispatch_signal::{DispatchMessage, SqsDispatchSignal};
-pub use dynamodb::{DynamoBuildStore, DynamoSessionStore};
+pub use dynamodb::{DynamoBuildStore, DynamoKeyStore, DynamoSessionStore};
 pub use ecs::{Capacity, EcsLauncher, EcsSettings, TaskRequest, TaskSize};
 pub use notifier::AwsNotifier;
 pub use s3::{S3LogReader, S3LogSink, S3ObjectStore};

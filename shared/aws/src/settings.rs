@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::config::AwsClients;
 use super::dispatch_signal::SqsDispatchSignal;
-use super::dynamodb::{DynamoBuildStore, DynamoSessionStore};
+use super::dynamodb::{DynamoBuildStore, DynamoKeyStore, DynamoSessionStore};
 use super::ecs::{Capacity, EcsLauncher, EcsSettings, TaskSize};
 use super::notifier::AwsNotifier;
 use super::sqs::SqsQueue;
@@ -244,6 +244,11 @@ impl AwsSettings {
     /// The console sessions on `KILN_TABLE` (items beside the builds').
     pub fn sessions(&self, clients: &AwsClients) -> DynamoSessionStore {
         DynamoSessionStore::new(clients.dynamodb.clone(), &self.table)
+    }
+
+    /// The Kiln access keys on `KILN_TABLE` (items beside the builds').
+    pub fn keys(&self, clients: &AwsClients) -> DynamoKeyStore {
+        DynamoKeyStore::new(clients.dynamodb.clone(), &self.table)
     }
 
     /// Where and how build tasks run; needs `KILN_CLUSTER` and `KILN_TASK_DEFINITION`.

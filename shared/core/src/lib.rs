@@ -4,10 +4,11 @@
 //! build record and its phase state machine), [`project`] (project definitions), [`trigger`] (webhook
 //! verification, normalised trigger events and filter groups), [`schedule`] (EventBridge schedule
 //! expressions), [`time`] (every calendar conversion, on chrono), [`notice`] (the build notice event as it
-//! leaves Kiln) and [`ports`] (the traits through which use cases reach storage, processes and secrets). AWS
+//! leaves Kiln), [`access_keys`] (the SigV4 keys Kiln issues for its API) and [`ports`] (the traits through which use cases reach storage, processes and secrets). AWS
 //! types never appear here: the adapters that implement the ports live in `kiln-local` (SQLite, child
 //! processes, files) and `kiln-aws` (the AWS SDK).
 
+pub mod access_keys;
 pub mod build;
 pub mod buildspec;
 pub mod notice;

@@ -12,6 +12,7 @@ pub mod launcher;
 pub mod notifier;
 pub mod sqlite;
 pub mod sqlite_builds;
+pub mod sqlite_keys;
 pub mod sqlite_projects;
 pub mod sqlite_queue;
 pub mod sqlite_sessions;

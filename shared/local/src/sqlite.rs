@@ -139,6 +139,7 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(backend)?;
         conn.execute_batch(crate::sqlite_sessions::SCHEMA)
             .map_err(backend)?;
+        conn.execute_batch(crate::sqlite_keys::SCHEMA).map_err(backend)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             readers: Arc::new(Readers {

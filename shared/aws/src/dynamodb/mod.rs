@@ -8,6 +8,7 @@
 //! | running count | `PROJECT#<name>` or `GLOBAL` | `#RUNNING` | `running` |
 //! | idempotency key | `KEY#<key>` | `#KEY` | `buildIds`, `expiresAt` (TTL) |
 //! | project | `PROJECT#<name>` | `#PROJECT` | `name`, `record` (JSON), `kind`=`PROJECT`, `seq`=`<name>` |
+//! | Kiln access key | `ACCESSKEY#<id>` | `#ACCESSKEY` | `description`, `scope` (JSON), `created`, `revoked`, `sealedSecret`, `kind`=`ACCESSKEY`, `seq` ([`DynamoKeyStore`]) |
 //! | console session | `SESSION#<id>` | `#SESSION` | `created`, `lastUsed`, `expires`, `userAgent`, `expiresAt` (TTL), `kind`=`SESSION`, `seq` ([`DynamoSessionStore`]) |
 //!
 //! Indexes: `byProject` (`project`, `number` N) lists a project's builds by number; `byCreation` (`kind`, `seq`)
@@ -15,6 +16,7 @@
 //! (`activeKind`, `activeSeq`) is sparse — only queued and running builds carry its keys — so the dispatch queue
 //! and "builds in progress" are a Query, never a Scan.
 
+mod access_keys;
 mod expr;
 mod items;
 mod projects;
@@ -22,6 +24,7 @@ mod queue;
 mod sessions;
 mod store;
 
+pub use access_keys::DynamoKeyStore;
 pub use sessions::DynamoSessionStore;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -31,6 +31,14 @@ impl Timestamp {
         (later.0 - self.0).max(0) / 1000
     }
 
+    /// ISO 8601 in UTC to the second (`2026-12-03T20:30:00Z`), for people and logs.
+    pub fn iso8601(self) -> String {
+        chrono::DateTime::from_timestamp_millis(self.0)
+            .unwrap_or_default()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    }
+
     /// This instant plus `duration` (saturating).
     pub fn plus(self, duration: Duration) -> Self {
         let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);

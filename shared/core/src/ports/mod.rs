@@ -2,6 +2,7 @@
 //! has one local implementation (files, SQLite, child processes, an in-process wake-up) and one AWS implementation
 //! (S3, DynamoDB, ECS, SSM and Secrets Manager, SQS), and the core never knows which one it holds.
 
+pub mod access_keys;
 pub mod build_store;
 pub mod dispatch_signal;
 pub mod launcher;

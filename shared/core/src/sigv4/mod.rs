@@ -26,7 +26,9 @@ pub use crate::time::AmzDate;
 pub use canonical::{ALGORITHM, EMPTY_PAYLOAD_SHA256, HttpRequest};
 pub use error::VerifyError;
 pub use sign::{SignError, SignatureHeaders, SigningParams, sign};
-pub use verify::{CredentialStore, MAX_CLOCK_SKEW_SECONDS, VerifiedRequest, VerifyPolicy, verify};
+pub use verify::{
+    CredentialStore, MAX_CLOCK_SKEW_SECONDS, VerifiedRequest, VerifyPolicy, claimed_access_key_id, verify,
+};
 
 /// An AWS access key pair, with the session token of temporary credentials. `Debug` hides the secret and token.
 #[derive(Clone, PartialEq, Eq)]

@@ -69,6 +69,14 @@ pub struct VerifiedRequest {
     pub signed_at: AmzDate,
 }
 
+/// The access key id `request` claims to be signed with (from its one `Authorization` header), before any
+/// check: what a server looks up (perhaps asynchronously) before calling [`verify`] with the key found.
+pub fn claimed_access_key_id(request: &HttpRequest<'_>) -> Result<String, VerifyError> {
+    let mut values = request.header_values("authorization");
+    let header = values.next().ok_or(VerifyError::MissingAuthorization)?;
+    Ok(authorization::parse(header)?.access_key_id)
+}
+
 /// Verifies `request`'s SigV4 signature against `store`, under `policy`, at server time `now`.
 pub fn verify<S: CredentialStore + ?Sized>(
     request: &HttpRequest<'_>,

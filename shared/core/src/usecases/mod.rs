@@ -9,6 +9,7 @@ pub mod apply_projects;
 pub mod codecommit;
 pub mod dispatch;
 pub mod dispatch_one;
+pub mod keys;
 pub mod lifecycle;
 pub mod notices;
 pub mod schedules;
