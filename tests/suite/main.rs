@@ -15,6 +15,7 @@ mod aws_secrets;
 mod aws_sessions;
 mod aws_support;
 mod buildspec;
+mod client_keys_tls;
 mod codecommit;
 mod codecommit_lambda;
 mod console;
