@@ -98,6 +98,7 @@ impl Fixture {
             logs: Arc::new(LogDir::new(dir.path().join("logs"))),
             data_dir: None,
             access: crate::access::Access::open(),
+            schedules: None,
             base_url: String::new(),
             clock: system_clock(),
             secrets: Arc::new(LocalSecrets::new()),

@@ -77,6 +77,9 @@ pub struct AppState {
     /// Where logged-in console sessions are kept, so they can be revoked and end when idle; `None` keeps them in
     /// their signed cookies alone.
     pub sessions: Option<console::sessions::ConsoleSessions>,
+    /// Keeps the scheduler's schedules in step with projects created, updated and deleted through the API (on
+    /// AWS, EventBridge Scheduler); `None` where the server fires schedules from the stored projects itself.
+    pub schedules: Option<Arc<dyn kiln_core::ports::schedules::ScheduleSync>>,
     /// Whether log streams follow a running build until it ends (a server), or answer at once with what there
     /// is (a buffered Lambda response: the browser's `EventSource` asks again).
     pub follow: bool,

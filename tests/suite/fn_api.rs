@@ -22,6 +22,27 @@ fn router(fns: &FnBox) -> axum::Router {
     router_with(fns, None)
 }
 
+/// The function's router with projects' schedules synced to EventBridge Scheduler group `group` in moto.
+fn router_with_schedules(fns: &FnBox, group: &kiln_aws::ScheduleGroup) -> axum::Router {
+    let parts = AwsParts {
+        logs: Arc::new(S3LogReader::new(fns.clients.s3.clone(), LOGS_BUCKET, "")),
+        dispatch: fns.dispatch.clone(),
+        secrets: Arc::new(AwsSecretResolver::cached(&fns.clients)),
+        webhook_url: String::new(),
+        session_key: None,
+        sessions: None,
+        keyring: None,
+        schedules: Some(Arc::new(kiln_aws::SchedulerSync {
+            group: group.clone(),
+            target: kiln_core::usecases::apply_projects::ScheduleTarget {
+                arn: "arn:aws:lambda:us-east-1:123456789012:function:kiln-schedule".into(),
+                role_arn: "arn:aws:iam::123456789012:role/kiln-schedule-invoke".into(),
+            },
+        })),
+    };
+    kiln_fn_api::doors(kiln_server::app(aws_state(fns.services.clone(), parts)))
+}
+
 /// The function's router (both doors) on the fn box, with `keyring` for the keys door.
 fn router_with(fns: &FnBox, keyring: Option<kiln_core::usecases::keys::Keyring>) -> axum::Router {
     let parts = AwsParts {
@@ -35,6 +56,7 @@ fn router_with(fns: &FnBox, keyring: Option<kiln_core::usecases::keys::Keyring>)
             crate::fn_box::TABLE,
         )))),
         keyring,
+        schedules: None,
     };
     kiln_fn_api::doors(kiln_server::app(aws_state(fns.services.clone(), parts)))
 }
@@ -388,6 +410,91 @@ fn the_keys_door_takes_kiln_access_keys_in_scope_and_the_iam_door_only_iam_calle
         assert_eq!(
             status, 403,
             "the IAM door without an IAM caller in the context: {text}"
+        );
+    });
+}
+
+#[test]
+fn create_update_and_delete_project_keep_its_eventbridge_schedules_in_step() {
+    with_moto(|clients, _| async move {
+        let fns = FnBox::new(clients).await;
+        let group = kiln_aws::ScheduleGroup::new(fns.clients.scheduler.clone(), "kiln-fn-schedules");
+        group.create_group().await.expect("the schedule group");
+        let router = router_with_schedules(&fns, &group);
+        let project = |schedules: Value| {
+            json!({
+                "name": "web",
+                "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n"},
+                "artifacts": {"type": "NO_ARTIFACTS"},
+                "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0", "computeType": "BUILD_GENERAL1_SMALL"},
+                "serviceRole": "arn:aws:iam::123456789012:role/builds",
+                "schedules": schedules,
+            })
+        };
+        let (status, created) = call(
+            &router,
+            "CreateProject",
+            project(json!([
+                {"name": "nightly", "expression": "cron(0 3 * * ? *)", "timezone": "Europe/Paris"},
+                {"name": "hourly", "expression": "rate(1 hour)"},
+            ])),
+        )
+        .await;
+        assert_eq!(status, 200, "{created}");
+        let nightly = group
+            .find("web.nightly")
+            .await
+            .expect("get")
+            .expect("web.nightly exists");
+        assert_eq!(nightly.expression, "cron(0 3 * * ? *)");
+        assert_eq!(nightly.timezone.as_deref(), Some("Europe/Paris"));
+        assert_eq!(
+            nightly.input.as_ref().map(|i| i["project"].clone()),
+            Some(json!("web"))
+        );
+        assert!(group.find("web.hourly").await.expect("get").is_some());
+
+        let (status, updated) = call(
+            &router,
+            "UpdateProject",
+            json!({"name": "web", "schedules": [{"name": "nightly", "expression": "cron(30 4 * * ? *)"}]}),
+        )
+        .await;
+        assert_eq!(status, 200, "{updated}");
+        let nightly = group
+            .find("web.nightly")
+            .await
+            .expect("get")
+            .expect("still there");
+        assert_eq!(nightly.expression, "cron(30 4 * * ? *)", "updated");
+        assert_eq!(nightly.timezone.as_deref(), Some("UTC"));
+        assert!(
+            group.find("web.hourly").await.expect("get").is_none(),
+            "a removed schedule is deleted"
+        );
+
+        let long = "x".repeat(70);
+        let (status, refused) = call(
+            &router,
+            "UpdateProject",
+            json!({"name": "web", "schedules": [{"name": long, "expression": "rate(1 day)"}]}),
+        )
+        .await;
+        assert_eq!(
+            (status, refused["__type"].as_str()),
+            (400, Some("InvalidInputException")),
+            "{refused}"
+        );
+        assert!(
+            group.find("web.nightly").await.expect("get").is_some(),
+            "nothing changed"
+        );
+
+        let (status, deleted) = call(&router, "DeleteProject", json!({"name": "web"})).await;
+        assert_eq!(status, 200, "{deleted}");
+        assert!(
+            group.find("web.nightly").await.expect("get").is_none(),
+            "deleted with its project"
         );
     });
 }

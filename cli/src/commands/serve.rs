@@ -243,6 +243,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         logs: Arc::new(LogDir::new(data.logs())),
         data_dir: Some(data.root().to_path_buf()),
         access,
+        schedules: None,
         base_url: args.base_url.clone().unwrap_or_else(|| format!("http://{addr}")),
         clock: clock(args.test_clock_file.clone()),
         secrets: secrets.clone(),

@@ -17,10 +17,13 @@
 use std::sync::Arc;
 
 use kiln_aws::{AwsSecretResolver, S3LogReader};
+use kiln_aws::{ScheduleGroup, SchedulerSync};
 use kiln_core::ports::dispatch_signal::DispatchSignal;
 use kiln_core::ports::logs::LogReader;
+use kiln_core::ports::schedules::ScheduleSync;
 use kiln_core::ports::secrets::{SecretRef, SecretResolver};
 use kiln_core::usecases::Services;
+use kiln_core::usecases::apply_projects::ScheduleTarget;
 use kiln_core::usecases::keys::Keyring;
 use kiln_lambda::{SettingsError, Wiring};
 use kiln_server::access::{Access, IamCaller};
@@ -46,6 +49,39 @@ pub struct AwsParts {
     pub sessions: Option<ConsoleSessions>,
     /// The Kiln access keys that may sign requests on the keys door; `None` refuses every call there.
     pub keyring: Option<Keyring>,
+    /// Keeps projects' EventBridge Scheduler schedules in step with CreateProject, UpdateProject and
+    /// DeleteProject ([`schedule_sync`]).
+    pub schedules: Option<Arc<dyn ScheduleSync>>,
+}
+
+/// The variables naming the stack's schedule group, the schedule function's ARN and the role schedules invoke
+/// it with (the template sets all three).
+pub const SCHEDULE_VARIABLES: [&str; 3] = [
+    "KILN_SCHEDULE_GROUP",
+    "KILN_SCHEDULE_TARGET_ARN",
+    "KILN_SCHEDULE_ROLE_ARN",
+];
+
+/// Projects' schedules in the stack's group, from [`SCHEDULE_VARIABLES`]; `None` (logged) without them: then
+/// projects made through the API get no schedules, as before `kiln projects apply`.
+pub fn schedule_sync(
+    clients: &kiln_aws::AwsClients,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Option<Arc<dyn ScheduleSync>> {
+    let [group, arn, role_arn] = SCHEDULE_VARIABLES.map(|name| lookup(name).filter(|v| !v.is_empty()));
+    match (group, arn, role_arn) {
+        (Some(group), Some(arn), Some(role_arn)) => Some(Arc::new(SchedulerSync {
+            group: ScheduleGroup::new(clients.scheduler.clone(), group),
+            target: ScheduleTarget { arn, role_arn },
+        })),
+        _ => {
+            tracing::warn!(
+                variables = ?SCHEDULE_VARIABLES,
+                "schedule variables missing: projects' schedules are not synced by the API"
+            );
+            None
+        }
+    }
 }
 
 /// The environment variable holding the console session key itself.
@@ -126,6 +162,7 @@ pub async fn router(
             idle: session_idle(&lookup),
         }),
         keyring: keyring(wiring, &lookup).await,
+        schedules: schedule_sync(&wiring.clients, &lookup),
     };
     Ok(doors(kiln_server::app(aws_state(wiring.services.clone(), parts))))
 }
@@ -210,6 +247,7 @@ pub fn aws_state(services: Services, parts: AwsParts) -> AppState {
             keyring: parts.keyring,
             anyone: false,
         },
+        schedules: parts.schedules,
         base_url: parts.webhook_url,
         clock: system_clock(),
         secrets: parts.secrets,

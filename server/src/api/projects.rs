@@ -5,6 +5,7 @@ use kiln_core::build::{ProjectName, Timestamp};
 use kiln_core::ports::build_store::PutMode;
 use kiln_core::project::{FieldPath, Project, RawProject, StoredProject, ValidationOptions, Webhook};
 use kiln_core::trigger::FilterGroups;
+use kiln_core::usecases::apply_projects::{DesiredSchedule, project_schedules, schedule_name};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -115,13 +116,58 @@ fn stamped(state: &AppState, project: Project, previous: Option<&StoredProject>)
     }
 }
 
+/// The project's schedules as the deployment's scheduler should hold them; a schedule whose full name is too
+/// long for EventBridge Scheduler is refused before anything is stored.
+fn schedules_of(project: &Project) -> Result<Vec<DesiredSchedule>, AppError> {
+    project_schedules(project).map_err(|e| AppError::invalid(e.to_string()))
+}
+
+/// Brings the deployment's scheduler in step with `project`'s schedules (`desired`), where one is wired (on
+/// AWS). The project is stored already: a failure says so, and calling UpdateProject again repairs it.
+async fn sync_schedules(
+    state: &AppState,
+    project: &str,
+    previous: Option<&Project>,
+    desired: &[DesiredSchedule],
+) -> Result<(), AppError> {
+    let Some(sync) = &state.schedules else {
+        return Ok(());
+    };
+    // The previous definition's schedules, by full name (a name too long to exist is not looked for).
+    let known: Vec<String> = previous
+        .map(|p| {
+            p.schedules
+                .iter()
+                .filter_map(|s| schedule_name(project, &s.name).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    match sync.sync(project, &known, desired).await {
+        Ok(plan) => {
+            tracing::info!(
+                project,
+                created = plan.create.len(),
+                updated = plan.update.len(),
+                deleted = plan.delete.len(),
+                "project schedules in step"
+            );
+            Ok(())
+        }
+        Err(err) => Err(AppError::Internal(format!(
+            "{err}; the project itself is stored: call UpdateProject again to retry"
+        ))),
+    }
+}
+
 pub(super) async fn create_project(state: &AppState, body: Value) -> Result<Value, AppError> {
     let stored = stamped(state, validated(body)?, None);
+    let schedules = schedules_of(&stored.project)?;
     state
         .services
         .projects
         .put_project(&stored, PutMode::Create)
         .await?;
+    sync_schedules(state, stored.project.name.as_str(), None, &schedules).await?;
     Ok(json!({ "project": shown(state, stored) }))
 }
 
@@ -140,11 +186,19 @@ pub(super) async fn update_project(state: &AppState, body: Value) -> Result<Valu
         merged.insert(k, v);
     }
     let stored = stamped(state, validated(Value::Object(merged))?, Some(&current));
+    let schedules = schedules_of(&stored.project)?;
     state
         .services
         .projects
         .put_project(&stored, PutMode::Update)
         .await?;
+    sync_schedules(
+        state,
+        stored.project.name.as_str(),
+        Some(&current.project),
+        &schedules,
+    )
+    .await?;
     Ok(json!({ "project": shown(state, stored) }))
 }
 
@@ -152,7 +206,12 @@ pub(super) async fn delete_project(state: &AppState, body: Value) -> Result<Valu
     let NameInput { name } = input(body)?;
     // A name that cannot be a project's names none, and deleting a missing project is not an error.
     if let Ok(name) = ProjectName::parse(&name) {
+        let previous = match &state.schedules {
+            Some(_) => state.services.projects.get_project(&name).await?,
+            None => None,
+        };
         state.services.projects.delete_project(&name).await?;
+        sync_schedules(state, name.as_str(), previous.as_ref().map(|p| &p.project), &[]).await?;
     }
     Ok(json!({}))
 }

@@ -19,6 +19,7 @@ pub struct AwsClients {
     pub ecs: aws_sdk_ecs::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub secrets_manager: aws_sdk_secretsmanager::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
 }
 
 impl AwsClients {
@@ -58,6 +59,7 @@ impl AwsClients {
             ecs: aws_sdk_ecs::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
             secrets_manager: aws_sdk_secretsmanager::Client::new(config),
+            scheduler: aws_sdk_scheduler::Client::new(config),
         }
     }
 }

@@ -26,7 +26,7 @@ pub use dynamodb::{DynamoBuildStore, DynamoKeyStore, DynamoSessionStore};
 pub use ecs::{Capacity, EcsLauncher, EcsSettings, TaskRequest, TaskSize};
 pub use notifier::AwsNotifier;
 pub use s3::{S3LogReader, S3LogSink, S3ObjectStore};
-pub use scheduler::ScheduleGroup;
+pub use scheduler::{ScheduleGroup, SchedulerSync};
 pub use secrets::{AwsSecretResolver, SECRET_TTL};
 pub use settings::{AwsSettings, SettingsError};
 pub use sqs::SqsQueue;

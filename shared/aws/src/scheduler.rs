@@ -1,12 +1,17 @@
 //! EventBridge Scheduler: the schedules of one schedule group (the stack's), read and written for
-//! `kiln projects apply` ([`kiln_core::usecases::apply_projects`] decides what changes).
+//! `kiln projects apply` and, through [`SchedulerSync`], for the API's CreateProject, UpdateProject and
+//! DeleteProject ([`kiln_core::usecases::apply_projects`] decides what changes).
 //!
 //! Every schedule invokes one target (the `schedule` function) with the stack's invoke role, with no flexible
 //! time window, and is enabled.
 
 use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState, Target};
 
-use kiln_core::usecases::apply_projects::{DesiredSchedule, ExistingSchedule, ScheduleTarget};
+use kiln_core::ports::BoxFuture;
+use kiln_core::ports::schedules::{ScheduleSync, ScheduleSyncError};
+use kiln_core::usecases::apply_projects::{
+    DesiredSchedule, ExistingSchedule, SchedulePlan, ScheduleTarget, plan_schedules,
+};
 
 /// A Scheduler call that failed.
 #[derive(Debug, thiserror::Error)]
@@ -131,16 +136,36 @@ impl ScheduleGroup {
     }
 
     async fn get(&self, name: &str) -> Result<ExistingSchedule, SchedulerError> {
-        let got = self
+        self.find(name).await?.ok_or_else(|| SchedulerError::Call {
+            operation: "GetSchedule",
+            name: name.to_owned(),
+            group: self.group.clone(),
+            message: "listed, then not found".into(),
+        })
+    }
+
+    /// Schedule `name`, or `None` when the group has no such schedule.
+    pub async fn find(&self, name: &str) -> Result<Option<ExistingSchedule>, SchedulerError> {
+        let result = self
             .client
             .get_schedule()
             .group_name(&self.group)
             .name(name)
             .send()
-            .await
-            .map_err(|err| self.failed("GetSchedule", name, err))?;
+            .await;
+        let got = match result {
+            Ok(got) => got,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => return Err(self.failed("GetSchedule", name, err)),
+        };
         let target = got.target();
-        Ok(ExistingSchedule {
+        Ok(Some(ExistingSchedule {
             name: name.to_owned(),
             expression: got.schedule_expression().unwrap_or_default().to_owned(),
             timezone: got.schedule_expression_timezone().map(str::to_owned),
@@ -150,7 +175,7 @@ impl ScheduleGroup {
             target_arn: target.map(|t| t.arn().to_owned()).unwrap_or_default(),
             role_arn: target.map(|t| t.role_arn().to_owned()).unwrap_or_default(),
             enabled: got.state() != Some(&ScheduleState::Disabled),
-        })
+        }))
     }
 
     fn target(&self, schedule: &DesiredSchedule, target: &ScheduleTarget) -> Result<Target, SchedulerError> {
@@ -233,5 +258,58 @@ impl ScheduleGroup {
             }
             Err(err) => Err(self.failed("DeleteSchedule", name, err)),
         }
+    }
+}
+
+/// [`ScheduleSync`] on EventBridge Scheduler: a project's schedules in the stack's group, invoking `target`.
+/// It reads only the schedules it is told of (GetSchedule on each name, the old definition's and the new
+/// one's), so its role needs no ListSchedules, which IAM grants only on every resource.
+#[derive(Debug, Clone)]
+pub struct SchedulerSync {
+    pub group: ScheduleGroup,
+    pub target: ScheduleTarget,
+}
+
+impl SchedulerSync {
+    async fn apply(
+        &self,
+        known: &[String],
+        desired: &[DesiredSchedule],
+    ) -> Result<SchedulePlan, SchedulerError> {
+        let mut names: Vec<&str> = known.iter().map(String::as_str).collect();
+        names.extend(desired.iter().map(|d| d.name.as_str()));
+        names.sort_unstable();
+        names.dedup();
+        let mut existing = Vec::new();
+        for name in names {
+            existing.extend(self.group.find(name).await?);
+        }
+        let plan = plan_schedules(desired, &existing, &self.target);
+        for schedule in &plan.create {
+            self.group.create(schedule, &self.target).await?;
+        }
+        for schedule in &plan.update {
+            self.group.update(schedule, &self.target).await?;
+        }
+        for name in &plan.delete {
+            self.group.delete(name).await?;
+        }
+        Ok(plan)
+    }
+}
+
+impl ScheduleSync for SchedulerSync {
+    fn sync<'a>(
+        &'a self,
+        project: &'a str,
+        known: &'a [String],
+        desired: &'a [DesiredSchedule],
+    ) -> BoxFuture<'a, Result<SchedulePlan, ScheduleSyncError>> {
+        Box::pin(async move {
+            self.apply(known, desired).await.map_err(|err| ScheduleSyncError {
+                project: project.to_owned(),
+                message: err.to_string(),
+            })
+        })
     }
 }

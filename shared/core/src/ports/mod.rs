@@ -9,6 +9,7 @@ pub mod launcher;
 pub mod logs;
 pub mod notifier;
 pub mod object_store;
+pub mod schedules;
 pub mod secrets;
 pub mod sessions;
 

@@ -141,17 +141,26 @@ struct ScheduleInput<'a> {
 pub fn desired_schedules(config: &KilnConfig) -> Result<Vec<DesiredSchedule>, ApplyError> {
     let mut out = Vec::new();
     for project in &config.projects {
-        for schedule in &project.schedules {
-            out.push(DesiredSchedule {
+        out.extend(project_schedules(project)?);
+    }
+    Ok(out)
+}
+
+/// The schedules of one project, as the deployment's scheduler should hold them.
+pub fn project_schedules(project: &Project) -> Result<Vec<DesiredSchedule>, ApplyError> {
+    project
+        .schedules
+        .iter()
+        .map(|schedule| {
+            Ok(DesiredSchedule {
                 name: schedule_name(project.name.as_str(), &schedule.name)?,
                 project: project.name.as_str().to_owned(),
                 expression: schedule.expression.trim().to_owned(),
                 timezone: schedule.timezone.clone().unwrap_or_else(|| "UTC".to_owned()),
                 input: schedule_input(project, schedule),
-            });
-        }
-    }
-    Ok(out)
+            })
+        })
+        .collect()
 }
 
 /// The changes that make `existing` (the schedules of the applied projects) match `desired`.
