@@ -24,27 +24,27 @@ fn router(fns: &FnBox) -> axum::Router {
 
 /// The function's router with projects' schedules synced to EventBridge Scheduler group `group` in moto.
 fn router_with_schedules(fns: &FnBox, group: &kiln_aws::ScheduleGroup) -> axum::Router {
-    let parts = AwsParts {
-        logs: Arc::new(S3LogReader::new(fns.clients.s3.clone(), LOGS_BUCKET, "")),
-        dispatch: fns.dispatch.clone(),
-        secrets: Arc::new(AwsSecretResolver::cached(&fns.clients)),
-        webhook_url: String::new(),
-        session_key: None,
-        sessions: None,
-        keyring: None,
-        schedules: Some(Arc::new(kiln_aws::SchedulerSync {
-            group: group.clone(),
-            target: kiln_core::usecases::apply_projects::ScheduleTarget {
-                arn: "arn:aws:lambda:us-east-1:123456789012:function:kiln-schedule".into(),
-                role_arn: "arn:aws:iam::123456789012:role/kiln-schedule-invoke".into(),
-            },
-        })),
+    let sync = kiln_aws::SchedulerSync {
+        group: group.clone(),
+        target: kiln_core::usecases::apply_projects::ScheduleTarget {
+            arn: "arn:aws:lambda:us-east-1:123456789012:function:kiln-schedule".into(),
+            role_arn: "arn:aws:iam::123456789012:role/kiln-schedule-invoke".into(),
+        },
     };
-    kiln_fn_api::doors(kiln_server::app(aws_state(fns.services.clone(), parts)))
+    routers(fns, None, Some(Arc::new(sync)))
 }
 
 /// The function's router (both doors) on the fn box, with `keyring` for the keys door.
 fn router_with(fns: &FnBox, keyring: Option<kiln_core::usecases::keys::Keyring>) -> axum::Router {
+    routers(fns, keyring, None)
+}
+
+/// The function's router (both doors) on the fn box: `keyring` for the keys door, `schedules` to sync.
+fn routers(
+    fns: &FnBox,
+    keyring: Option<kiln_core::usecases::keys::Keyring>,
+    schedules: Option<Arc<dyn kiln_core::ports::schedules::ScheduleSync>>,
+) -> axum::Router {
     let parts = AwsParts {
         logs: Arc::new(S3LogReader::new(fns.clients.s3.clone(), LOGS_BUCKET, "")),
         dispatch: fns.dispatch.clone(),
@@ -56,7 +56,7 @@ fn router_with(fns: &FnBox, keyring: Option<kiln_core::usecases::keys::Keyring>)
             crate::fn_box::TABLE,
         )))),
         keyring,
-        schedules: None,
+        schedules,
     };
     kiln_fn_api::doors(kiln_server::app(aws_state(fns.services.clone(), parts)))
 }

@@ -8,7 +8,7 @@
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
-use super::items::{Item, get_n, get_s, key, n, s, seq};
+use super::items::{Item, get_s, get_time, key, millis, n, s, seq};
 use super::{INDEX_BY_CREATION, backend, query_partition};
 use kiln_core::access_keys::AccessKey;
 use kiln_core::build::Timestamp;
@@ -40,14 +40,6 @@ impl DynamoKeyStore {
 
 fn item_key(id: &str) -> Item {
     key(format!("ACCESSKEY#{id}"), SK_KEY)
-}
-
-fn millis(at: Timestamp) -> u64 {
-    u64::try_from(at.epoch_millis()).unwrap_or(0)
-}
-
-fn at(item: &Item, name: &str) -> Option<Timestamp> {
-    get_n(item, name).map(|ms| Timestamp::from_epoch_millis(i64::try_from(ms).unwrap_or(i64::MAX)))
 }
 
 fn from_store(err: StoreError) -> KeyStoreError {
@@ -94,8 +86,8 @@ fn from_item(item: &Item) -> Result<AccessKey, KeyStoreError> {
     Ok(AccessKey {
         scope: serde_json::from_str(scope).map_err(|e| corrupt(&format!("unreadable scope: {e}")))?,
         description: get_s(item, "description").unwrap_or_default().to_owned(),
-        created: at(item, "created").ok_or_else(|| corrupt("no creation time"))?,
-        revoked: at(item, "revoked"),
+        created: get_time(item, "created").ok_or_else(|| corrupt("no creation time"))?,
+        revoked: get_time(item, "revoked"),
         sealed_secret: get_s(item, "sealedSecret")
             .ok_or_else(|| corrupt("no sealed secret"))?
             .to_owned(),

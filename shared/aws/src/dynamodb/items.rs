@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use kiln_core::build::{Build, BuildId};
+use kiln_core::build::{Build, BuildId, Timestamp};
 use kiln_core::ports::build_store::{BuildState, StoreError, StoredBuild};
 
 /// A DynamoDB item.
@@ -104,6 +104,16 @@ pub(super) fn get_n(item: &Item, name: &str) -> Option<u64> {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
+}
+
+/// A time as the items keep it: epoch milliseconds (0 for a time before 1970).
+pub(super) fn millis(at: Timestamp) -> u64 {
+    u64::try_from(at.epoch_millis()).unwrap_or(0)
+}
+
+/// The time in attribute `name` (epoch milliseconds).
+pub(super) fn get_time(item: &Item, name: &str) -> Option<Timestamp> {
+    get_n(item, name).map(|ms| Timestamp::from_epoch_millis(i64::try_from(ms).unwrap_or(i64::MAX)))
 }
 
 pub(super) fn get_bool(item: &Item, name: &str) -> Option<bool> {

@@ -8,7 +8,7 @@
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::items::{Item, get_n, get_s, key, n, s, seq};
+use super::items::{Item, get_s, get_time, key, millis, n, s, seq};
 use super::{INDEX_BY_CREATION, backend, query_partition};
 use kiln_core::build::Timestamp;
 use kiln_core::ports::BoxFuture;
@@ -42,14 +42,6 @@ fn session_key(id: &str) -> Item {
     key(format!("SESSION#{id}"), SK_SESSION)
 }
 
-fn millis(at: Timestamp) -> u64 {
-    u64::try_from(at.epoch_millis()).unwrap_or(0)
-}
-
-fn at(item: &Item, name: &str) -> Option<Timestamp> {
-    get_n(item, name).map(|ms| Timestamp::from_epoch_millis(i64::try_from(ms).unwrap_or(i64::MAX)))
-}
-
 fn session_item(session: &ConsoleSession) -> Item {
     let mut item = session_key(&session.id);
     item.extend([
@@ -68,9 +60,9 @@ fn session_item(session: &ConsoleSession) -> Item {
 fn from_item(item: &Item) -> Option<ConsoleSession> {
     Some(ConsoleSession {
         id: get_s(item, "id")?.to_owned(),
-        created: at(item, "created")?,
-        last_used: at(item, "lastUsed")?,
-        expires: at(item, "expires")?,
+        created: get_time(item, "created")?,
+        last_used: get_time(item, "lastUsed")?,
+        expires: get_time(item, "expires")?,
         user_agent: get_s(item, "userAgent").unwrap_or_default().to_owned(),
     })
 }

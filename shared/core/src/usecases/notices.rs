@@ -72,7 +72,7 @@ fn envelope(source: &NoticeSource, build: &Build, detail: NoticeDetail, now_mill
             detail_type: detail_type.into(),
             source: source.source.clone(),
             account: source.account.clone(),
-            time: iso_time(now_millis),
+            time: Timestamp::from_epoch_millis(now_millis).iso8601(),
             region: source.region.clone(),
             resources: vec![build.arn().to_string()],
             detail,
@@ -174,14 +174,6 @@ fn phase_information(phase: &BuildPhase) -> PhaseInformation {
 fn human_time(at: Option<Timestamp>) -> Option<String> {
     let t = DateTime::from_timestamp_millis(at?.epoch_millis())?;
     Some(t.format("%b %-d, %Y %-I:%M:%S %p").to_string())
-}
-
-/// The envelope's ISO-8601 UTC time with second precision.
-fn iso_time(millis: i64) -> String {
-    DateTime::from_timestamp_millis(millis)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
 }
 
 #[cfg(test)]
